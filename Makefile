@@ -1,0 +1,44 @@
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test install migrate seed css lint bench browser clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PIP) install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $(STAMP)
+
+install: $(STAMP)
+
+migrate: install
+	$(PY) manage.py migrate --noinput
+
+seed: migrate
+	$(PY) manage.py seed_demo
+
+run: seed
+	$(PY) -m daphne -b $(HOST) -p $(PORT) config.asgi:application
+
+test: install
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+browser: install
+	$(PY) -m pytest -m browser $(PYTEST_ARGS)
+
+bench: install
+	$(PY) bench/run.py
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+# Only needed to change styles: the built CSS is committed.
+css:
+	cd tailwind && npm ci --no-audit --no-fund && npm run build
+
+clean:
+	rm -rf $(VENV) db.sqlite3 media staticfiles

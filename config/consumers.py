@@ -1,0 +1,98 @@
+"""What every Boostroom socket shares: refusal with close codes, group
+membership through the process hub, and connect/disconnect logging."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from typing import Any
+
+from channels.generic.websocket import AsyncWebsocketConsumer
+
+from config.fanout import get_hub, publish
+
+logger = logging.getLogger("boostroom.realtime")
+
+CLOSE_NO_CREDENTIALS = 4001
+CLOSE_USER_INVALID = 4002
+CLOSE_TOKEN_INVALID = 4003
+CLOSE_FORBIDDEN = 4004
+
+
+class FanoutConsumer(AsyncWebsocketConsumer):
+    """A socket that receives pre-rendered frames from the process hub."""
+
+    # No per-connection channel: the process hub is the only layer reader.
+    channel_layer_alias = "fanout-only"
+    groups_joined: set[str]
+
+    async def websocket_connect(self, message: dict[str, Any]) -> None:
+        self.groups_joined = set()
+        await super().websocket_connect(message)
+
+    @property
+    def user(self):
+        return self.scope.get("user")
+
+    async def refuse(self, code: int) -> None:
+        # Accept first: a refusal before accept() reaches the browser as 1006 and
+        # the htmx ws extension would retry forever.
+        logger.info("ws refused path=%s code=%s", self.scope.get("path"), code)
+        await self.accept()
+        await self.close(code=code)
+
+    async def join(self, group: str) -> None:
+        self.groups_joined.add(group)
+        await get_hub().join(group, self)
+
+    async def leave(self, group: str) -> None:
+        self.groups_joined.discard(group)
+        await get_hub().leave(group, self)
+
+    async def accept_logged(self) -> None:
+        await self.accept()
+        user = self.user
+        logger.info("ws connect path=%s user=%s", self.scope.get("path"), getattr(user, "pk", None))
+
+    async def disconnect(self, code: int) -> None:
+        hub = get_hub()
+        for group in list(getattr(self, "groups_joined", ())):
+            await hub.leave(group, self)
+        self.groups_joined = set()
+        logger.info("ws disconnect path=%s code=%s", self.scope.get("path"), code)
+
+    async def fanout_deliver(self, group: str, event: dict[str, Any]) -> None:
+        frame = self.frame_for(group, event)
+        if frame is not None:
+            await self.send(text_data=frame)
+
+    def frame_for(self, group: str, event: dict[str, Any]) -> str | None:
+        """The frame this socket gets for an event; subclasses pick an audience."""
+        return event.get("html")
+
+    async def send_json(self, data: dict[str, Any]) -> None:
+        await self.send(text_data=json.dumps(data))
+
+
+class PingConsumer(FanoutConsumer):
+    """`/ws/realtime/ping/` for staff: echoes a timestamp through the channel layer."""
+
+    async def connect(self) -> None:
+        user = self.user
+        if user is None or not user.is_authenticated:
+            return await self.refuse(CLOSE_NO_CREDENTIALS)
+        if not user.is_staff:
+            return await self.refuse(CLOSE_FORBIDDEN)
+        self.ping_group = f"ping-{uuid.uuid4().hex}"
+        await self.join(self.ping_group)
+        await self.accept_logged()
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        started = time.monotonic()
+        await publish(self.ping_group, html="", started=started)
+
+    def frame_for(self, group: str, event: dict[str, Any]) -> str | None:
+        elapsed = (time.monotonic() - event["started"]) * 1000
+        return f'<span id="layer-rtt" hx-swap-oob="true">{elapsed:.1f} ms through the channel layer</span>'

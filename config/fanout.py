@@ -1,0 +1,135 @@
+"""The one way anything is pushed to a socket.
+
+Each process opens a single channel on the channel layer and joins it to a group
+the first time a local socket needs that group. An event therefore crosses the
+layer once per process, not once per connection, and the process writes the same
+already-rendered frame to each of its local sockets. Callers only see
+`publish()`/`publish_sync()` and `Listener.fanout_deliver()`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import weakref
+from typing import Any, Protocol
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+
+logger = logging.getLogger("boostroom.realtime")
+
+EVENT_TYPE = "fanout.event"
+# Redis forgets group memberships after `group_expiry`; refresh well before.
+REFRESH_SECONDS = 600
+
+
+class Listener(Protocol):
+    async def fanout_deliver(self, group: str, event: dict[str, Any]) -> None: ...
+
+
+class Hub:
+    """Process-local registry of which sockets want which groups."""
+
+    def __init__(self) -> None:
+        self.layer = get_channel_layer()
+        self.channel: str | None = None
+        self.members: dict[str, set[Listener]] = {}
+        self._ready = asyncio.Lock()
+        self._tasks: list[asyncio.Task] = []
+
+    async def _ensure_started(self) -> None:
+        async with self._ready:
+            if self.channel is None:
+                self.channel = await self.layer.new_channel("fanout")
+                self._tasks = [
+                    asyncio.create_task(self._receive_loop()),
+                    asyncio.create_task(self._refresh_loop()),
+                ]
+
+    async def join(self, group: str, listener: Listener) -> None:
+        await self._ensure_started()
+        listeners = self.members.setdefault(group, set())
+        first = not listeners
+        listeners.add(listener)
+        if first:
+            await self.layer.group_add(group, self.channel)
+
+    async def leave(self, group: str, listener: Listener) -> None:
+        listeners = self.members.get(group)
+        if not listeners:
+            return
+        listeners.discard(listener)
+        if not listeners:
+            del self.members[group]
+            await self.layer.group_discard(group, self.channel)
+
+    def local_count(self, group: str) -> int:
+        return len(self.members.get(group, ()))
+
+    async def deliver(self, event: dict[str, Any]) -> None:
+        group = event["group"]
+        for listener in list(self.members.get(group, ())):
+            try:
+                await listener.fanout_deliver(group, event)
+            except Exception:  # one broken socket must not starve the others
+                logger.exception("fanout delivery failed for group %s", group)
+
+    async def _receive_loop(self) -> None:
+        while True:
+            try:
+                event = await self.layer.receive(self.channel)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # The layer (Redis) went away; keep trying so delivery resumes
+                # by itself when it is back. Clients catch up with `resume`.
+                logger.warning("channel layer receive failed; retrying", exc_info=True)
+                await asyncio.sleep(1)
+                await self._rejoin_all()
+                continue
+            await self.deliver(event)
+
+    async def _rejoin_all(self) -> None:
+        for group in list(self.members):
+            try:
+                await self.layer.group_add(group, self.channel)
+            except Exception:
+                logger.warning("group re-join failed for %s", group)
+                return
+
+    async def _refresh_loop(self) -> None:
+        while True:
+            await asyncio.sleep(REFRESH_SECONDS)
+            await self._rejoin_all()
+
+    def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+
+
+_hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Hub] = weakref.WeakKeyDictionary()
+
+
+def get_hub() -> Hub:
+    """The hub of the running event loop (one per server process)."""
+    loop = asyncio.get_running_loop()
+    hub = _hubs.get(loop)
+    if hub is None:
+        hub = _hubs[loop] = Hub()
+    return hub
+
+
+def reset_hubs() -> None:
+    """Forget every hub; tests call this between event loops."""
+    for hub in list(_hubs.values()):
+        hub.stop()
+    _hubs.clear()
+
+
+async def publish(group: str, **payload: Any) -> None:
+    await get_channel_layer().group_send(group, {"type": EVENT_TYPE, "group": group, **payload})
+
+
+def publish_sync(group: str, **payload: Any) -> None:
+    async_to_sync(publish)(group, **payload)

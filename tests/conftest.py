@@ -1,0 +1,122 @@
+"""Shared fixtures: users by role, logged-in clients and sockets."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+
+import pytest
+from channels.layers import channel_layers
+from channels.testing import WebsocketCommunicator
+from django.conf import settings as django_settings
+from django.contrib.auth.models import Group, User
+from django.test import Client
+
+from config.fanout import reset_hubs
+
+PASSWORD = "correct-horse-battery-staple"
+
+
+@pytest.fixture(autouse=True)
+def isolated_realtime(settings):
+    """Each test gets its own channel-layer namespace and a fresh process hub.
+
+    Redis is shared by concurrent runs (and CI's two runs), so keys get a
+    per-test prefix instead of a flush.
+    """
+    prefix = f"test-{uuid.uuid4().hex[:12]}"
+    settings.REDIS_PREFIX = prefix
+    layers = {name: {**conf} for name, conf in django_settings.CHANNEL_LAYERS.items()}
+    for conf in layers.values():
+        if "prefix" in conf.get("CONFIG", {}):
+            conf["CONFIG"] = {**conf["CONFIG"], "prefix": f"{prefix}:asgi"}
+    settings.CHANNEL_LAYERS = layers
+    reset_hubs()
+    channel_layers.backends.clear()
+    yield
+    reset_hubs()
+    channel_layers.backends.clear()
+
+
+@pytest.fixture
+def make_user(db) -> Callable[..., User]:
+    def make(
+        username: str | None = None,
+        *,
+        role: str = "customer",
+        verified: bool = True,
+        is_active: bool = True,
+    ) -> User:
+        from allauth.account.models import EmailAddress
+
+        username = username or f"user{uuid.uuid4().hex[:8]}"
+        user = User.objects.create_user(
+            username=username,
+            email=f"{username}@example.com",
+            password=PASSWORD,
+            is_staff=role == "admin",
+            is_active=is_active,
+        )
+        if role == "booster":
+            user.groups.add(Group.objects.get(name="boosters"))
+        elif role == "manager":
+            user.groups.add(Group.objects.get(name="managers"))
+        EmailAddress.objects.create(user=user, email=user.email, primary=True, verified=verified)
+        return user
+
+    return make
+
+
+@pytest.fixture
+def client_for() -> Callable[[User | None], Client]:
+    def make(user: User | None) -> Client:
+        client = Client()
+        if user is not None:
+            client.force_login(user)
+        return client
+
+    return make
+
+
+def session_headers(user: User | None, origin: str | None = "http://testserver") -> list[tuple[bytes, bytes]]:
+    headers: list[tuple[bytes, bytes]] = []
+    if origin is not None:
+        headers.append((b"origin", origin.encode()))
+    if user is not None:
+        client = Client()
+        client.force_login(user)
+        cookie = client.cookies[django_settings.SESSION_COOKIE_NAME].value
+        headers.append((b"cookie", f"{django_settings.SESSION_COOKIE_NAME}={cookie}".encode()))
+    return headers
+
+
+@pytest.fixture
+def socket_for():
+    """Open a socket through the real ASGI application (origin check, session auth)."""
+    from channels.db import database_sync_to_async
+
+    from config.asgi import application
+
+    opened: list[WebsocketCommunicator] = []
+
+    async def make(path: str, user: User | None = None, origin: str | None = "http://testserver"):
+        headers = await database_sync_to_async(session_headers)(user, origin)
+        communicator = WebsocketCommunicator(application, path, headers=headers)
+        opened.append(communicator)
+        return communicator
+
+    yield make
+    # Communicators are disconnected by the tests; this only stops stray tasks.
+    for communicator in opened:
+        try:
+            communicator.future.cancel()
+        except Exception:
+            pass
+
+
+async def expect_close(communicator: WebsocketCommunicator, code: int) -> None:
+    """The socket was accepted, then closed with `code` (what browsers see)."""
+    connected, _ = await communicator.connect()
+    assert connected, "socket should be accepted before it is closed"
+    output = await communicator.receive_output(timeout=3)
+    assert output == {"type": "websocket.close", "code": code}
