@@ -1,0 +1,89 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from config import groups
+
+PUBLIC_ROOM_NAME = "public-chat"
+
+
+class Room(models.Model):
+    class Kind(models.TextChoices):
+        PUBLIC = "public", "Public"
+        PRIVATE = "private", "Private"
+        GROUP = "group", "Group"
+        ORDER = "order", "Order"
+
+    name = models.SlugField(max_length=64, unique=True, help_text="The URL name: /chat/<name>/")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    title = models.CharField(max_length=100, blank=True)
+    admin = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    members = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="chat_rooms")
+    # Order rooms are also readable by managers and admins.
+    staff_access = models.BooleanField(default=False)
+    retention = models.DurationField(null=True, blank=True, help_text="Messages older than this are purged.")
+    last_message_at = models.DateTimeField(null=True, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def group_name(self) -> str:
+        return groups.room(self.pk)
+
+    @property
+    def display_title(self) -> str:
+        return self.title or self.name
+
+    def get_absolute_url(self) -> str:
+        return f"/chat/{self.name}/"
+
+
+def default_public_retention() -> timedelta:
+    return timedelta(days=settings.PUBLIC_CHAT_RETENTION_DAYS)
+
+
+class Message(models.Model):
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="messages")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chat_messages")
+    body = models.TextField(blank=True)
+    created = models.DateTimeField(auto_now_add=True, db_index=True)
+    # Set by the sender so a retried send is stored once.
+    client_id = models.CharField(max_length=64, null=True, blank=True)
+    attachment = models.FileField(upload_to="chat/%Y/%m/", blank=True, max_length=255)
+    attachment_thumbnail = models.FileField(upload_to="chat/thumbs/%Y/%m/", blank=True, max_length=255)
+    attachment_name = models.CharField(max_length=255, blank=True, help_text="Original filename, display only")
+    attachment_type = models.CharField(max_length=100, blank=True)
+    attachment_size = models.PositiveBigIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["room", "id"], name="message_room_id")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["author", "client_id"],
+                condition=Q(client_id__isnull=False),
+                name="message_unique_client_id_per_author",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.author_id}@{self.room_id}#{self.pk}"
+
+    @property
+    def dom_id(self) -> str:
+        return f"message-{self.pk}"
+
+    @property
+    def is_image(self) -> bool:
+        return bool(self.attachment) and self.attachment_type.startswith("image/")

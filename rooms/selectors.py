@@ -1,0 +1,95 @@
+"""Reads and permission checks for rooms: the one place that decides who may
+see what. Views translate `RoomAccessDenied` to 404/403, consumers to 4004."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import Q, QuerySet
+
+from rooms.models import Message, Room
+
+STAFF_GROUP_NAMES = ("managers",)
+
+
+class RoomAccessDenied(Exception):
+    """The room does not exist or this user may not read it (deliberately the same)."""
+
+
+def is_staff_user(user: AbstractBaseUser | AnonymousUser) -> bool:
+    """Managers and admins: they oversee orders and may read order rooms."""
+    if not user.is_authenticated or not user.is_active:
+        return False
+    if user.is_staff:
+        return True
+    cached = getattr(user, "_is_manager", None)
+    if cached is None:
+        cached = user.groups.filter(name__in=STAFF_GROUP_NAMES).exists()
+        user._is_manager = cached
+    return cached
+
+
+def can_read(*, room: Room, user: AbstractBaseUser | AnonymousUser) -> bool:
+    if not user.is_authenticated or not user.is_active:
+        return False
+    if room.kind == Room.Kind.PUBLIC:
+        return True
+    if room.members.filter(pk=user.pk).exists():
+        return True
+    return room.staff_access and is_staff_user(user)
+
+
+def room_for_user(*, name: str, user: AbstractBaseUser | AnonymousUser) -> Room:
+    """The room called `name` if `user` may read and write it."""
+    try:
+        room = Room.objects.get(name=name)
+    except Room.DoesNotExist:
+        raise RoomAccessDenied(name) from None
+    if not can_read(room=room, user=user):
+        raise RoomAccessDenied(name)
+    return room
+
+
+def is_room_admin(*, room: Room, user: AbstractBaseUser | AnonymousUser) -> bool:
+    return user.is_authenticated and room.kind == Room.Kind.GROUP and room.admin_id == user.pk
+
+
+def rooms_for_user(*, user: AbstractBaseUser) -> QuerySet[Room]:
+    """Every room in the user's chat list: the public room and their memberships."""
+    return (
+        Room.objects.filter(Q(kind=Room.Kind.PUBLIC) | Q(members=user))
+        .distinct()
+        .order_by("-last_message_at", "name")
+    )
+
+
+def room_member_ids(*, room: Room) -> set[int] | None:
+    """Member ids, or None for the public room (everyone)."""
+    if room.kind == Room.Kind.PUBLIC:
+        return None
+    return set(room.members.values_list("pk", flat=True))
+
+
+def messages_latest(*, room: Room, limit: int | None = None) -> list[Message]:
+    limit = limit or settings.CHAT_PAGE_SIZE
+    rows = list(_message_rows(room).order_by("-id")[:limit])
+    rows.reverse()
+    return rows
+
+
+def messages_before(*, room: Room, before: int, limit: int | None = None) -> list[Message]:
+    """Keyset page: the `limit` messages just older than id `before`, oldest first."""
+    limit = limit or settings.CHAT_PAGE_SIZE
+    rows = list(_message_rows(room).filter(id__lt=before).order_by("-id")[:limit])
+    rows.reverse()
+    return rows
+
+
+def messages_after(*, room: Room, after: int, limit: int | None = None) -> list[Message]:
+    """What a client that last saw id `after` missed, oldest first."""
+    limit = limit or settings.CHAT_RESUME_LIMIT
+    return list(_message_rows(room).filter(id__gt=after).order_by("id")[:limit])
+
+
+def _message_rows(room: Room) -> QuerySet[Message]:
+    return Message.objects.filter(room=room).select_related("author")
