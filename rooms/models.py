@@ -77,6 +77,9 @@ class Message(models.Model):
             )
         ]
 
+    # Set by message_post when a send with a known client_id returned the stored row.
+    is_retry = False
+
     def __str__(self) -> str:
         return f"{self.author_id}@{self.room_id}#{self.pk}"
 

@@ -1,1 +1,5 @@
-websocket_urlpatterns: list = []
+from django.urls import path
+
+from rooms.consumers import ChatConsumer
+
+websocket_urlpatterns = [path("ws/chatroom/<str:name>/", ChatConsumer.as_asgi())]

@@ -4,11 +4,13 @@ see what. Views translate `RoomAccessDenied` to 404/403, consumers to 4004."""
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Q, QuerySet
 
 from rooms.models import Message, Room
 
+User = get_user_model()
 STAFF_GROUP_NAMES = ("managers",)
 
 
@@ -93,3 +95,34 @@ def messages_after(*, room: Room, after: int, limit: int | None = None) -> list[
 
 def _message_rows(room: Room) -> QuerySet[Message]:
     return Message.objects.filter(room=room).select_related("author")
+
+
+def room_member_count(*, room: Room) -> int:
+    if room.kind == Room.Kind.PUBLIC:
+        return User.objects.filter(is_active=True).count()
+    return room.members.count()
+
+
+def room_members(*, room: Room) -> list:
+    """Members for the member list (the public room lists nobody: it is everyone)."""
+    if room.kind == Room.Kind.PUBLIC:
+        return []
+    return list(room.members.order_by("username").only("pk", "username"))
+
+
+def has_verified_email(*, user: AbstractBaseUser) -> bool:
+    from allauth.account.models import EmailAddress
+
+    return EmailAddress.objects.filter(user=user, verified=True).exists()
+
+
+def users_search(*, query: str, exclude: AbstractBaseUser, limit: int = 10) -> list:
+    """People to start a private chat with."""
+    query = (query or "").strip()
+    if not query:
+        return []
+    return list(
+        User.objects.filter(is_active=True, username__istartswith=query).exclude(pk=exclude.pk).order_by("username")[
+            :limit
+        ]
+    )

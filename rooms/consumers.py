@@ -1,0 +1,120 @@
+"""`/ws/chatroom/<name>/`: a thin socket over the rooms services."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from channels.db import database_sync_to_async
+
+from config.consumers import CLOSE_FORBIDDEN, CLOSE_NO_CREDENTIALS, FanoutConsumer
+from rooms import broadcasts, selectors, services
+
+MAX_FRAME_CHARS = 64 * 1024
+FRAME_MALFORMED = "That message could not be read. Please try again."
+FRAME_TOO_LARGE = "That message is too large."
+FRAME_UNKNOWN = "Unknown message type."
+RESUME_INVALID = "resume needs a non-negative message id in 'after'."
+
+
+class ChatConsumer(FanoutConsumer):
+    async def connect(self) -> None:
+        user = self.user
+        if user is None or not user.is_authenticated:
+            return await self.refuse(CLOSE_NO_CREDENTIALS)
+        name = self.scope["url_route"]["kwargs"]["name"]
+        try:
+            self.room = await database_sync_to_async(selectors.room_for_user)(name=name, user=user)
+        except selectors.RoomAccessDenied:
+            return await self.refuse(CLOSE_FORBIDDEN)
+        # Messages are delivered in id order exactly once per socket: `last_id` is
+        # the newest this socket has been sent; live events that arrive while a
+        # resume is being read from the database wait in `pending`.
+        self.last_id: int | None = None
+        self.resuming = False
+        self.pending: list[tuple[int, str]] = []
+        await self.join(self.room.group_name)
+        await self.accept_logged()
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if text_data is None or len(text_data) > MAX_FRAME_CHARS:
+            return await self.send(text_data=broadcasts.error_fragment(FRAME_TOO_LARGE))
+        try:
+            frame = json.loads(text_data)
+        except (ValueError, RecursionError):
+            frame = None
+        if not isinstance(frame, dict):
+            return await self.send(text_data=broadcasts.error_fragment(FRAME_MALFORMED))
+        kind = frame.get("type", "message")
+        if kind == "message":
+            await self.post(frame)
+        elif kind == "typing":
+            await database_sync_to_async(services.typing_notify)(room=self.room, user=self.user)
+        elif kind == "resume":
+            await self.resume(frame.get("after"))
+        else:
+            await self.send(text_data=broadcasts.error_fragment(FRAME_UNKNOWN))
+
+    async def post(self, frame: dict[str, Any]) -> None:
+        body, client_id = frame.get("body"), frame.get("client_id") or None
+        if not isinstance(body, str):
+            return await self.send(text_data=broadcasts.error_fragment(services.MESSAGE_EMPTY))
+        try:
+            message = await database_sync_to_async(services.message_post)(
+                room=self.room, author=self.user, body=body, client_id=client_id
+            )
+        except services.ChatError as error:
+            return await self.send(text_data=broadcasts.error_fragment(str(error)))
+        except selectors.RoomAccessDenied:
+            return await self.close(code=CLOSE_FORBIDDEN)
+        await self.send(text_data=broadcasts.clear_error_fragment())
+        if message.is_retry and message.room_id == self.room.pk:
+            # A retried send is not broadcast again; catch this socket up instead,
+            # in order, in case the first attempt's broadcast never reached it.
+            await self.resume(self.last_id if self.last_id is not None else message.pk - 1)
+
+    async def resume(self, after: Any) -> None:
+        if isinstance(after, bool) or not isinstance(after, int) or after < 0:
+            return await self.send(text_data=broadcasts.error_fragment(RESUME_INVALID))
+        self.resuming = True
+        try:
+            html, newest, overflow = await database_sync_to_async(_missed)(self.room, after)
+            if overflow:
+                await self.send(text_data=broadcasts.render_reload_notice(self.room))
+            elif html:
+                await self.send(text_data=html)
+            self.last_id = max(newest, self.last_id or 0, after)
+        finally:
+            self.resuming = False
+            pending, self.pending = self.pending, []
+            for message_id, html in pending:
+                await self.deliver_message(message_id, html)
+
+    async def deliver_message(self, message_id: int, html: str) -> None:
+        if self.resuming:
+            self.pending.append((message_id, html))
+            return
+        if self.last_id is not None and message_id <= self.last_id:
+            return
+        self.last_id = message_id
+        await self.send(text_data=html)
+
+    async def fanout_deliver(self, group: str, event: dict[str, Any]) -> None:
+        if event.get("closed") or self.user.pk in event.get("revoke", ()):
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
+        if "message_id" in event:
+            await self.deliver_message(event["message_id"], event["html"])
+        elif event.get("html"):
+            await self.send(text_data=event["html"])
+
+
+def _missed(room, after: int) -> tuple[str, int, bool]:
+    from django.conf import settings
+
+    limit = settings.CHAT_RESUME_LIMIT
+    messages = selectors.messages_after(room=room, after=after, limit=limit + 1)
+    if len(messages) > limit:
+        return "", messages[-1].pk, True
+    newest = messages[-1].pk if messages else after
+    return broadcasts.render_messages(messages), newest, False

@@ -1,0 +1,276 @@
+"""Every chat action: one keyword-only function per user action.
+
+Views, consumers, the admin and management commands all call these. Broadcasts
+leave only after the transaction commits (`transaction.on_commit`).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import datetime, timedelta
+from functools import partial
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from config.mail import send_mail_safely
+from rooms import broadcasts, files, selectors
+from rooms.models import PUBLIC_ROOM_NAME, Message, Room
+
+MESSAGE_EMPTY = "Write something before sending."
+MESSAGE_TOO_LONG = "Messages can be at most {limit} characters."
+CLIENT_ID_INVALID = "client_id must be 1 to 64 letters, digits, '-' or '_'."
+CLIENT_ID_REUSED = "That client_id was already used for a message in another room."
+ROOM_NAME_INVALID = "Room names are 3 to 50 lowercase letters, digits and dashes, starting with a letter."
+ROOM_NAME_TAKEN = "A room with that name already exists."
+ROOM_TITLE_TOO_LONG = "Titles can be at most 100 characters."
+PRIVATE_WITH_SELF = "You cannot open a private chat with yourself."
+EMAIL_NOT_VERIFIED = "Verify your email address before joining group chats."
+NOT_ROOM_ADMIN = "Only the room's admin can do that."
+ONLY_GROUPS = "Only group chats can be joined, left or edited."
+RETENTION_INVALID = "Retention must be between 1 and 365 days, or empty to keep messages."
+
+RESERVED_NAMES = {"new", "people", "private", "older", "upload", "api", "join", "edit", "delete", "leave", PUBLIC_ROOM_NAME}
+_ROOM_NAME = re.compile(r"^[a-z][a-z0-9-]{2,49}$")
+_CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+TYPING_THROTTLE_SECONDS = 2.0
+TYPING_MAX_MEMBERS = 100
+
+
+class ChatError(ValueError):
+    """Bad input for a chat action; `str(error)` is safe to show the user."""
+
+
+class RoomPermissionDenied(PermissionError):
+    """The user may read the room but not do this to it."""
+
+
+# MESSAGES
+
+
+def message_post(
+    *,
+    room: Room,
+    author: AbstractBaseUser,
+    body: str,
+    client_id: str | None = None,
+    attachment: files.ValidatedFile | None = None,
+) -> Message:
+    """Store a message once and broadcast it after commit.
+
+    A retry with the same `client_id` returns the stored message without a second
+    row or a second broadcast.
+    """
+    body = (body or "").strip()
+    limit = settings.CHAT_MESSAGE_MAX_LENGTH
+    if not body and attachment is None:
+        raise ChatError(MESSAGE_EMPTY)
+    if len(body) > limit:
+        raise ChatError(MESSAGE_TOO_LONG.format(limit=limit))
+    if client_id is not None and (not isinstance(client_id, str) or not _CLIENT_ID.match(client_id)):
+        raise ChatError(CLIENT_ID_INVALID)
+    # Checked here too, not only at connect: membership can change mid-socket.
+    if not selectors.can_read(room=room, user=author):
+        raise selectors.RoomAccessDenied(room.name)
+    if client_id is not None:
+        existing = _message_by_client_id(author, client_id)
+        if existing is not None:
+            if existing.room_id != room.pk:
+                raise ChatError(CLIENT_ID_REUSED)
+            return existing
+    message = Message(room=room, author=author, body=body, client_id=client_id)
+    if attachment is not None:
+        files.store_attachment(message=message, file=attachment)
+    try:
+        with transaction.atomic():
+            message.save()
+            Room.objects.filter(pk=room.pk).update(last_message_at=message.created)
+            transaction.on_commit(partial(broadcasts.message_created, message))
+    except IntegrityError:
+        # Two retries raced past the lookup; the unique constraint kept one.
+        if attachment is not None:
+            files.delete_attachment_files(message)
+        existing = _message_by_client_id(author, client_id) if client_id else None
+        if existing is None:
+            raise
+        return existing
+    return message
+
+
+def _message_by_client_id(author: AbstractBaseUser, client_id: str) -> Message | None:
+    message = Message.objects.select_related("author").filter(author=author, client_id=client_id).first()
+    if message is not None:
+        message.is_retry = True
+    return message
+
+
+_last_typing: dict[tuple[int, int], float] = {}
+
+
+def typing_notify(*, room: Room, user: AbstractBaseUser, member_count: int | None = None) -> bool:
+    """Tell the room `user` is typing; nothing is stored. Returns whether it was sent."""
+    if member_count is None:
+        member_count = selectors.room_member_count(room=room)
+    if member_count > TYPING_MAX_MEMBERS:
+        return False
+    key = (room.pk, user.pk)
+    now = time.monotonic()
+    if now - _last_typing.get(key, 0.0) < TYPING_THROTTLE_SECONDS:
+        return False
+    _last_typing[key] = now
+    broadcasts.typing(room=room, user=user)
+    return True
+
+
+def messages_purge_expired(*, now: datetime | None = None) -> int:
+    """Delete messages (and their files) older than their room's retention."""
+    now = now or timezone.now()
+    deleted = 0
+    for room in Room.objects.exclude(retention=None):
+        expired = Message.objects.filter(room=room, created__lt=now - room.retention)
+        for message in expired.exclude(attachment="").exclude(attachment=None).iterator():
+            files.delete_attachment_files(message)
+        count, _ = expired.delete()
+        deleted += count
+    return deleted
+
+
+# ROOMS
+
+
+def room_create_group(*, creator: AbstractBaseUser, name: str, title: str = "") -> Room:
+    name = (name or "").strip().lower()
+    title = (title or "").strip()
+    if not _ROOM_NAME.match(name) or name in RESERVED_NAMES or name.startswith(("dm-", "order-")):
+        raise ChatError(ROOM_NAME_INVALID)
+    if len(title) > 100:
+        raise ChatError(ROOM_TITLE_TOO_LONG)
+    with transaction.atomic():
+        if Room.objects.filter(name=name).exists():
+            raise ChatError(ROOM_NAME_TAKEN)
+        try:
+            with transaction.atomic():
+                room = Room.objects.create(name=name, title=title or name, kind=Room.Kind.GROUP, admin=creator)
+        except IntegrityError:
+            raise ChatError(ROOM_NAME_TAKEN) from None
+        room.members.add(creator)
+    return room
+
+
+def private_room_name(first: AbstractBaseUser, second: AbstractBaseUser) -> str:
+    low, high = sorted((first.pk, second.pk))
+    return f"dm-{low}-{high}"
+
+
+def room_get_or_create_private(*, user: AbstractBaseUser, other: AbstractBaseUser) -> Room:
+    """The one private room of this pair, created on first use."""
+    if user.pk == other.pk:
+        raise ChatError(PRIVATE_WITH_SELF)
+    name = private_room_name(user, other)
+    with transaction.atomic():
+        room, created = Room.objects.get_or_create(
+            name=name, defaults={"kind": Room.Kind.PRIVATE, "title": f"{user.username} & {other.username}"}
+        )
+        if created:
+            room.members.add(user, other)
+            transaction.on_commit(
+                partial(
+                    send_mail_safely,
+                    subject=f"{user.username} started a private chat with you",
+                    body=f"Open it at /chat/{name}/",
+                    recipients=[other.email],
+                )
+            )
+    return room
+
+
+def room_join(*, room: Room, user: AbstractBaseUser) -> Room:
+    """Join a group through its invite link; needs a verified email address."""
+    if room.kind != Room.Kind.GROUP:
+        raise ChatError(ONLY_GROUPS)
+    if not selectors.has_verified_email(user=user):
+        raise ChatError(EMAIL_NOT_VERIFIED)
+    room.members.add(user)
+    transaction.on_commit(partial(broadcasts.members_changed, room))
+    return room
+
+
+def room_leave(*, room: Room, user: AbstractBaseUser) -> None:
+    if room.kind != Room.Kind.GROUP:
+        raise ChatError(ONLY_GROUPS)
+    with transaction.atomic():
+        room.members.remove(user)
+        if room.admin_id == user.pk:
+            successor = room.members.order_by("pk").first()
+            if successor is None:
+                room_pk = room.pk
+                room.delete()
+                transaction.on_commit(partial(broadcasts.room_closed, room_pk))
+                return
+            room.admin = successor
+            room.save(update_fields=["admin"])
+        transaction.on_commit(partial(broadcasts.members_revoked, room, [user.pk]))
+
+
+def room_update(
+    *, room: Room, by: AbstractBaseUser, title: str, retention_days: int | None, remove_user_ids: list[int] = ()
+) -> Room:
+    """The group admin renames, sets retention and removes members."""
+    _require_admin(room, by)
+    title = (title or "").strip()
+    if not title or len(title) > 100:
+        raise ChatError(ROOM_TITLE_TOO_LONG)
+    if retention_days is not None and not 1 <= retention_days <= 365:
+        raise ChatError(RETENTION_INVALID)
+    with transaction.atomic():
+        room.title = title
+        room.retention = timedelta(days=retention_days) if retention_days else None
+        room.save(update_fields=["title", "retention"])
+        removed = [pk for pk in remove_user_ids if pk != by.pk]
+        if removed:
+            room.members.remove(*removed)
+            transaction.on_commit(partial(broadcasts.members_revoked, room, removed))
+    return room
+
+
+def room_delete(*, room: Room, by: AbstractBaseUser) -> None:
+    if not (selectors.is_room_admin(room=room, user=by) or by.is_staff):
+        raise RoomPermissionDenied(NOT_ROOM_ADMIN)
+    if room.kind != Room.Kind.GROUP:
+        raise ChatError(ONLY_GROUPS)
+    room_pk = room.pk
+    with transaction.atomic():
+        for message in room.messages.exclude(attachment=""):
+            files.delete_attachment_files(message)
+        room.delete()
+        transaction.on_commit(partial(broadcasts.room_closed, room_pk))
+
+
+def room_create_for_order(*, name: str, title: str, members: list[AbstractBaseUser]) -> Room:
+    """An order's chat room, readable by `members` and by managers/admins."""
+    name = re.sub(r"[^a-z0-9-]+", "-", name.lower()).strip("-")[:64]
+    room, _ = Room.objects.get_or_create(
+        name=name, defaults={"kind": Room.Kind.ORDER, "title": title[:100], "staff_access": True}
+    )
+    room.members.add(*members)
+    return room
+
+
+def room_set_members(*, room: Room, members: list[AbstractBaseUser]) -> None:
+    """Replace the members; anyone removed loses their open sockets at once."""
+    wanted = {user.pk for user in members}
+    current = set(room.members.values_list("pk", flat=True))
+    removed = sorted(current - wanted)
+    room.members.set(members)
+    if removed:
+        transaction.on_commit(partial(broadcasts.members_revoked, room, removed))
+
+
+def _require_admin(room: Room, user: AbstractBaseUser) -> None:
+    if room.kind != Room.Kind.GROUP:
+        raise ChatError(ONLY_GROUPS)
+    if not selectors.is_room_admin(room=room, user=user):
+        raise RoomPermissionDenied(NOT_ROOM_ADMIN)

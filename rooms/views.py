@@ -1,0 +1,286 @@
+"""Chat pages and the JSON message API. Permissions come from rooms.selectors on
+every request; actions go through rooms.services."""
+
+from __future__ import annotations
+
+import json
+
+from django.conf import settings
+from django.contrib import messages as flash
+from django.contrib.auth import get_user_model
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidden, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRedirect
+
+from rooms import broadcasts, files, selectors, services
+from rooms.forms import GroupCreateForm, GroupEditForm, MessageForm
+from rooms.models import PUBLIC_ROOM_NAME, Message, Room
+
+TEMPLATE = "rooms/room.html"
+API_LIMIT_MAX = 100
+
+
+def _room_or_404(name: str, user) -> Room:
+    try:
+        return selectors.room_for_user(name=name, user=user)
+    except selectors.RoomAccessDenied:
+        raise Http404("No such room.") from None
+
+
+def _page_context(request: HttpRequest, room: Room) -> dict:
+    latest = selectors.messages_latest(room=room)
+    return {
+        "room": room,
+        "messages": latest,
+        "oldest_id": latest[0].pk if latest else None,
+        "has_older": bool(latest) and len(latest) == settings.CHAT_PAGE_SIZE,
+        "members": selectors.room_members(room=room),
+        "is_room_admin": selectors.is_room_admin(room=room, user=request.user),
+        "rooms": selectors.rooms_for_user(user=request.user),
+        "max_length": settings.CHAT_MESSAGE_MAX_LENGTH,
+    }
+
+
+@login_required
+@require_GET
+def room_page(request: HttpRequest, name: str) -> HttpResponse:
+    room = _room_or_404(name, request.user)
+    return render(request, TEMPLATE, _page_context(request, room))
+
+
+@login_required
+@require_GET
+def older_messages(request: HttpRequest, name: str) -> HttpResponse:
+    room = _room_or_404(name, request.user)
+    try:
+        before = int(request.GET["before"])
+    except (KeyError, ValueError):
+        return HttpResponse("before must be a message id.", status=400)
+    older = selectors.messages_before(room=room, before=before)
+    context = {
+        "room": room,
+        "messages": older,
+        "oldest_id": older[0].pk if older else None,
+        "has_older": len(older) == settings.CHAT_PAGE_SIZE,
+    }
+    return render(request, f"{TEMPLATE}#older", context)
+
+
+@login_required
+@require_POST
+def post_message(request: HttpRequest, name: str) -> HttpResponse:
+    """The composer's fallback while the socket is down."""
+    room = _room_or_404(name, request.user)
+    form = MessageForm(request.POST)
+    form.is_valid()
+    try:
+        message = services.message_post(
+            room=room,
+            author=request.user,
+            body=form.cleaned_data.get("body", ""),
+            client_id=form.cleaned_data.get("client_id") or None,
+        )
+    except services.ChatError as error:
+        if request.htmx:
+            return HttpResponse(broadcasts.error_fragment(str(error)), status=400)
+        flash.error(request, str(error))
+        return redirect(room)
+    if not request.htmx:
+        return redirect(room)
+    # Everything after what the page last showed, in order, so the page stays
+    # gap-free even though its socket is down.
+    after = _int_or_none(request.POST.get("after"))
+    missed = selectors.messages_after(room=room, after=after) if after is not None else [message]
+    return HttpResponse(broadcasts.clear_error_fragment() + broadcasts.render_messages(missed), status=201)
+
+
+@login_required
+@require_GET
+def private_room(request: HttpRequest, username: str) -> HttpResponse:
+    other = get_object_or_404(get_user_model(), username=username, is_active=True)
+    try:
+        room = services.room_get_or_create_private(user=request.user, other=other)
+    except services.ChatError as error:
+        flash.error(request, str(error))
+        return redirect("rooms:room", name=PUBLIC_ROOM_NAME)
+    return redirect(room)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def new_group(request: HttpRequest) -> HttpResponse:
+    form = GroupCreateForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            room = services.room_create_group(
+                creator=request.user, name=form.cleaned_data["name"], title=form.cleaned_data["title"]
+            )
+        except services.ChatError as error:
+            form.add_error("name", str(error))
+        else:
+            return redirect(room)
+    status = 400 if form.errors else 200
+    return render(request, "rooms/new_group.html", {"form": form}, status=status)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def join_group(request: HttpRequest, name: str) -> HttpResponse:
+    room = get_object_or_404(Room, name=name, kind=Room.Kind.GROUP)
+    if selectors.can_read(room=room, user=request.user):
+        return redirect(room)
+    verified = selectors.has_verified_email(user=request.user)
+    if request.method == "POST" and verified:
+        services.room_join(room=room, user=request.user)
+        return redirect(room)
+    context = {"room": room, "verified": verified, "email": request.user.email}
+    return render(request, "rooms/join.html", context, status=200 if verified else 403)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def edit_group(request: HttpRequest, name: str) -> HttpResponse:
+    room = _room_or_404(name, request.user)
+    if not selectors.is_room_admin(room=room, user=request.user):
+        return HttpResponseForbidden(services.NOT_ROOM_ADMIN)
+    members = [m for m in selectors.room_members(room=room) if m.pk != request.user.pk]
+    initial = {"title": room.title, "retention_days": room.retention.days if room.retention else None}
+    form = GroupEditForm(request.POST or None, initial=initial, members=members)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.room_update(
+                room=room,
+                by=request.user,
+                title=form.cleaned_data["title"],
+                retention_days=form.cleaned_data["retention_days"],
+                remove_user_ids=form.cleaned_data["remove"],
+            )
+        except services.ChatError as error:
+            form.add_error(None, str(error))
+        else:
+            flash.success(request, "Room updated.")
+            return redirect(room)
+    status = 400 if form.errors else 200
+    return render(request, "rooms/edit_group.html", {"room": room, "form": form}, status=status)
+
+
+@login_required
+@require_POST
+def delete_group(request: HttpRequest, name: str) -> HttpResponse:
+    room = _room_or_404(name, request.user)
+    try:
+        services.room_delete(room=room, by=request.user)
+    except services.RoomPermissionDenied as error:
+        return HttpResponseForbidden(str(error))
+    except services.ChatError as error:
+        return HttpResponse(str(error), status=400)
+    flash.success(request, f"Deleted {room.display_title}.")
+    return _to_public(request)
+
+
+@login_required
+@require_POST
+def leave_group(request: HttpRequest, name: str) -> HttpResponse:
+    room = _room_or_404(name, request.user)
+    try:
+        services.room_leave(room=room, user=request.user)
+    except services.ChatError as error:
+        return HttpResponse(str(error), status=400)
+    flash.success(request, f"You left {room.display_title}.")
+    return _to_public(request)
+
+
+@login_required
+@require_GET
+def people(request: HttpRequest) -> HttpResponse:
+    found = selectors.users_search(query=request.GET.get("q", ""), exclude=request.user)
+    return render(request, f"{TEMPLATE}#people", {"people": found})
+
+
+def _to_public(request: HttpRequest) -> HttpResponse:
+    url = f"/chat/{PUBLIC_ROOM_NAME}/"
+    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+
+
+def _int_or_none(value) -> int | None:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        return None
+    return number if number >= 0 else None
+
+
+# JSON API
+
+
+def _message_json(message: Message, room: Room) -> dict:
+    return {
+        "id": message.pk,
+        "room": room.name,
+        "body": message.body,
+        "author": {"id": message.author_id, "username": message.author.username},
+        "created": message.created.isoformat(),
+        "client_id": message.client_id,
+        "attachment": _attachment_json(message),
+    }
+
+
+def _attachment_json(message: Message) -> dict | None:
+    if not message.attachment:
+        return None
+    return {
+        "name": message.attachment_name,
+        "content_type": message.attachment_type,
+        "size": message.attachment_size,
+        "url": files.attachment_url(message),
+        "thumbnail_url": files.attachment_url(message, thumbnail=True) if message.attachment_thumbnail else None,
+    }
+
+
+def _api_error(text: str, status: int) -> JsonResponse:
+    return JsonResponse({"error": text}, status=status)
+
+
+@require_http_methods(["GET", "POST"])
+def api_messages(request: HttpRequest, name: str = PUBLIC_ROOM_NAME) -> JsonResponse:
+    if not request.user.is_authenticated:
+        return _api_error("Authentication required.", 401)
+    try:
+        room = selectors.room_for_user(name=name, user=request.user)
+    except selectors.RoomAccessDenied:
+        return _api_error("No such room.", 404)
+    if request.method == "POST":
+        return _api_post(request, room)
+    after, before = request.GET.get("after"), request.GET.get("before")
+    limit_raw = request.GET.get("limit", str(settings.CHAT_PAGE_SIZE))
+    parsed = {key: _int_or_none(value) for key, value in (("after", after), ("before", before), ("limit", limit_raw))}
+    if any(parsed[key] is None for key, raw in (("after", after), ("before", before)) if raw is not None) or (
+        parsed["limit"] is None or not 1 <= parsed["limit"] <= API_LIMIT_MAX
+    ):
+        return _api_error(f"after/before must be message ids and limit 1..{API_LIMIT_MAX}.", 400)
+    if parsed["after"] is not None:
+        rows = selectors.messages_after(room=room, after=parsed["after"], limit=parsed["limit"])
+    elif parsed["before"] is not None:
+        rows = selectors.messages_before(room=room, before=parsed["before"], limit=parsed["limit"])
+    else:
+        rows = selectors.messages_latest(room=room, limit=parsed["limit"])
+    return JsonResponse({"room": room.name, "messages": [_message_json(m, room) for m in rows]})
+
+
+def _api_post(request: HttpRequest, room: Room) -> JsonResponse:
+    try:
+        payload = json.loads(request.body or b"{}")
+    except (ValueError, RecursionError):
+        return _api_error("The body must be JSON.", 400)
+    if not isinstance(payload, dict):
+        return _api_error("The body must be a JSON object.", 400)
+    body, client_id = payload.get("body"), payload.get("client_id")
+    if not isinstance(body, str) or (client_id is not None and not isinstance(client_id, str)):
+        return _api_error("body must be a string and client_id a string or null.", 400)
+    try:
+        message = services.message_post(room=room, author=request.user, body=body, client_id=client_id or None)
+    except services.ChatError as error:
+        return _api_error(str(error), 400)
+    return JsonResponse(_message_json(message, room), status=200 if message.is_retry else 201)

@@ -1,0 +1,135 @@
+// Boostroom's only script: what htmx cannot express on its own.
+// - chat sockets resume from the last message shown, every time they open;
+// - the composer gets a client_id (retries are stored once) and falls back to
+//   HTTP while its socket is down;
+// - messages land once, in id order, whatever path they came by;
+// - live cards that are new to a list are inserted (data-upsert-into).
+(function () {
+  "use strict";
+
+  function newClientId() {
+    if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
+    return Date.now().toString(36) + Math.random().toString(36).slice(2);
+  }
+
+  function messageIds(list) {
+    return Array.prototype.map.call(list.querySelectorAll(":scope > [data-id]"), function (el) {
+      return Number(el.dataset.id);
+    });
+  }
+
+  function lastMessageId() {
+    var list = document.getElementById("messages");
+    if (!list) return 0;
+    var ids = messageIds(list);
+    return ids.length ? Math.max.apply(null, ids) : 0;
+  }
+
+  function nearBottom(list) {
+    return list.scrollHeight - list.scrollTop - list.clientHeight < 120;
+  }
+
+  function resetComposer(form) {
+    form.reset();
+    form.querySelector("[name=client_id]").value = newClientId();
+  }
+
+  document.addEventListener("htmx:wsOpen", function (event) {
+    var socket = event.target;
+    socket.dataset.state = "open";
+    if (socket.hasAttribute("data-chat-socket")) {
+      event.detail.socketWrapper.send(JSON.stringify({ type: "resume", after: lastMessageId() }));
+    }
+  });
+
+  document.addEventListener("htmx:wsClose", function (event) {
+    event.target.dataset.state = "closed";
+  });
+
+  document.addEventListener("htmx:wsConfigSend", function (event) {
+    var form = event.target;
+    if (!form.hasAttribute("data-composer")) return;
+    var clientId = form.querySelector("[name=client_id]");
+    if (!clientId.value) clientId.value = newClientId();
+    event.detail.parameters.client_id = clientId.value;
+    var socket = form.closest("[ws-connect]");
+    if (socket.dataset.state !== "open") {
+      event.preventDefault();
+      if (event.detail.triggeringEvent) event.detail.triggeringEvent.preventDefault();
+      var values = Object.assign({}, event.detail.parameters, { after: lastMessageId() });
+      htmx.ajax("POST", socket.dataset.fallbackUrl, { source: form, values: values, swap: "none" }).then(function () {
+        if (!document.querySelector("#chat-error").textContent.trim()) resetComposer(form);
+      });
+    }
+  });
+
+  document.addEventListener("htmx:wsAfterSend", function (event) {
+    var form = event.target;
+    if (form.hasAttribute && form.hasAttribute("data-composer")) resetComposer(form);
+  });
+
+  document.addEventListener("keydown", function (event) {
+    var target = event.target;
+    if (target.id === "composer-body" && event.key === "Enter" && !event.shiftKey) {
+      event.preventDefault();
+      target.form.requestSubmit();
+    }
+  });
+
+  // Messages: drop ones already shown, put late ones in id order.
+  document.addEventListener("htmx:oobBeforeSwap", function (event) {
+    var target = event.detail.target;
+    if (!target || target.id !== "messages") return;
+    var fragment = event.detail.fragment;
+    target.dataset.stick = nearBottom(target) ? "1" : "";
+    Array.prototype.slice.call(fragment.children || fragment.childNodes).forEach(function (child) {
+      if (!child.dataset || !child.dataset.id) return;
+      if (document.getElementById(child.id)) {
+        child.remove();
+        return;
+      }
+      var id = Number(child.dataset.id);
+      var later = Array.prototype.find.call(target.querySelectorAll(":scope > [data-id]"), function (el) {
+        return Number(el.dataset.id) > id;
+      });
+      if (later) {
+        target.insertBefore(child, later);
+        htmx.process(child);
+      }
+    });
+    var empty = document.getElementById("no-messages");
+    if (empty) empty.remove();
+  });
+
+  document.addEventListener("htmx:oobAfterSwap", function (event) {
+    var list = document.getElementById("messages");
+    if (list && list.dataset.stick === "1") list.scrollTop = list.scrollHeight;
+  });
+
+  // A live card for an item the page does not show yet goes to its list.
+  document.addEventListener("htmx:oobErrorNoTarget", function (event) {
+    var element = event.detail.content;
+    var into = element && element.getAttribute("data-upsert-into");
+    var list = into && document.querySelector(into);
+    if (!list) return;
+    var clone = element.cloneNode(true);
+    clone.removeAttribute("hx-swap-oob");
+    list.prepend(clone);
+    htmx.process(clone);
+  });
+
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-copy]");
+    if (!button || !navigator.clipboard) return;
+    navigator.clipboard.writeText(button.dataset.copy).then(function () {
+      button.textContent = "Copied!";
+    });
+  });
+
+  document.addEventListener("DOMContentLoaded", function () {
+    var list = document.getElementById("messages");
+    if (list) list.scrollTop = list.scrollHeight;
+    var composer = document.querySelector("[data-composer] [name=client_id]");
+    if (composer) composer.value = newClientId();
+  });
+})();

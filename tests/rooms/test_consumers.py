@@ -1,0 +1,216 @@
+"""The chat socket, through the real ASGI stack (origin check, session auth)."""
+
+import json
+
+import pytest
+from channels.db import database_sync_to_async
+from django.db import transaction
+
+from rooms import services
+from rooms.models import Message
+from tests.conftest import expect_close
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+db = database_sync_to_async
+
+
+@pytest.fixture
+async def squad(make_user):
+    def build():
+        owner, member, outsider = make_user("owner"), make_user("member"), make_user("outsider")
+        room = services.room_create_group(creator=owner, name="squad", title="Squad")
+        room.members.add(member)
+        return room, owner, member, outsider
+
+    return await db(build)()
+
+
+async def connected(socket_for, path, user):
+    socket = await socket_for(path, user)
+    ok, _ = await socket.connect()
+    assert ok
+    return socket
+
+
+async def send(socket, **frame):
+    await socket.send_to(text_data=json.dumps(frame))
+
+
+async def frames(socket, count: int) -> list[str]:
+    """The next `count` frames; the sender's ack and the broadcast may come in either order."""
+    return [await socket.receive_from(timeout=3) for _ in range(count)]
+
+
+def without_ack(received: list[str]) -> list[str]:
+    return [frame for frame in received if 'id="chat-error"' not in frame]
+
+
+async def test_anonymous_gets_4001(socket_for, squad):
+    await expect_close(await socket_for("/ws/chatroom/squad/"), 4001)
+
+
+async def test_non_member_gets_4004(socket_for, squad):
+    _, _, _, outsider = squad
+    await expect_close(await socket_for("/ws/chatroom/squad/", outsider), 4004)
+
+
+async def test_unknown_room_gets_4004(socket_for, squad):
+    _, owner, _, _ = squad
+    await expect_close(await socket_for("/ws/chatroom/nowhere/", owner), 4004)
+
+
+async def test_message_reaches_every_member_as_the_same_fragment(socket_for, squad):
+    _, owner, member, _ = squad
+    a = await connected(socket_for, "/ws/chatroom/squad/", owner)
+    b = await connected(socket_for, "/ws/chatroom/squad/", member)
+    await send(a, body="gg <b>wp</b>", client_id="c1", HEADERS={"HX-Request": "true"})
+    (frame_a,) = without_ack(await frames(a, 2))
+    frame_b = await b.receive_from(timeout=3)
+    message = await db(Message.objects.get)()
+    assert frame_a == frame_b
+    assert f'id="message-{message.pk}"' in frame_a
+    assert 'hx-swap-oob="beforeend:#messages"' in frame_a
+    assert "gg &lt;b&gt;wp&lt;/b&gt;" in frame_a and "<b>wp</b>" not in frame_a
+    await a.disconnect()
+    await b.disconnect()
+
+
+@pytest.mark.parametrize(
+    "raw, error",
+    [
+        ("not json", "could not be read"),
+        ("[1, 2]", "could not be read"),
+        ('{"type": "dance"}', "Unknown message type"),
+        ('{"body": 42}', "Write something"),
+        ('{"body": "   "}', "Write something"),
+        (json.dumps({"body": "x" * 2001}), "at most 2000"),
+        (json.dumps({"body": "x" * 70000}), "too large"),
+        ('{"type": "resume", "after": "yesterday"}', "resume needs"),
+        ('{"body": "hi", "client_id": "bad id!"}', "client_id"),
+        ("[" * 5000 + "]" * 5000, "could not be read"),
+    ],
+)
+async def test_bad_frames_get_an_error_and_change_nothing(socket_for, squad, raw, error):
+    _, owner, member, _ = squad
+    a = await connected(socket_for, "/ws/chatroom/squad/", owner)
+    b = await connected(socket_for, "/ws/chatroom/squad/", member)
+    await a.send_to(text_data=raw)
+    reply = await a.receive_from(timeout=3)
+    assert 'id="chat-error"' in reply and error in reply
+    assert await b.receive_nothing(timeout=0.3)
+    assert await db(Message.objects.count)() == 0
+    # The socket is still usable.
+    await send(a, body="still here")
+    assert "still here" in without_ack(await frames(a, 2))[0]
+    assert "still here" in await b.receive_from(timeout=3)
+    await a.disconnect()
+    await b.disconnect()
+
+
+async def test_resume_sends_exactly_the_missed_messages_in_order(socket_for, squad):
+    room, owner, member, _ = squad
+
+    def post_many():
+        return [services.message_post(room=room, author=owner, body=f"m{i}").pk for i in range(6)]
+
+    ids = await db(post_many)()
+    b = await connected(socket_for, "/ws/chatroom/squad/", member)
+    await send(b, type="resume", after=ids[2])
+    frame = await b.receive_from(timeout=3)
+    positions = [frame.index(f'id="message-{pk}"') for pk in ids[3:]]
+    assert positions == sorted(positions)
+    for pk in ids[:3]:
+        assert f'id="message-{pk}"' not in frame
+    # Asking again gives the same answer: resume is idempotent.
+    await send(b, type="resume", after=ids[2])
+    assert await b.receive_from(timeout=3) == frame
+    await b.disconnect()
+
+
+async def test_resume_over_the_limit_asks_the_page_to_reload(socket_for, squad, settings):
+    settings.CHAT_RESUME_LIMIT = 3
+    room, owner, member, _ = squad
+    await db(lambda: [services.message_post(room=room, author=owner, body=f"m{i}") for i in range(5)])()
+    b = await connected(socket_for, "/ws/chatroom/squad/", member)
+    await send(b, type="resume", after=0)
+    frame = await b.receive_from(timeout=3)
+    assert 'id="reload-notice"' in frame and "message-" not in frame
+    await b.disconnect()
+
+
+async def test_retried_send_is_stored_and_shown_once(socket_for, squad):
+    _, owner, member, _ = squad
+    a = await connected(socket_for, "/ws/chatroom/squad/", owner)
+    b = await connected(socket_for, "/ws/chatroom/squad/", member)
+    await send(a, body="once", client_id="retry-1")
+    assert "once" in without_ack(await frames(a, 2))[0]
+    assert "once" in await b.receive_from(timeout=3)
+    await send(a, body="once", client_id="retry-1")
+    assert without_ack(await frames(a, 1)) == []
+    assert await a.receive_nothing(timeout=0.3)  # already shown on this socket
+    assert await b.receive_nothing(timeout=0.3)
+    assert await db(Message.objects.count)() == 1
+    await a.disconnect()
+    await b.disconnect()
+
+
+async def test_retry_on_a_new_socket_catches_the_sender_up(socket_for, squad):
+    room, owner, _, _ = squad
+    await db(services.message_post)(room=room, author=owner, body="sent before the drop", client_id="lost-ack")
+    a = await connected(socket_for, "/ws/chatroom/squad/", owner)
+    await send(a, body="sent before the drop", client_id="lost-ack")
+    await a.receive_from(timeout=3)  # ack
+    assert "sent before the drop" in await a.receive_from(timeout=3)
+    assert await db(Message.objects.count)() == 1
+    await a.disconnect()
+
+
+async def test_rolled_back_message_is_never_broadcast(socket_for, squad):
+    room, owner, member, _ = squad
+    b = await connected(socket_for, "/ws/chatroom/squad/", member)
+
+    def post_and_roll_back():
+        try:
+            with transaction.atomic():
+                services.message_post(room=room, author=owner, body="ghost")
+                raise RuntimeError("abort")
+        except RuntimeError:
+            pass
+
+    await db(post_and_roll_back)()
+    assert await b.receive_nothing(timeout=0.5)
+    await db(services.message_post)(room=room, author=owner, body="real")
+    assert "real" in await b.receive_from(timeout=3)
+    await b.disconnect()
+
+
+async def test_typing_reaches_others(socket_for, squad):
+    _, owner, member, _ = squad
+    a = await connected(socket_for, "/ws/chatroom/squad/", owner)
+    b = await connected(socket_for, "/ws/chatroom/squad/", member)
+    await send(a, type="typing")
+    frame = await b.receive_from(timeout=3)
+    assert 'id="typing-indicator"' in frame and "owner is typing" in frame
+    await a.disconnect()
+    await b.disconnect()
+
+
+async def test_removed_member_is_disconnected_at_once(socket_for, squad):
+    room, owner, member, _ = squad
+    b = await connected(socket_for, "/ws/chatroom/squad/", member)
+    a = await connected(socket_for, "/ws/chatroom/squad/", owner)
+    await db(services.room_update)(room=room, by=owner, title="Squad", retention_days=None, remove_user_ids=[member.pk])
+    assert await b.receive_output(timeout=2) == {"type": "websocket.close", "code": 4004}
+    assert 'id="member-list"' in await a.receive_from(timeout=2)
+    await a.disconnect()
+
+
+async def test_membership_is_checked_on_every_send(socket_for, squad):
+    room, owner, member, _ = squad
+    b = await connected(socket_for, "/ws/chatroom/squad/", member)
+    # Removed behind the socket's back (no broadcast): the next send is refused.
+    await db(room.members.remove)(member)
+    await send(b, body="am I still here?")
+    assert await b.receive_output(timeout=2) == {"type": "websocket.close", "code": 4004}
+    assert await db(Message.objects.count)() == 0

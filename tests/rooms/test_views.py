@@ -1,0 +1,261 @@
+import json
+import re
+
+import pytest
+from django.urls import reverse
+
+from rooms import services
+from rooms.models import Message, Room
+
+pytestmark = pytest.mark.django_db
+
+
+def shown_ids(response) -> list[int]:
+    return [int(pk) for pk in re.findall(r'id="message-(\d+)"', response.content.decode())]
+
+
+@pytest.fixture
+def order_room(make_user):
+    customer = make_user("customer")
+    room = services.room_create_for_order(name="order-1-staff", title="Order 1", members=[customer])
+    return room, customer
+
+
+# Who may open which page: anonymous, non-member, member, room admin, staff.
+@pytest.mark.parametrize(
+    "who, status",
+    [("anonymous", 302), ("outsider", 404), ("member", 200), ("owner", 200), ("admin", 404), ("manager", 404)],
+)
+def test_group_room_page_permissions(group, make_user, client_for, who, status):
+    room, owner, member = group
+    users = {"anonymous": None, "member": member, "owner": owner}
+    user = users[who] if who in users else make_user(role={"outsider": "customer"}.get(who, who))
+    response = client_for(user).get(f"/chat/{room.name}/")
+    assert response.status_code == status
+
+
+@pytest.mark.parametrize("who, status", [("customer", 200), ("manager", 200), ("admin", 200), ("booster", 404)])
+def test_order_room_is_for_members_and_staff(order_room, make_user, client_for, who, status):
+    room, customer = order_room
+    user = customer if who == "customer" else make_user(role=who)
+    assert client_for(user).get(f"/chat/{room.name}/").status_code == status
+
+
+def test_public_room_shows_latest_30_messages_in_order(public_room, make_user, client_for):
+    author = make_user()
+    ids = [services.message_post(room=public_room, author=author, body=f"n{i}").pk for i in range(35)]
+    response = client_for(author).get("/chat/public-chat/")
+    shown = [m.pk for m in response.context["messages"]]
+    assert shown == ids[-30:]
+    body = response.content.decode()
+    assert 'ws-connect="/ws/chatroom/public-chat/"' in body
+    assert f"before={ids[5]}" in body  # infinite scroll asks for what is older
+
+
+def test_room_page_query_count_is_flat(public_room, make_user, client_for, django_assert_max_num_queries):
+    viewer = make_user()
+    client = client_for(viewer)
+    client.get("/chat/public-chat/")
+
+    def count_queries():
+        from django.db import connection
+        from django.test.utils import CaptureQueriesContext
+
+        with CaptureQueriesContext(connection) as ctx:
+            assert client.get("/chat/public-chat/").status_code == 200
+        return len(ctx.captured_queries)
+
+    for i in range(5):
+        services.message_post(room=public_room, author=make_user(), body=f"a{i}")
+    few = count_queries()
+    for i in range(40):
+        services.message_post(room=public_room, author=make_user(), body=f"b{i}")
+    assert count_queries() == few
+
+
+def test_older_is_keyset_and_never_duplicates(public_room, make_user, client_for):
+    author = make_user()
+    ids = [services.message_post(room=public_room, author=author, body=f"n{i}").pk for i in range(70)]
+    client = client_for(author)
+    page = client.get(f"/chat/older/public-chat/?before={ids[40]}")
+    assert shown_ids(page) == ids[10:40]
+    # New messages arriving between pages do not shift the next page.
+    services.message_post(room=public_room, author=author, body="new")
+    page = client.get(f"/chat/older/public-chat/?before={ids[10]}")
+    assert shown_ids(page) == ids[:10]
+    assert "older-sentinel" not in page.content.decode()
+    assert client.get("/chat/older/public-chat/?before=abc").status_code == 400
+
+
+def test_older_query_count_is_flat(public_room, make_user, client_for):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    viewer = make_user()
+    client = client_for(viewer)
+    for i in range(80):
+        services.message_post(room=public_room, author=make_user(), body=f"m{i}")
+    counts = []
+    for before in (50, 81):
+        with CaptureQueriesContext(connection) as ctx:
+            client.get(f"/chat/older/public-chat/?before={before}")
+        counts.append(len(ctx.captured_queries))
+    assert counts[0] == counts[1]
+
+
+def test_bodies_are_escaped_everywhere(public_room, make_user, client_for):
+    author = make_user()
+    evil = '<script>alert(1)</script><div hx-get="/admin/" hx-trigger="load">x</div>'
+    services.message_post(room=public_room, author=author, body=evil)
+    page = client_for(author).get("/chat/public-chat/").content.decode()
+    assert "<script>alert(1)</script>" not in page
+    assert '<div hx-get="/admin/"' not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
+def test_private_room_link_creates_and_hides_from_third_user(make_user, client_for):
+    alice, bob, eve = make_user("alice"), make_user("bob"), make_user("eve")
+    response = client_for(alice).get("/chat/private/bob/")
+    room = Room.objects.get(kind=Room.Kind.PRIVATE)
+    assert response.status_code == 302 and response["Location"] == f"/chat/{room.name}/"
+    assert client_for(bob).get(f"/chat/{room.name}/").status_code == 200
+    assert client_for(eve).get(f"/chat/{room.name}/").status_code == 404
+    assert client_for(eve).get(f"/api/rooms/{room.name}/messages/").status_code == 404
+    assert client_for(alice).get("/chat/private/nobody/").status_code == 404
+
+
+def test_new_group_page(make_user, client_for):
+    client = client_for(make_user())
+    assert client.get("/chat/new/").status_code == 200
+    response = client.post("/chat/new/", {"name": "Bad Name", "title": ""})
+    assert response.status_code == 400 and services.ROOM_NAME_INVALID in response.content.decode()
+    response = client.post("/chat/new/", {"name": "duo-queue", "title": "Duo queue"})
+    assert response.status_code == 302 and response["Location"] == "/chat/duo-queue/"
+
+
+def test_invite_link_needs_verified_email(group, make_user, client_for):
+    room, _, _ = group
+    unverified = make_user(verified=False)
+    response = client_for(unverified).post(f"/chat/{room.name}/join/")
+    assert response.status_code == 403
+    assert "verified email" in response.content.decode() and "Resend verification" in response.content.decode()
+    assert not room.members.filter(pk=unverified.pk).exists()
+    verified = make_user()
+    client = client_for(verified)
+    assert client.get(f"/chat/{room.name}/join/").status_code == 200
+    assert client.post(f"/chat/{room.name}/join/").status_code == 302
+    assert room.members.filter(pk=verified.pk).exists()
+
+
+def test_edit_is_for_the_room_admin_only(group, make_user, client_for):
+    room, owner, member = group
+    assert client_for(member).get(f"/chat/{room.name}/edit/").status_code == 403
+    assert client_for(make_user()).get(f"/chat/{room.name}/edit/").status_code == 404
+    client = client_for(owner)
+    assert client.get(f"/chat/{room.name}/edit/").status_code == 200
+    response = client.post(
+        f"/chat/{room.name}/edit/", {"title": "New title", "retention_days": "2", "remove": [member.pk]}
+    )
+    assert response.status_code == 302
+    room.refresh_from_db()
+    assert room.title == "New title" and not room.members.filter(pk=member.pk).exists()
+
+
+def test_delete_and_leave_are_post_only_and_checked(group, client_for):
+    room, owner, member = group
+    assert client_for(member).get(f"/chat/{room.name}/delete/").status_code == 405
+    assert client_for(member).post(f"/chat/{room.name}/delete/").status_code == 403
+    assert client_for(member).post(f"/chat/{room.name}/leave/").status_code == 302
+    assert not room.members.filter(pk=member.pk).exists()
+    assert client_for(owner).post(f"/chat/{room.name}/delete/").status_code == 302
+    assert not Room.objects.filter(pk=room.pk).exists()
+
+
+def test_http_fallback_posts_and_returns_what_the_page_missed(public_room, make_user, client_for):
+    author, other = make_user(), make_user()
+    before = services.message_post(room=public_room, author=other, body="earlier")
+    missed = services.message_post(room=public_room, author=other, body="missed")
+    client = client_for(author)
+    response = client.post(
+        "/chat/public-chat/messages/",
+        {"body": "via http", "client_id": "fb-1", "after": before.pk},
+        HTTP_HX_REQUEST="true",
+    )
+    assert response.status_code == 201
+    html = response.content.decode()
+    mine = Message.objects.get(body="via http")
+    assert html.index(f'id="message-{missed.pk}"') < html.index(f'id="message-{mine.pk}"')
+    # A retry of the same send stores nothing new.
+    client.post("/chat/public-chat/messages/", {"body": "via http", "client_id": "fb-1"}, HTTP_HX_REQUEST="true")
+    assert Message.objects.filter(body="via http").count() == 1
+    response = client.post("/chat/public-chat/messages/", {"body": " "}, HTTP_HX_REQUEST="true")
+    assert response.status_code == 400 and services.MESSAGE_EMPTY in response.content.decode()
+
+
+def test_http_fallback_refuses_non_members(group, make_user, client_for):
+    room, _, _ = group
+    response = client_for(make_user()).post(f"/chat/{room.name}/messages/", {"body": "hi"})
+    assert response.status_code == 404 and not Message.objects.exists()
+
+
+def test_people_search(make_user, client_for):
+    make_user("zed"), make_user("zara")
+    response = client_for(make_user("me")).get(reverse("rooms:people"), {"q": "za"})
+    assert "zara" in response.content.decode() and "zed" not in response.content.decode()
+
+
+# JSON API
+
+
+def test_api_get_and_post(public_room, make_user, client_for):
+    user = make_user("poster")
+    client = client_for(user)
+    response = client.post(
+        "/api/chat/messages/", json.dumps({"body": "  json hi ", "client_id": "j1"}), content_type="application/json"
+    )
+    assert response.status_code == 201
+    data = response.json()
+    assert data["body"] == "json hi" and data["author"] == {"id": user.pk, "username": "poster"}
+    assert {"id", "created", "attachment", "room"} <= set(data)
+    again = client.post(
+        "/api/chat/messages/", json.dumps({"body": "json hi", "client_id": "j1"}), content_type="application/json"
+    )
+    assert again.json()["id"] == data["id"] and Message.objects.count() == 1
+    second = services.message_post(room=public_room, author=user, body="second")
+    listing = client.get("/api/chat/messages/", {"after": data["id"]}).json()
+    assert [m["id"] for m in listing["messages"]] == [second.pk]
+    listing = client.get("/api/rooms/public-chat/messages/", {"before": second.pk}).json()
+    assert [m["id"] for m in listing["messages"]] == [data["id"]]
+
+
+@pytest.mark.parametrize(
+    "payload, error",
+    [
+        ("not json", "must be JSON"),
+        ("[1]", "JSON object"),
+        ('{"body": 5}', "body must be a string"),
+        ('{"body": ""}', services.MESSAGE_EMPTY),
+        (json.dumps({"body": "x" * 2001}), "at most 2000"),
+    ],
+)
+def test_api_rejects_bad_input(public_room, make_user, client_for, payload, error):
+    response = client_for(make_user()).post("/api/chat/messages/", payload, content_type="application/json")
+    assert response.status_code == 400 and error in response.json()["error"]
+    assert not Message.objects.exists()
+
+
+def test_api_permissions(group, make_user, client_for):
+    room, owner, _ = group
+    assert client_for(None).get("/api/chat/messages/").status_code == 401
+    assert client_for(make_user()).get(f"/api/rooms/{room.name}/messages/").status_code == 404
+    assert client_for(owner).get(f"/api/rooms/{room.name}/messages/").status_code == 200
+    assert client_for(owner).get("/api/chat/messages/", {"limit": "0"}).status_code == 400
+
+
+def test_api_post_needs_csrf_token_with_session_auth(public_room, make_user):
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(make_user())
+    response = client.post("/api/chat/messages/", '{"body": "x"}', content_type="application/json")
+    assert response.status_code == 403 and not Message.objects.exists()
