@@ -10,7 +10,9 @@ import uuid
 from typing import Any
 
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
 
+from config import groups
 from config.fanout import get_hub, publish
 
 logger = logging.getLogger("boostroom.realtime")
@@ -19,6 +21,30 @@ CLOSE_NO_CREDENTIALS = 4001
 CLOSE_USER_INVALID = 4002
 CLOSE_TOKEN_INVALID = 4003
 CLOSE_FORBIDDEN = 4004
+CLOSE_TOO_MANY_SOCKETS = 4008
+
+
+class _SocketSlots:
+    """Open sockets per user in this process, for the per-user socket limit."""
+
+    def __init__(self) -> None:
+        self.counts: dict[int, int] = {}
+
+    def take(self, user_id: int, limit: int) -> bool:
+        if self.counts.get(user_id, 0) >= limit:
+            return False
+        self.counts[user_id] = self.counts.get(user_id, 0) + 1
+        return True
+
+    def release(self, user_id: int) -> None:
+        remaining = self.counts.get(user_id, 0) - 1
+        if remaining > 0:
+            self.counts[user_id] = remaining
+        else:
+            self.counts.pop(user_id, None)
+
+
+socket_slots = _SocketSlots()
 
 
 class FanoutConsumer(AsyncWebsocketConsumer):
@@ -29,7 +55,21 @@ class FanoutConsumer(AsyncWebsocketConsumer):
     groups_joined: set[str]
 
     async def websocket_connect(self, message: dict[str, Any]) -> None:
+        """Who is asking, checked before any consumer's own `connect()`."""
         self.groups_joined = set()
+        self.slot_user_id: int | None = None
+        user = self.user
+        if self.scope.get("auth_error"):
+            return await self.refuse(self.scope["auth_error"])
+        if user is None or not user.is_authenticated:
+            return await self.refuse(CLOSE_NO_CREDENTIALS)
+        if not user.is_active:
+            return await self.refuse(CLOSE_USER_INVALID)
+        if not socket_slots.take(user.pk, settings.SOCKETS_PER_USER):
+            return await self.refuse(CLOSE_TOO_MANY_SOCKETS)
+        self.slot_user_id = user.pk
+        # Logout, deactivation and token revocation close every socket of the user.
+        await self.join(groups.user_sockets(user.pk))
         await super().websocket_connect(message)
 
     @property
@@ -61,9 +101,18 @@ class FanoutConsumer(AsyncWebsocketConsumer):
         for group in list(getattr(self, "groups_joined", ())):
             await hub.leave(group, self)
         self.groups_joined = set()
+        if getattr(self, "slot_user_id", None) is not None:
+            socket_slots.release(self.slot_user_id)
+            self.slot_user_id = None
         logger.info("ws disconnect path=%s code=%s", self.scope.get("path"), code)
 
     async def fanout_deliver(self, group: str, event: dict[str, Any]) -> None:
+        if "close" in event:
+            await self.close(code=event["close"])
+            return
+        await self.deliver_event(group, event)
+
+    async def deliver_event(self, group: str, event: dict[str, Any]) -> None:
         frame = self.frame_for(group, event)
         if frame is not None:
             await self.send(text_data=frame)
@@ -80,10 +129,7 @@ class PingConsumer(FanoutConsumer):
     """`/ws/realtime/ping/` for staff: echoes a timestamp through the channel layer."""
 
     async def connect(self) -> None:
-        user = self.user
-        if user is None or not user.is_authenticated:
-            return await self.refuse(CLOSE_NO_CREDENTIALS)
-        if not user.is_staff:
+        if not self.user.is_staff:
             return await self.refuse(CLOSE_FORBIDDEN)
         self.ping_group = f"ping-{uuid.uuid4().hex}"
         await self.join(self.ping_group)

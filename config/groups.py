@@ -24,3 +24,8 @@ def order(order_id: int) -> str:
 
 def user(user_id: int) -> str:
     return f"user-{user_id}"
+
+
+def user_sockets(user_id: int) -> str:
+    """Every socket of one user, whatever page it serves: for revocation."""
+    return f"user-{user_id}-sockets"

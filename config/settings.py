@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from csp import constants as csp_constants
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -70,6 +71,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.sites",
     "channels",
+    "csp",
     "django_htmx",
     "template_partials",
     "allauth",
@@ -88,8 +90,10 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "config.middleware.BearerTokenMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "csp.middleware.CSPMiddleware",
 ]
 
 TEMPLATES = [
@@ -102,6 +106,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "config.context_processors.csp_nonce",
             ],
         },
     }
@@ -161,6 +166,18 @@ else:
         }
     }
 
+# CACHE (rate limits are shared by every process through Redis when configured)
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": f"{REDIS_PREFIX}:cache",
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
 # AUTHENTICATION
 AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
@@ -198,11 +215,34 @@ MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", BASE_DIR / "media"))
 
 # STORAGE
+# Uploads are private: MEDIA_ROOT is never served as a folder; files go out only
+# through views that check the viewer (rooms.file_views), or as signed Cloudinary
+# URLs that expire.
 CLOUDINARY_URL = os.environ.get("CLOUDINARY_URL", "")
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": {
+        "BACKEND": "rooms.storage.CloudinaryStorage"
+        if CLOUDINARY_URL
+        else "django.core.files.storage.FileSystemStorage"
+    },
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+UPLOAD_MAX_BYTES = env_int("UPLOAD_MAX_BYTES", 10 * 1024 * 1024)
+# Below Pillow's own decompression-bomb threshold (about 89 megapixels).
+UPLOAD_MAX_PIXELS = env_int("UPLOAD_MAX_PIXELS", 40_000_000)
+UPLOAD_RATE_LIMIT = env_int("UPLOAD_RATE_LIMIT", 10)
+UPLOAD_RATE_WINDOW_SECONDS = 60
+UPLOAD_URL_TTL_SECONDS = env_int("UPLOAD_URL_TTL_SECONDS", 300)
+# The size handler goes first so it stops an oversize file before the others
+# buffer it; files above 2.5 MB spill to a temporary file instead of memory.
+FILE_UPLOAD_HANDLERS = [
+    "rooms.files.UploadSizeLimitHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+FILE_UPLOAD_PERMISSIONS = 0o640
 
 # SECURITY
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG)
@@ -215,6 +255,30 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# Only the site's own scripts run; the one inline <style> carries the nonce.
+# Style attributes stay allowed (progress bar widths); they cannot run code.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'", csp_constants.NONCE],
+        "style-src": ["'self'", csp_constants.NONCE],
+        "style-src-attr": ["'unsafe-inline'"],
+        # Cloudinary's signed private downloads are served from api.cloudinary.com.
+        "img-src": ["'self'", "data:", "blob:", "https://res.cloudinary.com", "https://api.cloudinary.com"],
+        "connect-src": ["'self'"],
+        "font-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+
+# API AND LIMITS
+API_TOKEN_MAX_AGE = env_int("API_TOKEN_MAX_AGE", 3600)
+API_TOKEN_RATE_LIMIT = (env_int("API_TOKEN_RATE_LIMIT", 10), 60)  # attempts per login/address per minute
+SOCKETS_PER_USER = env_int("SOCKETS_PER_USER", 20)
+CHAT_RATE_LIMIT = (env_int("CHAT_RATE_LIMIT", 20), 10)  # messages per user per room per seconds
 
 # BOOSTROOM
 CHAT_MESSAGE_MAX_LENGTH = env_int("CHAT_MESSAGE_MAX_LENGTH", 2000)

@@ -3,19 +3,61 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
+from functools import partial
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.contrib.admin.views.decorators import staff_member_required
-from django.db import connection
+from django.db import connection, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
+
+from config import auth, ratelimit
+from config.consumers import CLOSE_NO_CREDENTIALS
+from config.signals import close_user_sockets
 
 LAYER_TIMEOUT_SECONDS = 2.0
+TOKEN_RATE_LIMITED = "Too many attempts. Wait a minute and try again."
+
+
+@csrf_exempt
+@require_POST
+def api_token(request: HttpRequest) -> JsonResponse:
+    """Exchange a login (username or email) and password for a signed, expiring token."""
+    try:
+        data = json.loads(request.body or b"{}") if request.content_type == "application/json" else request.POST
+        login, password = str(data.get("login") or data.get("username") or ""), str(data.get("password") or "")
+    except (ValueError, AttributeError):
+        return JsonResponse({"error": "Send JSON or form fields: login, password."}, status=400)
+    limit, window = settings.API_TOKEN_RATE_LIMIT
+    address = request.META.get("REMOTE_ADDR", "")
+    if not (
+        ratelimit.allow(f"token:ip:{address}", limit=limit, window=window)
+        and ratelimit.allow(f"token:login:{login.lower()}", limit=limit, window=window)
+    ):
+        return JsonResponse({"error": TOKEN_RATE_LIMITED}, status=429)
+    user = auth.user_by_credentials(login=login, password=password)
+    if user is None:
+        return JsonResponse({"error": auth.CREDENTIALS_INVALID}, status=400)
+    return JsonResponse(
+        {"token": auth.token_issue(user=user), "expires_in": settings.API_TOKEN_MAX_AGE, "user_id": user.pk}
+    )
+
+
+@require_POST
+def api_token_revoke(request: HttpRequest) -> JsonResponse:
+    """Log out everywhere: every token so far stops working and every socket closes."""
+    if not request.user.is_authenticated:
+        return JsonResponse({"error": "Authentication required."}, status=401)
+    auth.tokens_revoke(user=request.user)
+    transaction.on_commit(partial(close_user_sockets, request.user.pk, CLOSE_NO_CREDENTIALS))
+    return JsonResponse({"revoked": True})
 
 
 def home(request: HttpRequest) -> HttpResponse:

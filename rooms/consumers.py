@@ -7,10 +7,12 @@ from typing import Any
 
 from channels.db import database_sync_to_async
 
-from config.consumers import CLOSE_FORBIDDEN, CLOSE_NO_CREDENTIALS, FanoutConsumer
+from config.consumers import CLOSE_FORBIDDEN, FanoutConsumer
 from rooms import broadcasts, selectors, services
 
 MAX_FRAME_CHARS = 64 * 1024
+# htmx sends one flat object (HEADERS is the only nested value).
+MAX_FRAME_DEPTH = 3
 FRAME_MALFORMED = "That message could not be read. Please try again."
 FRAME_TOO_LARGE = "That message is too large."
 FRAME_UNKNOWN = "Unknown message type."
@@ -19,12 +21,9 @@ RESUME_INVALID = "resume needs a non-negative message id in 'after'."
 
 class ChatConsumer(FanoutConsumer):
     async def connect(self) -> None:
-        user = self.user
-        if user is None or not user.is_authenticated:
-            return await self.refuse(CLOSE_NO_CREDENTIALS)
         name = self.scope["url_route"]["kwargs"]["name"]
         try:
-            self.room = await database_sync_to_async(selectors.room_for_user)(name=name, user=user)
+            self.room = await database_sync_to_async(selectors.room_for_user)(name=name, user=self.user)
         except selectors.RoomAccessDenied:
             return await self.refuse(CLOSE_FORBIDDEN)
         # Messages are delivered in id order exactly once per socket: `last_id` is
@@ -43,7 +42,7 @@ class ChatConsumer(FanoutConsumer):
             frame = json.loads(text_data)
         except (ValueError, RecursionError):
             frame = None
-        if not isinstance(frame, dict):
+        if not isinstance(frame, dict) or _depth(frame) > MAX_FRAME_DEPTH:
             return await self.send(text_data=broadcasts.error_fragment(FRAME_MALFORMED))
         kind = frame.get("type", "message")
         if kind == "message":
@@ -83,7 +82,7 @@ class ChatConsumer(FanoutConsumer):
                 await self.send(text_data=broadcasts.render_reload_notice(self.room))
             elif html:
                 await self.send(text_data=html)
-            self.last_id = max(newest, self.last_id or 0, after)
+            self.last_id = max(newest, self.last_id or 0)
         finally:
             self.resuming = False
             pending, self.pending = self.pending, []
@@ -99,7 +98,7 @@ class ChatConsumer(FanoutConsumer):
         self.last_id = message_id
         await self.send(text_data=html)
 
-    async def fanout_deliver(self, group: str, event: dict[str, Any]) -> None:
+    async def deliver_event(self, group: str, event: dict[str, Any]) -> None:
         if event.get("closed") or self.user.pk in event.get("revoke", ()):
             await self.close(code=CLOSE_FORBIDDEN)
             return
@@ -109,12 +108,28 @@ class ChatConsumer(FanoutConsumer):
             await self.send(text_data=event["html"])
 
 
+def _depth(value: Any) -> int:
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        deepest = max(deepest, level)
+        if isinstance(item, dict):
+            stack.extend((child, level + 1) for child in item.values())
+        elif isinstance(item, list):
+            stack.extend((child, level + 1) for child in item)
+    return deepest
+
+
 def _missed(room, after: int) -> tuple[str, int, bool]:
+    """Frames for what a client that last saw `after` missed, and the id the
+    socket has then caught up to (never beyond the room's real newest id, so a
+    bogus `after` cannot silence the socket)."""
     from django.conf import settings
 
     limit = settings.CHAT_RESUME_LIMIT
     messages = selectors.messages_after(room=room, after=after, limit=limit + 1)
     if len(messages) > limit:
         return "", messages[-1].pk, True
-    newest = messages[-1].pk if messages else after
-    return broadcasts.render_messages(messages), newest, False
+    if messages:
+        return broadcasts.render_messages(messages), messages[-1].pk, False
+    return "", min(after, selectors.latest_message_id(room=room)), False

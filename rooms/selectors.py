@@ -8,7 +8,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Q, QuerySet
 
-from rooms.models import Message, Room
+from rooms.models import PUBLIC_ROOM_NAME, Message, Room, default_public_retention
 
 User = get_user_model()
 STAFF_GROUP_NAMES = ("managers",)
@@ -44,11 +44,20 @@ def can_read(*, room: Room, user: AbstractBaseUser | AnonymousUser) -> bool:
 def room_for_user(*, name: str, user: AbstractBaseUser | AnonymousUser) -> Room:
     """The room called `name` if `user` may read and write it."""
     try:
-        room = Room.objects.get(name=name)
+        room = public_room() if name == PUBLIC_ROOM_NAME else Room.objects.get(name=name)
     except Room.DoesNotExist:
         raise RoomAccessDenied(name) from None
     if not can_read(room=room, user=user):
         raise RoomAccessDenied(name)
+    return room
+
+
+def public_room() -> Room:
+    """The public chat; a migration creates it, and it comes back if a flush removed it."""
+    room, _ = Room.objects.get_or_create(
+        name=PUBLIC_ROOM_NAME,
+        defaults={"kind": Room.Kind.PUBLIC, "title": "Public chat", "retention": default_public_retention()},
+    )
     return room
 
 
@@ -91,6 +100,11 @@ def messages_after(*, room: Room, after: int, limit: int | None = None) -> list[
     """What a client that last saw id `after` missed, oldest first."""
     limit = limit or settings.CHAT_RESUME_LIMIT
     return list(_message_rows(room).filter(id__gt=after).order_by("id")[:limit])
+
+
+def latest_message_id(*, room: Room) -> int:
+    newest = Message.objects.filter(room=room).order_by("-id").values_list("id", flat=True).first()
+    return newest or 0
 
 
 def _message_rows(room: Room) -> QuerySet[Message]:

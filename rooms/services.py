@@ -16,11 +16,13 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from config import ratelimit
 from config.mail import send_mail_safely
 from rooms import broadcasts, files, selectors
 from rooms.models import PUBLIC_ROOM_NAME, Message, Room
 
 MESSAGE_EMPTY = "Write something before sending."
+MESSAGE_RATE_LIMITED = "You are sending messages too fast. Wait a few seconds."
 MESSAGE_TOO_LONG = "Messages can be at most {limit} characters."
 CLIENT_ID_INVALID = "client_id must be 1 to 64 letters, digits, '-' or '_'."
 CLIENT_ID_REUSED = "That client_id was already used for a message in another room."
@@ -33,7 +35,19 @@ NOT_ROOM_ADMIN = "Only the room's admin can do that."
 ONLY_GROUPS = "Only group chats can be joined, left or edited."
 RETENTION_INVALID = "Retention must be between 1 and 365 days, or empty to keep messages."
 
-RESERVED_NAMES = {"new", "people", "private", "older", "upload", "api", "join", "edit", "delete", "leave", PUBLIC_ROOM_NAME}
+RESERVED_NAMES = {
+    "new",
+    "people",
+    "private",
+    "older",
+    "upload",
+    "api",
+    "join",
+    "edit",
+    "delete",
+    "leave",
+    PUBLIC_ROOM_NAME,
+}
 _ROOM_NAME = re.compile(r"^[a-z][a-z0-9-]{2,49}$")
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 TYPING_THROTTLE_SECONDS = 2.0
@@ -81,6 +95,9 @@ def message_post(
             if existing.room_id != room.pk:
                 raise ChatError(CLIENT_ID_REUSED)
             return existing
+    limit_count, window = settings.CHAT_RATE_LIMIT
+    if not ratelimit.allow(f"msg:{room.pk}:{author.pk}", limit=limit_count, window=window):
+        raise ChatError(MESSAGE_RATE_LIMITED)
     message = Message(room=room, author=author, body=body, client_id=client_id)
     if attachment is not None:
         files.store_attachment(message=message, file=attachment)

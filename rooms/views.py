@@ -33,7 +33,7 @@ def _page_context(request: HttpRequest, room: Room) -> dict:
     latest = selectors.messages_latest(room=room)
     return {
         "room": room,
-        "messages": latest,
+        "chat_messages": latest,
         "oldest_id": latest[0].pk if latest else None,
         "has_older": bool(latest) and len(latest) == settings.CHAT_PAGE_SIZE,
         "members": selectors.room_members(room=room),
@@ -61,7 +61,7 @@ def older_messages(request: HttpRequest, name: str) -> HttpResponse:
     older = selectors.messages_before(room=room, before=before)
     context = {
         "room": room,
-        "messages": older,
+        "chat_messages": older,
         "oldest_id": older[0].pk if older else None,
         "has_older": len(older) == settings.CHAT_PAGE_SIZE,
     }

@@ -12,7 +12,9 @@ from django.conf import settings as django_settings
 from django.contrib.auth.models import Group, User
 from django.test import Client
 
+from config.consumers import socket_slots
 from config.fanout import reset_hubs
+from presence.tracker import reset_presence
 
 PASSWORD = "correct-horse-battery-staple"
 
@@ -31,10 +33,18 @@ def isolated_realtime(settings):
         if "prefix" in conf.get("CONFIG", {}):
             conf["CONFIG"] = {**conf["CONFIG"], "prefix": f"{prefix}:asgi"}
     settings.CHANNEL_LAYERS = layers
+    caches = {name: {**conf} for name, conf in django_settings.CACHES.items()}
+    for conf in caches.values():
+        conf["KEY_PREFIX"] = f"{prefix}:cache"
+    settings.CACHES = caches
+    # Tests post hundreds of messages quickly; the limit itself has its own tests.
+    settings.CHAT_RATE_LIMIT = (10_000, 10)
     reset_hubs()
+    reset_presence()
     channel_layers.backends.clear()
     yield
     reset_hubs()
+    reset_presence()
     channel_layers.backends.clear()
 
 

@@ -1,12 +1,12 @@
 import pytest
 
-from rooms import services
-from rooms.models import PUBLIC_ROOM_NAME, Room
+from rooms import selectors, services
+from rooms.models import Room
 
 
 @pytest.fixture
 def public_room(db) -> Room:
-    return Room.objects.get(name=PUBLIC_ROOM_NAME)
+    return selectors.public_room()
 
 
 @pytest.fixture

@@ -214,3 +214,13 @@ async def test_membership_is_checked_on_every_send(socket_for, squad):
     await send(b, body="am I still here?")
     assert await b.receive_output(timeout=2) == {"type": "websocket.close", "code": 4004}
     assert await db(Message.objects.count)() == 0
+
+
+async def test_resume_from_a_bogus_future_id_does_not_silence_the_socket(socket_for, squad):
+    room, owner, member, _ = squad
+    b = await connected(socket_for, "/ws/chatroom/squad/", member)
+    await send(b, type="resume", after=10**9)
+    assert await b.receive_nothing(timeout=0.3)
+    await db(services.message_post)(room=room, author=owner, body="after the bogus resume")
+    assert "after the bogus resume" in await b.receive_from(timeout=3)
+    await b.disconnect()

@@ -45,7 +45,7 @@ def test_public_room_shows_latest_30_messages_in_order(public_room, make_user, c
     author = make_user()
     ids = [services.message_post(room=public_room, author=author, body=f"n{i}").pk for i in range(35)]
     response = client_for(author).get("/chat/public-chat/")
-    shown = [m.pk for m in response.context["messages"]]
+    shown = [m.pk for m in response.context["chat_messages"]]
     assert shown == ids[-30:]
     body = response.content.decode()
     assert 'ws-connect="/ws/chatroom/public-chat/"' in body

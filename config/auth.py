@@ -1,0 +1,110 @@
+"""Signed, expiring API tokens, and who is asking on every socket.
+
+Browsers authenticate sockets with the session cookie and must send an allowed
+Origin (against cross-site WebSocket hijacking). API clients send `?token=`;
+cookies are then ignored, and a socket with no Origin is accepted only that way.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from urllib.parse import parse_qs
+
+from channels.auth import AuthMiddlewareStack
+from channels.db import database_sync_to_async
+from channels.security.websocket import AllowedHostsOriginValidator, WebsocketDenier
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.core import signing
+from django.db.models import Q
+
+from config.consumers import CLOSE_TOKEN_INVALID, CLOSE_USER_INVALID
+from config.models import TokenRevocation
+
+TOKEN_SALT = "boostroom.api-token"
+CREDENTIALS_INVALID = "Unknown login or wrong password."
+
+
+class TokenError(Exception):
+    def __init__(self, close_code: int) -> None:
+        super().__init__(close_code)
+        self.close_code = close_code
+
+
+def token_issue(*, user: AbstractBaseUser) -> str:
+    return signing.dumps({"u": user.pk, "iat": time.time()}, salt=TOKEN_SALT)
+
+
+def token_user(token: str) -> AbstractBaseUser:
+    """The active user a token belongs to; TokenError carries the close code."""
+    try:
+        payload = signing.loads(token, salt=TOKEN_SALT, max_age=settings.API_TOKEN_MAX_AGE)
+        user_id, issued = int(payload["u"]), float(payload["iat"])
+    except (signing.BadSignature, KeyError, TypeError, ValueError):
+        raise TokenError(CLOSE_TOKEN_INVALID) from None
+    user = get_user_model().objects.filter(pk=user_id).first()
+    if user is None or not user.is_active:
+        raise TokenError(CLOSE_USER_INVALID)
+    revoked = TokenRevocation.objects.filter(user=user).values_list("revoked_at", flat=True).first()
+    if revoked is not None and datetime.fromtimestamp(issued, tz=UTC) <= revoked:
+        raise TokenError(CLOSE_TOKEN_INVALID)
+    return user
+
+
+def tokens_revoke(*, user: AbstractBaseUser) -> None:
+    """Every token issued until now stops working ("log out everywhere")."""
+    from django.utils import timezone
+
+    TokenRevocation.objects.update_or_create(user=user, defaults={"revoked_at": timezone.now()})
+
+
+def user_by_credentials(*, login: str, password: str) -> AbstractBaseUser | None:
+    login = (login or "").strip()
+    if not login or not password:
+        return None
+    user = get_user_model().objects.filter(Q(username__iexact=login) | Q(email__iexact=login)).first()
+    if user is None or not user.is_active or not user.check_password(password):
+        return None
+    return user
+
+
+def _query_token(scope) -> str | None:
+    values = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("token")
+    return values[0] if values else None
+
+
+@database_sync_to_async
+def _resolve_token(token: str) -> tuple[AbstractBaseUser | AnonymousUser, int | None]:
+    try:
+        return token_user(token), None
+    except TokenError as error:
+        return AnonymousUser(), error.close_code
+
+
+class SocketAuthMiddleware:
+    """Routes each socket to token auth or to Origin-checked session auth."""
+
+    def __init__(self, router) -> None:
+        self.router = router
+        self.session_app = AllowedHostsOriginValidator(AuthMiddlewareStack(router))
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "websocket":
+            return await self.session_app(scope, receive, send)
+        token = _query_token(scope)
+        if token is None:
+            return await self.session_app(scope, receive, send)
+        if len(token) > 512:
+            return await WebsocketDenier()(scope, receive, send)
+        user, error = await _resolve_token(token)
+        scope = {
+            **scope,
+            # A token socket never also rides on a browser session.
+            "headers": [(k, v) for k, v in scope["headers"] if k != b"cookie"],
+            "user": user,
+            "auth_error": error,
+            "auth_via": "token",
+        }
+        return await self.router(scope, receive, send)

@@ -1,0 +1,62 @@
+// Chat file uploads (templates/rooms/upload_form.html): a progress bar while the
+// file goes up, the server's error text when it is refused, a clean form after.
+// Lives in a file because the CSP forbids inline script and htmx runs with
+// allowEval off (no hx-on).
+(function () {
+  "use strict";
+
+  function uploadForm(event) {
+    var elt = event.detail && event.detail.elt ? event.detail.elt : event.target;
+    return elt && elt.closest ? elt.closest("[data-upload-form]") : null;
+  }
+
+  function progressBar(form) {
+    return form.querySelector("progress");
+  }
+
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var form = uploadForm(event);
+    if (!form) return;
+    var bar = progressBar(form);
+    bar.value = 0;
+    bar.hidden = false;
+    form.querySelector("#upload-status").textContent = "";
+  });
+
+  document.addEventListener("htmx:xhr:progress", function (event) {
+    var form = uploadForm(event);
+    if (!form || !event.detail.lengthComputable || !event.detail.total) return;
+    progressBar(form).value = Math.round((event.detail.loaded / event.detail.total) * 100);
+  });
+
+  // htmx leaves 4xx responses unswapped; these carry the reason the file was refused.
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    if (!uploadForm(event)) return;
+    var status = event.detail.xhr.status;
+    if (status === 400 || status === 413 || status === 429) {
+      event.detail.shouldSwap = true;
+      event.detail.isError = false;
+    }
+  });
+
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var form = uploadForm(event);
+    if (!form) return;
+    progressBar(form).hidden = true;
+    if (event.detail.successful) form.reset();
+  });
+
+  // Save a round trip (and the bandwidth) for files the server would refuse on size.
+  document.addEventListener("change", function (event) {
+    var input = event.target;
+    var form = input.closest && input.closest("[data-upload-form]");
+    if (!form || input.type !== "file" || !input.files.length) return;
+    var max = Number(form.dataset.maxBytes || 0);
+    if (max && input.files[0].size > max) {
+      input.setCustomValidity("This file is too large.");
+      input.reportValidity();
+    } else {
+      input.setCustomValidity("");
+    }
+  });
+})();

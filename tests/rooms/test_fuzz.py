@@ -1,0 +1,76 @@
+"""Malformed frames never crash the chat socket or store anything invalid."""
+
+import asyncio
+import json
+
+import pytest
+from channels.layers import channel_layers
+from channels.testing import WebsocketCommunicator
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from config.asgi import application
+from config.fanout import reset_hubs
+from rooms.models import Message
+from tests.conftest import session_headers
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=50),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    max_leaves=20,
+)
+chat_frames = st.fixed_dictionaries(
+    {},
+    optional={
+        "type": st.sampled_from(["message", "typing", "resume", "bogus", ""]) | st.text(max_size=10),
+        "body": st.text(max_size=2100) | json_values,
+        "client_id": st.text(max_size=70) | json_values,
+        "after": st.integers(min_value=-5, max_value=10**12) | json_values,
+        "HEADERS": json_values,
+    },
+)
+raw_frames = st.one_of(
+    chat_frames.map(json.dumps),
+    json_values.map(json.dumps),
+    st.text(max_size=300),
+    st.binary(max_size=100).map(lambda b: b.decode("latin-1")),
+)
+
+DOCUMENTED_CLOSE_CODES = {4001, 4002, 4003, 4004, 4008}
+
+
+async def exercise(headers, frames: list[str]) -> None:
+    reset_hubs()
+    channel_layers.backends.clear()
+    socket = WebsocketCommunicator(application, "/ws/chatroom/public-chat/", headers=headers)
+    connected, _ = await socket.connect()
+    assert connected
+    for frame in frames:
+        await socket.send_input({"type": "websocket.receive", "text": frame})
+        # Drain whatever came back; a close must carry a documented code.
+        while not await socket.receive_nothing(timeout=0.05):
+            output = await socket.receive_output()
+            if output["type"] == "websocket.close":
+                assert output.get("code") in DOCUMENTED_CLOSE_CODES
+                await socket.disconnect()
+                return
+    await socket.send_to(text_data=json.dumps({"body": "canary", "client_id": None}))
+    frames_back = []
+    for _ in range(2):
+        frames_back.append(await socket.receive_from(timeout=3))
+    assert any("canary" in frame for frame in frames_back), "socket unusable after fuzzing"
+    await socket.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_chat_socket_survives_malformed_frames(make_user):
+    headers = session_headers(make_user())
+
+    @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(st.lists(raw_frames, min_size=1, max_size=8))
+    def run(frames):
+        asyncio.run(exercise(headers, frames))
+        for body in Message.objects.values_list("body", flat=True):
+            assert body == body.strip() and 1 <= len(body) <= 2000
+
+    run()
