@@ -20,8 +20,12 @@ migrate: install
 seed: migrate
 	$(PY) manage.py seed_demo
 
+# Frames over 128 KB are refused by the server itself; the chat socket refuses
+# anything over 64 KB with an error fragment.
+WS_MAX := 131072
+
 run: seed
-	$(PY) -m daphne -b $(HOST) -p $(PORT) config.asgi:application
+	$(PY) -m daphne -b $(HOST) -p $(PORT) --websocket-max-message-size $(WS_MAX) --websocket-max-frame-size $(WS_MAX) config.asgi:application
 
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS)
