@@ -1,1 +1,5 @@
-websocket_urlpatterns: list = []
+from django.urls import path
+
+from presence.consumers import OnlineStatusConsumer
+
+websocket_urlpatterns = [path("ws/online-status/", OnlineStatusConsumer.as_asgi())]

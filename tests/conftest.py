@@ -41,6 +41,7 @@ def isolated_realtime(settings):
     settings.CHAT_RATE_LIMIT = (10_000, 10)
     reset_hubs()
     reset_presence()
+    socket_slots.counts.clear()
     channel_layers.backends.clear()
     yield
     reset_hubs()

@@ -118,6 +118,18 @@
     htmx.process(clone);
   });
 
+  // /realtime/test/: browser-measured round trip of the ping socket.
+  var pingSentAt = null;
+  document.addEventListener("htmx:wsBeforeSend", function (event) {
+    if (event.target.closest && event.target.closest("#ping-socket")) pingSentAt = performance.now();
+  });
+  document.addEventListener("htmx:wsAfterMessage", function (event) {
+    var out = document.getElementById("ws-rtt");
+    if (event.target.id !== "ping-socket" || pingSentAt === null || !out) return;
+    out.textContent = (performance.now() - pingSentAt).toFixed(1) + " ms round trip";
+    pingSentAt = null;
+  });
+
   document.addEventListener("click", function (event) {
     var button = event.target.closest("[data-copy]");
     if (!button || !navigator.clipboard) return;

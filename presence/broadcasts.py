@@ -1,0 +1,49 @@
+"""Presence fragments: rendered once per change and pushed to everyone in scope.
+
+`groups.PRESENCE` (every signed-in socket) gets the site-wide count and the dots
+of the users whose status changed; `groups.room_presence(pk)` (only sockets of
+users who may read the room) gets that room's online count.
+"""
+
+from __future__ import annotations
+
+from channels.db import database_sync_to_async
+from django.template.loader import render_to_string
+
+from config import groups
+from config.fanout import publish
+from presence import selectors
+
+
+def online_count_html(*, online: set[int]) -> str:
+    return render_to_string("presence/online_count.html", {"online_count": len(online), "oob": True})
+
+
+def room_count_html(*, room_id: int, count: int) -> str:
+    return render_to_string("presence/room_online_count.html", {"room_id": room_id, "count": count, "oob": True})
+
+
+def render_presence_changes(*, online: set[int], changed: set[int]) -> list[tuple[str, str]]:
+    """(group, html) pairs: one fragment per scope for this change."""
+    dots = [{"person_id": user_id, "online": user_id in online, "oob": True} for user_id in sorted(changed)]
+    global_html = online_count_html(online=online) + render_to_string("presence/dots.html", {"dots": dots})
+    fragments = [(groups.PRESENCE, global_html)]
+    counts = selectors.room_online_counts(room_ids=selectors.rooms_touched_by(user_ids=changed), online=online)
+    for room_id, count in sorted(counts.items()):
+        fragments.append((groups.room_presence(room_id), room_count_html(room_id=room_id, count=count)))
+    return fragments
+
+
+async def broadcast_presence_changes(*, online: set[int], changed: set[int]) -> None:
+    fragments = await database_sync_to_async(render_presence_changes)(online=online, changed=changed)
+    for group, html in fragments:
+        await publish(group, html=html)
+
+
+def render_snapshot(*, room_ids: list[int]) -> str:
+    """What a socket gets when it connects: counts may have moved since its page rendered."""
+    online = selectors.online_user_ids()
+    counts = selectors.room_online_counts(room_ids=room_ids, online=online)
+    return online_count_html(online=online) + "".join(
+        room_count_html(room_id=room_id, count=count) for room_id, count in sorted(counts.items())
+    )

@@ -1,0 +1,51 @@
+"""`/ws/online-status/`: one per page for signed-in users. It only listens;
+everything it receives is an out-of-band fragment rendered by broadcasts.py."""
+
+from __future__ import annotations
+
+import uuid
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+
+from config import groups
+from config.consumers import CLOSE_FORBIDDEN, CLOSE_NO_CREDENTIALS, FanoutConsumer
+from presence.broadcasts import render_snapshot
+from presence.selectors import presence_room_ids
+from presence.services import presence_connect, presence_disconnect
+from rooms.selectors import RoomAccessDenied
+
+
+class OnlineStatusConsumer(FanoutConsumer):
+    conn_id: str | None = None
+    user_id: int | None = None
+
+    async def connect(self) -> None:
+        user = self.user
+        if user is None or not user.is_authenticated:
+            return await self.refuse(CLOSE_NO_CREDENTIALS)
+        query = parse_qs(self.scope.get("query_string", b"").decode())
+        room_name = (query.get("room") or [None])[0]
+        try:
+            room_ids = await database_sync_to_async(presence_room_ids)(user=user, room_name=room_name)
+        except RoomAccessDenied:
+            return await self.refuse(CLOSE_FORBIDDEN)
+        await self.join(groups.PRESENCE)
+        # Room counts reach only readers: a private room's presence is its members' business.
+        for room_id in room_ids:
+            await self.join(groups.room_presence(room_id))
+        await self.accept_logged()
+        self.user_id = user.pk
+        self.conn_id = uuid.uuid4().hex
+        await presence_connect(user_id=self.user_id, conn_id=self.conn_id)
+        await self.send(text_data=await database_sync_to_async(render_snapshot)(room_ids=room_ids))
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        # Nothing to say to this socket; liveness is the server's heartbeat, not the client's.
+        return None
+
+    async def disconnect(self, code: int) -> None:
+        if self.conn_id is not None:
+            conn_id, self.conn_id = self.conn_id, None
+            await presence_disconnect(user_id=self.user_id, conn_id=conn_id)
+        await super().disconnect(code)

@@ -1,0 +1,69 @@
+"""The configured store (Redis with REDIS_URL, else memory) through its interface."""
+
+from __future__ import annotations
+
+import asyncio
+
+from presence.store import MemoryPresenceStore, RedisPresenceStore, new_store
+
+
+async def test_the_configured_backend_is_used(backend):
+    store = new_store()
+    expected = RedisPresenceStore if backend == "redis" else MemoryPresenceStore
+    assert isinstance(store, expected)
+    await store.close()
+
+
+async def test_a_user_is_online_while_any_connection_is_alive():
+    store = new_store()
+    await store.add(user_id=1, conn_id="tab-1")
+    await store.add(user_id=1, conn_id="tab-2")
+    await store.add(user_id=2, conn_id="tab-3")
+    await store.remove(user_id=1, conn_id="tab-1")
+    assert await store.online_user_ids() == {1, 2}
+    await store.remove(user_id=1, conn_id="tab-2")
+    assert await store.online_user_ids() == store.online_user_ids_sync() == {2}
+    await store.close()
+
+
+async def test_unrefreshed_entries_lapse_and_refreshed_ones_do_not(presence_clock):
+    store = new_store()
+    await store.add(user_id=1, conn_id="alive")
+    await store.add(user_id=2, conn_id="crashed")
+    for _ in range(5):
+        presence_clock.advance(store.ttl_seconds * 0.6)
+        await store.refresh(entries=[(1, "alive")])
+    assert await store.online_user_ids() == {1}
+    assert await store.purge_expired() == 1
+    assert await store.purge_expired() == 0
+    assert await store.online_user_ids() == {1}
+    await store.close()
+
+
+async def test_published_state_is_swapped_whole():
+    store = new_store()
+    assert await store.swap_published(online={1, 2}) == set()
+    assert await store.swap_published(online={2, 3}) == {1, 2}
+    assert await store.swap_published(online=set()) == {2, 3}
+    assert await store.swap_published(online={4}) == set()
+    await store.close()
+
+
+async def test_one_turn_per_interval_across_store_instances():
+    first, second = new_store(), new_store()
+    assert await first.claim_turn(seconds=5) == 0
+    wait = await second.claim_turn(seconds=5)
+    assert 0 < wait <= 5
+    assert await first.claim_turn(seconds=5) > 0
+    await first.close()
+    await second.close()
+
+
+async def test_the_turn_passes_when_it_lapses():
+    turn = 0.05
+    first, second = new_store(), new_store()
+    assert await first.claim_turn(seconds=turn) == 0
+    await asyncio.sleep(turn * 2)
+    assert await second.claim_turn(seconds=turn) == 0
+    await first.close()
+    await second.close()

@@ -1,0 +1,88 @@
+"""Initial presence rendered into pages from the store."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from django.template import Context, Template
+
+from presence.store import new_store
+from rooms.models import PUBLIC_ROOM_NAME, Room
+
+pytestmark = pytest.mark.django_db
+
+
+def go_online(*users) -> None:
+    async def add() -> None:
+        store = new_store()
+        for user in users:
+            await store.add(user_id=user.pk, conn_id=f"tab-of-{user.pk}")
+        await store.close()
+
+    # A private loop: async_to_sync here left a database session open on asgiref's
+    # shared thread after the socket tests, and PostgreSQL then refused to drop
+    # the test database.
+    asyncio.run(add())
+
+
+def render(source: str, **context) -> str:
+    return Template("{% load presence_tags %}" + source).render(Context(context))
+
+
+@pytest.fixture
+def people(make_user):
+    alice, bob, eve = make_user("alice"), make_user("bob"), make_user("eve")
+    go_online(alice, eve)
+    return alice, bob, eve
+
+
+def test_dots_show_who_is_online_without_touching_the_database(people, django_assert_num_queries):
+    alice, bob, _ = people
+    with django_assert_num_queries(0):
+        html = render(
+            "{% online_dot a %}{% online_dot b %}{% include 'presence/dot.html' with person=a %}", a=alice, b=bob
+        )
+    assert html.count(f'class="dot presence-{alice.pk} dot-online"') == 2
+    assert f'class="dot presence-{bob.pk}"' in html
+    assert "hx-swap-oob" not in html
+
+
+def test_room_counts_and_member_lists(people):
+    alice, bob, eve = people
+    group = Room.objects.create(name="squad", kind=Room.Kind.GROUP)
+    group.members.add(alice, bob)
+    private = Room.objects.create(name="private-ab", kind=Room.Kind.PRIVATE)
+    private.members.add(alice, bob)
+    public, _ = Room.objects.get_or_create(name=PUBLIC_ROOM_NAME, defaults={"kind": Room.Kind.PUBLIC})
+
+    assert render("{% room_online_count r %}", r=group).strip() == (
+        f'<span class="room-online-{group.pk}" data-room-online="{group.pk}">1</span>'
+    )
+    assert f">{2}</span>" in render("{% room_online_count r %}", r=public)
+
+    members = render("{% room_member_list r %}", r=group, user=alice)
+    assert f"presence-{alice.pk} dot-online" in members and f'presence-{bob.pk}"' in members
+    other = render("{% room_member_list r %}", r=private, user=bob)
+    assert f"presence-{alice.pk} dot-online" in other and f"presence-{bob.pk}" not in other
+    assert "presence-" not in render("{% room_member_list r %}", r=public, user=alice)
+
+
+def test_every_page_gives_signed_in_users_the_socket_and_their_rooms(people, client_for):
+    alice, bob, eve = people
+    Room.objects.get_or_create(name=PUBLIC_ROOM_NAME, defaults={"kind": Room.Kind.PUBLIC})
+    theirs = Room.objects.create(name="private-be", kind=Room.Kind.PRIVATE)
+    theirs.members.add(bob, eve)
+    mine = Room.objects.create(name="private-ab", kind=Room.Kind.PRIVATE)
+    mine.members.add(alice, bob)
+
+    page = client_for(alice).get("/").content.decode()
+    assert 'ws-connect="/ws/online-status/"' in page
+    assert '<span id="online-count">2</span>' in page
+    assert 'href="/chat/private-ab/"' in page and f'class="room-online-{mine.pk}"' in page
+    assert "private-be" not in page and f"room-online-{theirs.pk}" not in page
+
+
+def test_anonymous_visitors_see_no_presence(client):
+    page = client.get("/").content.decode()
+    assert "/ws/online-status/" not in page and "online-count" not in page
