@@ -8,13 +8,17 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from django.conf import settings  # noqa: E402
+from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 
 from config.auth import SocketAuthMiddleware  # noqa: E402
 from config.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        # Development serves /static/ itself (so `daphne` alone is the whole site);
+        # production serves STATIC_ROOT from the proxy.
+        "http": ASGIStaticFilesHandler(django_asgi_app) if settings.SERVE_STATIC else django_asgi_app,
         # Session sockets: AllowedHostsOriginValidator(AuthMiddlewareStack(router));
         # `?token=` sockets: the signed token instead (config/auth.py).
         "websocket": SocketAuthMiddleware(URLRouter(websocket_urlpatterns)),
