@@ -69,9 +69,9 @@ def make_user(db) -> Callable[..., User]:
             is_active=is_active,
         )
         if role == "booster":
-            user.groups.add(Group.objects.get(name="boosters"))
+            user.groups.add(Group.objects.get_or_create(name="boosters")[0])
         elif role == "manager":
-            user.groups.add(Group.objects.get(name="managers"))
+            user.groups.add(Group.objects.get_or_create(name="managers")[0])
         EmailAddress.objects.create(user=user, email=user.email, primary=True, verified=verified)
         return user
 

@@ -46,10 +46,50 @@ class Command(BaseCommand):
             self.stdout.write(f"  created {username!r} with password {DEMO_PASSWORD!r}")
         if role in ("boosters", "managers"):
             user.groups.add(Group.objects.get(name=role))
-        EmailAddress.objects.get_or_create(
-            user=user, email=user.email, defaults={"primary": True, "verified": True}
-        )
+        EmailAddress.objects.get_or_create(user=user, email=user.email, defaults={"primary": True, "verified": True})
         return user
 
     def _seed_apps(self, users: dict[str, User]) -> None:
         """Each app adds its demo content here."""
+        self._seed_orders(users)
+
+    def _seed_orders(self, users: dict[str, User]) -> None:
+        """Orders in every interesting state, made through the services so each
+        has its chat rooms, timeline and (when completed) payout."""
+        from orders import services
+        from orders.models import Order
+
+        demo_customers = [users[name] for name in ("alice", "bob", "carol")]
+        if Order.objects.filter(customer__in=demo_customers).exists():
+            return
+        booster1, booster2, manager = users["booster1"], users["booster2"], users["manager"]
+
+        def order(customer: str, current: tuple, desired: tuple) -> Order:
+            return services.order_create(
+                customer=users[customer],
+                current_rank=current[0],
+                current_division=current[1],
+                current_lp=current[2],
+                desired_rank=desired[0],
+                desired_division=desired[1],
+            )
+
+        order("alice", ("silver", 2, 40), ("gold", 4))  # pending: on the claim list
+
+        playing = services.order_claim(order=order("bob", ("gold", 4, 10), ("platinum", 4)), booster=booster1)
+        services.order_progress_update(
+            order=playing, booster=booster1, reached_rank="gold", reached_division=2, reached_lp=40
+        )
+
+        paused = services.order_assign(
+            order=order("carol", ("platinum", 2, 0), ("emerald", 4)), booster=booster2, by=manager
+        )
+        services.order_status_set(order=paused, status=Order.Status.IN_PROGRESS, by=booster2)
+        services.order_status_set(order=paused, status=Order.Status.PAUSED, by=manager)
+
+        done = services.order_claim(order=order("alice", ("iron", 1, 50), ("bronze", 2)), booster=booster1)
+        services.order_status_set(order=done, status=Order.Status.IN_PROGRESS, by=booster1)
+        services.order_complete(order=done, by=booster1)
+
+        services.order_cancel(order=order("bob", ("bronze", 3, 0), ("silver", 4)), by=users["bob"])
+        self.stdout.write("  created 5 demo orders")

@@ -1,0 +1,312 @@
+"""Rendering and publishing of live order cards.
+
+`schedule()` is the only entry point: services (and, for admin or shell saves,
+the post_save receivers in orders.signals) call it inside their transaction. It
+registers at most one push per order per transaction, merged, that runs after
+the commit; a rollback discards it. The push re-reads the order, renders its
+card once per audience (customer, booster, staff, claim list) and publishes to:
+
+- `order(pk)`: the order page; the event carries a frame per audience and each
+  socket picks the one for the role it had at connect;
+- `user(customer)` / `user(booster)`: their dashboards (`#my-orders`);
+- `STAFF`: the staff dashboard (`#all-orders`);
+- `BOOSTERS`: the claim list (`#claimable-orders`), while the order is claimable,
+  and once more when it stops being claimable, to remove it there.
+
+JSON clients (`?format=json`) get seed 001's `order.update` event, built here
+once per audience too.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable
+from datetime import UTC
+from typing import Any
+
+from django.db import DEFAULT_DB_ALIAS, transaction
+from django.template.loader import render_to_string
+from django.utils import timezone
+from django.utils.html import format_html
+
+from config import groups
+from config.fanout import publish_sync
+from orders import selectors
+from orders.models import Order
+from orders.ranks import Division, Rank
+from orders.selectors import BOOSTER, CLAIM, CUSTOMER, STAFF
+
+logger = logging.getLogger("boostroom.realtime")
+
+EVENT_KIND = "orders.card"
+DASHBOARD = "orders/dashboard.html"
+PAGE = "orders/order.html"
+DEFAULT_MESSAGE = "Order updated"
+# Where each audience's card lives on a dashboard.
+LISTS = {CUSTOMER: "#my-orders", BOOSTER: "#my-orders", STAFF: "#all-orders", CLAIM: "#claimable-orders"}
+# What a socket that just lost the order gets before it is closed.
+ORDER_GONE_FRAME = (
+    '<p id="order-notice" hx-swap-oob="true" class="flash flash-error" role="status">'
+    "This order is no longer available to you.</p>"
+)
+
+
+# SCHEDULING
+
+
+class _Push:
+    """One pending push for one order; later changes in the transaction merge in."""
+
+    def __init__(self, order_id: int) -> None:
+        self.order_id = order_id
+        self.message = DEFAULT_MESSAGE
+        self.lost_user_ids: set[int] = set()
+        self.left_claim_list = False
+        self.payouts = False
+        # Django's robust on_commit logs failures with func.__qualname__.
+        self.__qualname__ = f"orders.broadcasts.push(order={order_id})"
+
+    def merge(self, *, message: str | None, lost_user_ids: Iterable[int], left_claim_list: bool, payouts: bool) -> None:
+        if message:
+            self.message = message
+        self.lost_user_ids.update(lost_user_ids)
+        self.left_claim_list = self.left_claim_list or left_claim_list
+        self.payouts = self.payouts or payouts
+
+    def __call__(self) -> None:
+        push(
+            self.order_id,
+            message=self.message,
+            lost_user_ids=self.lost_user_ids,
+            left_claim_list=self.left_claim_list,
+            payouts=self.payouts,
+        )
+
+
+def schedule(
+    order_id: int,
+    *,
+    message: str | None = None,
+    lost_user_ids: Iterable[int] = (),
+    left_claim_list: bool = False,
+    payouts: bool = False,
+    using: str = DEFAULT_DB_ALIAS,
+) -> None:
+    """Push the order after the current transaction commits, once however often it changed."""
+    hints = {"message": message, "lost_user_ids": lost_user_ids, "left_claim_list": left_claim_list, "payouts": payouts}
+    connection = transaction.get_connection(using)
+    if connection.in_atomic_block:
+        # A push already waiting in this transaction survives any rollback that
+        # would discard a new one (savepoints nest), so merging into it is safe.
+        for _sids, func, _robust in connection.run_on_commit:
+            if isinstance(func, _Push) and func.order_id == order_id:
+                func.merge(**hints)
+                return
+    pending = _Push(order_id)
+    pending.merge(**hints)
+    # robust: the change is committed already; a failed push must not turn it into an error.
+    transaction.on_commit(pending, using=using, robust=True)
+
+
+def schedule_saved(order: Order) -> None:
+    """For a save from anywhere: work out who lost the order since it was loaded."""
+    loaded = order._loaded or {"booster_id": None, "claimable": False}
+    lost = [loaded["booster_id"]] if loaded["booster_id"] not in (None, order.booster_id) else []
+    schedule(order.pk, lost_user_ids=lost, left_claim_list=loaded["claimable"] and not order.is_claimable)
+    order.remember_loaded_state()
+
+
+# RENDERING
+
+
+def render_card(order: Order, audience: str, *, boosters: list | None = None) -> str:
+    from orders.services import allowed_actions
+
+    context = {
+        "order": order,
+        "audience": audience,
+        "actions": allowed_actions(order=order, audience=audience),
+        "boosters": boosters or [],
+        "rank_choices": Rank.choices,
+        "division_choices": Division.choices,
+    }
+    return render_to_string(f"{DASHBOARD}#card", context).strip()
+
+
+def with_oob(card: str, *, swap: str, upsert_into: str | None = None) -> str:
+    """Mark a rendered card as an out-of-band swap, without rendering it again.
+
+    `upsert_into` lets static/js/boostroom.js insert the card into that list when
+    the page does not show it yet.
+    """
+    attrs = format_html(' hx-swap-oob="{}"', swap)
+    if upsert_into:
+        attrs += format_html(' data-upsert-into="{}"', upsert_into)
+    head, tag, rest = card.partition("<article")
+    if not tag:
+        raise ValueError("an order card must be an <article>")
+    return f"{head}{tag}{attrs}{rest}"
+
+
+def in_list(card: str, order_id: int, audience: str) -> str:
+    """The card as it is pushed to a dashboard: scoped to its list, inserted if new."""
+    selector = LISTS[audience]
+    return with_oob(card, swap=f"outerHTML:{selector} #order-{order_id}", upsert_into=selector)
+
+
+def removal(order_id: int, audience: str) -> str:
+    return format_html('<div hx-swap-oob="delete:{} #order-{}"></div>', LISTS[audience], order_id)
+
+
+def render_timeline(order: Order, *, oob: bool = True) -> str:
+    return render_to_string(
+        f"{PAGE}#timeline", {"order": order, "events": selectors.order_timeline(order=order), "oob": oob}
+    )
+
+
+def render_proofs(order: Order, *, oob: bool = True) -> str:
+    return render_to_string(
+        f"{PAGE}#proofs", {"order": order, "proofs": selectors.order_proofs(order=order), "oob": oob}
+    )
+
+
+def render_payouts(booster: Any, *, oob: bool = True) -> str:
+    context = {
+        "payouts": selectors.booster_payouts(user=booster),
+        "payout_total": selectors.booster_payout_total(user=booster),
+        "oob": oob,
+    }
+    return render_to_string(f"{DASHBOARD}#payouts", context)
+
+
+def _timestamp(value: Any) -> str:
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def json_event(order: Order, audience: str, message: str) -> dict[str, Any]:
+    """Seed 001's `order.update`; each audience sees only the prices that concern it."""
+    data: dict[str, Any] = {
+        "type": "order.update",
+        "order_id": order.pk,
+        "name": order.name,
+        "status": order.status,
+        "progress": order.progress,
+        "booster_price": str(order.booster_price),
+        "actual_price": str(order.price),
+        "booster_id": order.booster_id,
+        "booster_username": order.booster.username if order.booster else None,
+        "reached_rank": Rank(order.reached_rank).label,
+        "reached_division": order.reached_division,
+        "reached_marks": order.reached_lp,
+        "message": message,
+        "timestamp": _timestamp(timezone.now()),
+    }
+    if audience == CUSTOMER:
+        data["booster_price"] = None
+    if audience in (BOOSTER, CLAIM):
+        data["actual_price"] = None
+    if audience == CLAIM:
+        data["booster_id"] = data["booster_username"] = None
+    return data
+
+
+def removed_event(order_id: int) -> str:
+    return json.dumps({"type": "order.removed", "order_id": order_id, "timestamp": _timestamp(timezone.now())})
+
+
+# PUBLISHING
+
+
+def push(
+    order_id: int,
+    *,
+    message: str = DEFAULT_MESSAGE,
+    lost_user_ids: Iterable[int] = (),
+    left_claim_list: bool = False,
+    payouts: bool = False,
+) -> None:
+    order = selectors.order_for_push(order_id=order_id)
+    lost = set(lost_user_ids)
+    if order is None:
+        _push_gone(order_id, lost)
+        return
+    audiences = [CUSTOMER, STAFF]
+    if order.booster_id is not None:
+        audiences.append(BOOSTER)
+        lost.discard(order.booster_id)
+    if order.is_claimable or left_claim_list:
+        audiences.append(CLAIM)
+    lost.discard(order.customer_id)
+
+    boosters = selectors.boosters_for_assign()
+    cards = {audience: render_card(order, audience, boosters=boosters) for audience in audiences}
+    payloads = {audience: json.dumps(json_event(order, audience, message)) for audience in audiences}
+    page_extras = render_timeline(order) + render_proofs(order)
+    frames = {
+        audience: with_oob(cards[audience], swap="true") + ("" if audience == CLAIM else page_extras)
+        for audience in audiences
+    }
+
+    publish_sync(
+        groups.order(order.pk),
+        kind=EVENT_KIND,
+        order_id=order.pk,
+        frames=frames,
+        json=payloads,
+        booster_id=order.booster_id,
+        claimable=order.is_claimable,
+    )
+    publish_sync(
+        groups.user(order.customer_id),
+        kind=EVENT_KIND,
+        order_id=order.pk,
+        html=in_list(cards[CUSTOMER], order.pk, CUSTOMER),
+        json=payloads[CUSTOMER],
+    )
+    if order.booster_id is not None:
+        html = in_list(cards[BOOSTER], order.pk, BOOSTER)
+        if payouts:
+            html += render_payouts(order.booster)
+        publish_sync(
+            groups.user(order.booster_id), kind=EVENT_KIND, order_id=order.pk, html=html, json=payloads[BOOSTER]
+        )
+    for user_id in sorted(lost):
+        publish_sync(
+            groups.user(user_id),
+            kind=EVENT_KIND,
+            order_id=order.pk,
+            html=removal(order.pk, BOOSTER),
+            json=removed_event(order.pk),
+        )
+    publish_sync(
+        groups.STAFF,
+        kind=EVENT_KIND,
+        order_id=order.pk,
+        html=in_list(cards[STAFF], order.pk, STAFF),
+        json=payloads[STAFF],
+    )
+    if order.is_claimable:
+        publish_sync(
+            groups.BOOSTERS,
+            kind=EVENT_KIND,
+            order_id=order.pk,
+            html=in_list(cards[CLAIM], order.pk, CLAIM),
+            json=payloads[CLAIM],
+        )
+    elif left_claim_list:
+        publish_sync(
+            groups.BOOSTERS, kind=EVENT_KIND, order_id=order.pk, html=removal(order.pk, CLAIM), json=payloads[CLAIM]
+        )
+
+
+def _push_gone(order_id: int, user_ids: set[int]) -> None:
+    """The order was deleted: take it off every page that may show it."""
+    gone = removed_event(order_id)
+    publish_sync(groups.order(order_id), kind=EVENT_KIND, order_id=order_id, removed=True, json={}, frames={})
+    for user_id in sorted(user_ids):
+        publish_sync(
+            groups.user(user_id), kind=EVENT_KIND, order_id=order_id, html=removal(order_id, CUSTOMER), json=gone
+        )
+    publish_sync(groups.STAFF, kind=EVENT_KIND, order_id=order_id, html=removal(order_id, STAFF), json=gone)
+    publish_sync(groups.BOOSTERS, kind=EVENT_KIND, order_id=order_id, html=removal(order_id, CLAIM), json=gone)

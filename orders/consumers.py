@@ -1,0 +1,103 @@
+"""Order sockets: thin listeners that forward frames rendered in orders.broadcasts.
+
+`/ws/orders/<order_id>/` follows one order as the role the user had at connect;
+`/ws/orders/` follows every order the user may see. `?format=json` switches
+from HTML fragments to seed 001's JSON events.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+
+from config import groups
+from config.consumers import CLOSE_FORBIDDEN, CLOSE_NO_CREDENTIALS, FanoutConsumer
+from orders import broadcasts, selectors
+
+
+def _wants_json(scope: dict[str, Any]) -> bool:
+    query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+    return query.get("format", [""])[-1] == "json"
+
+
+class _OrderSocket(FanoutConsumer):
+    json_format = False
+
+    def _ready_user(self) -> bool:
+        user = self.user
+        return user is not None and user.is_authenticated and user.is_active
+
+    def frame_for(self, group: str, event: dict[str, Any]) -> str | None:
+        if event.get("kind") != broadcasts.EVENT_KIND:
+            return None
+        return event.get("json") if self.json_format else event.get("html")
+
+
+class OrderConsumer(_OrderSocket):
+    """One order's page: card, timeline and proofs, as customer, booster, staff or claimer."""
+
+    async def connect(self) -> None:
+        if not self._ready_user():
+            return await self.refuse(CLOSE_NO_CREDENTIALS)
+        order_id = self.scope["url_route"]["kwargs"]["order_id"]
+        try:
+            order, self.audience = await database_sync_to_async(selectors.order_for_user)(
+                order_id=order_id, user=self.user
+            )
+        except selectors.OrderAccessDenied:
+            return await self.refuse(CLOSE_FORBIDDEN)
+        self.json_format = _wants_json(self.scope)
+        self.order_id = order.pk
+        await self.join(groups.order(order.pk))
+        await self.accept_logged()
+
+    def frame_for(self, group: str, event: dict[str, Any]) -> str | None:
+        if event.get("kind") != broadcasts.EVENT_KIND:
+            return None
+        source = event.get("json") if self.json_format else event.get("frames")
+        return (source or {}).get(self.audience)
+
+    async def deliver_event(self, group: str, event: dict[str, Any]) -> None:
+        if event.get("kind") != broadcasts.EVENT_KIND:
+            return
+        if event.get("removed"):
+            return await self._revoke(None)
+        booster_id, me = event.get("booster_id"), self.user.pk
+        if self.audience == selectors.BOOSTER and booster_id != me:
+            return await self._revoke(None)
+        if self.audience == selectors.CLAIM and not event.get("claimable"):
+            if booster_id == me:
+                # This booster claimed it: from now on they see it as its booster.
+                self.audience = selectors.BOOSTER
+            else:
+                return await self._revoke(self.frame_for(group, event))
+        frame = self.frame_for(group, event)
+        if frame is not None:
+            await self.send(text_data=frame)
+
+    async def _revoke(self, last_frame: str | None) -> None:
+        """The user may no longer see this order: say so, then close like a refusal."""
+        if self.json_format:
+            await self.send(text_data=broadcasts.removed_event(self.order_id))
+        else:
+            await self.send(text_data=(last_frame or "") + broadcasts.ORDER_GONE_FRAME)
+        await self.close(code=CLOSE_FORBIDDEN)
+
+
+class OrdersConsumer(_OrderSocket):
+    """Every order the user may see: their own, the claim list for boosters, all for staff."""
+
+    async def connect(self) -> None:
+        if not self._ready_user():
+            return await self.refuse(CLOSE_NO_CREDENTIALS)
+        role = await database_sync_to_async(selectors.user_role)(self.user)
+        self.json_format = _wants_json(self.scope)
+        if role == selectors.STAFF:
+            await self.join(groups.STAFF)
+        else:
+            await self.join(groups.user(self.user.pk))
+            if role == selectors.BOOSTER:
+                await self.join(groups.BOOSTERS)
+        await self.accept_logged()

@@ -1,0 +1,131 @@
+"""Reads and permission checks for orders: the one place that decides who sees
+which order, and as whom. Views turn `OrderAccessDenied` into 404, consumers
+into close code 4004."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import QuerySet, Sum
+
+from orders.models import BoosterTransaction, Order, OrderEvent, ProofScreenshot
+from rooms.selectors import is_staff_user
+
+User = get_user_model()
+BOOSTER_GROUP_NAME = "boosters"
+DASHBOARD_LIMIT = 100
+TIMELINE_LIMIT = 100
+
+# Audiences: who a rendered card is for. Each gets its own render per change.
+CUSTOMER = "customer"
+BOOSTER = "booster"
+STAFF = "staff"
+CLAIM = "claim"  # any booster looking at an order nobody has taken yet
+AUDIENCES = (CUSTOMER, BOOSTER, STAFF, CLAIM)
+
+
+class OrderAccessDenied(Exception):
+    """The order does not exist or this user may not see it (deliberately the same)."""
+
+
+def is_booster(user: AbstractBaseUser | AnonymousUser) -> bool:
+    if not user.is_authenticated or not user.is_active:
+        return False
+    cached = getattr(user, "_is_booster", None)
+    if cached is None:
+        cached = user.groups.filter(name=BOOSTER_GROUP_NAME).exists()
+        user._is_booster = cached
+    return cached
+
+
+def user_role(user: AbstractBaseUser) -> str:
+    """Which dashboard a user gets: staff, booster or customer."""
+    if is_staff_user(user):
+        return STAFF
+    if is_booster(user):
+        return BOOSTER
+    return CUSTOMER
+
+
+def order_audience(*, order: Order, user: AbstractBaseUser | AnonymousUser) -> str | None:
+    """As whom `user` sees `order`, or None when they may not see it at all."""
+    if not user.is_authenticated or not user.is_active:
+        return None
+    if is_staff_user(user):
+        return STAFF
+    if order.booster_id is not None and order.booster_id == user.pk:
+        return BOOSTER
+    if order.customer_id == user.pk:
+        return CUSTOMER
+    if order.is_claimable and is_booster(user):
+        return CLAIM
+    return None
+
+
+def order_for_user(*, order_id: int, user: AbstractBaseUser | AnonymousUser) -> tuple[Order, str]:
+    try:
+        order = _orders().get(pk=order_id)
+    except Order.DoesNotExist:
+        raise OrderAccessDenied(order_id) from None
+    audience = order_audience(order=order, user=user)
+    if audience is None:
+        raise OrderAccessDenied(order_id)
+    return order, audience
+
+
+def _orders() -> QuerySet[Order]:
+    return Order.objects.select_related("customer", "booster", "staff_room", "booster_room")
+
+
+def order_for_push(*, order_id: int) -> Order | None:
+    return _orders().filter(pk=order_id).first()
+
+
+def orders_for_customer(*, user: AbstractBaseUser) -> list[Order]:
+    return list(_orders().filter(customer=user)[:DASHBOARD_LIMIT])
+
+
+def orders_for_booster(*, user: AbstractBaseUser) -> list[Order]:
+    return list(_orders().filter(booster=user)[:DASHBOARD_LIMIT])
+
+
+def orders_claimable() -> list[Order]:
+    # Oldest first: first come, first served.
+    return list(
+        _orders().filter(status=Order.Status.PENDING, booster__isnull=True).order_by("created", "id")[:DASHBOARD_LIMIT]
+    )
+
+
+def orders_for_staff(*, status: str | None = None) -> list[Order]:
+    rows = _orders()
+    if status:
+        rows = rows.filter(status=status)
+    return list(rows[:DASHBOARD_LIMIT])
+
+
+def boosters_for_assign() -> list:
+    return list(
+        User.objects.filter(groups__name=BOOSTER_GROUP_NAME, is_active=True).order_by("username").only("pk", "username")
+    )
+
+
+def order_timeline(*, order: Order) -> list[OrderEvent]:
+    rows = list(order.events.select_related("actor").order_by("-id")[:TIMELINE_LIMIT])
+    rows.reverse()
+    return rows
+
+
+def order_proofs(*, order: Order) -> list[ProofScreenshot]:
+    return list(order.proofs.order_by("id"))
+
+
+def booster_payout_total(*, user: AbstractBaseUser) -> Decimal:
+    total = BoosterTransaction.objects.filter(booster=user).aggregate(total=Sum("amount"))["total"]
+    # SQLite sums decimals as floats; money is shown in cents.
+    return Decimal(total or 0).quantize(Decimal("0.01"))
+
+
+def booster_payouts(*, user: AbstractBaseUser) -> list[BoosterTransaction]:
+    return list(BoosterTransaction.objects.filter(booster=user).select_related("order")[:DASHBOARD_LIMIT])

@@ -1,0 +1,391 @@
+"""Every order action: one keyword-only function per action.
+
+Views, the admin and management commands all call these. Each runs in one
+transaction on a row locked with SELECT ... FOR UPDATE, records an `OrderEvent`,
+and schedules the live push (`broadcasts.schedule`) and any email for after the
+commit, so nothing leaves for a change that rolls back.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+
+from config.mail import send_mail_safely
+from orders import broadcasts, pricing, ranks, selectors
+from orders.models import BoosterTransaction, Order, OrderEvent, ProofScreenshot
+from rooms import files
+from rooms import services as room_services
+
+Status = Order.Status
+
+TRANSITION_INVALID = "This order can't go from {from_status} to {to_status}."
+NOT_A_BOOSTER = "Only boosters can take orders."
+NOT_ASSIGNEE = "Only the order's booster can do that."
+NOT_STAFF = "Only managers and admins can do that."
+NOT_ALLOWED = "You can't do that to this order."
+ALREADY_TAKEN = "Another booster already took this order."
+OWN_ORDER = "You can't boost your own order."
+BOOSTER_INVALID = "Pick an active booster."
+PROGRESS_NEEDS_PLAY = "Progress can only be reported while the order is assigned or in progress."
+PROOF_NOT_ALLOWED = "Only the order's booster can upload proof while the order is open."
+CANCEL_BY_CUSTOMER = "You can only cancel your order before a booster takes it."
+STATUS_UNKNOWN = "Unknown status."
+
+# The workflow: pending -> assigned -> in_progress <-> paused -> completed, and
+# cancelled from anywhere that isn't finished.
+TRANSITIONS: dict[str, frozenset[str]] = {
+    Status.PENDING: frozenset({Status.ASSIGNED, Status.CANCELLED}),
+    Status.ASSIGNED: frozenset({Status.IN_PROGRESS, Status.CANCELLED}),
+    Status.IN_PROGRESS: frozenset({Status.PAUSED, Status.COMPLETED, Status.CANCELLED}),
+    Status.PAUSED: frozenset({Status.IN_PROGRESS, Status.COMPLETED, Status.CANCELLED}),
+    Status.COMPLETED: frozenset(),
+    Status.CANCELLED: frozenset(),
+}
+# Statuses in which staff may hand the order to a (different) booster.
+REASSIGNABLE = frozenset({Status.PENDING, Status.ASSIGNED, Status.IN_PROGRESS, Status.PAUSED})
+
+
+class OrderError(ValueError):
+    """Bad input or a forbidden transition; `str(error)` is safe to show the user."""
+
+
+class OrderPermissionDenied(PermissionError):
+    """The user may see the order but not do this to it."""
+
+
+def can_transition(from_status: str, to_status: str) -> bool:
+    return to_status in TRANSITIONS.get(from_status, frozenset())
+
+
+def _require_transition(order: Order, to_status: str) -> None:
+    if not can_transition(order.status, to_status):
+        raise OrderError(
+            TRANSITION_INVALID.format(
+                from_status=Status(order.status).label.lower(), to_status=Status(to_status).label.lower()
+            )
+        )
+
+
+def _locked(order: Order) -> Order:
+    """The row, re-read under a lock: decisions are made on what is committed now."""
+    return Order.objects.select_for_update().get(pk=order.pk)
+
+
+def _record(
+    order: Order, *, actor: AbstractBaseUser | None, kind: str, message: str, from_status: str = ""
+) -> OrderEvent:
+    event = OrderEvent.objects.create(
+        order=order,
+        actor=actor,
+        kind=kind,
+        message=message[:255],
+        from_status=from_status,
+        to_status=order.status if from_status else "",
+    )
+    broadcasts.schedule(order.pk, message=event.message)
+    return event
+
+
+def _is_staff(user: AbstractBaseUser) -> bool:
+    return selectors.is_staff_user(user)
+
+
+def allowed_actions(*, order: Order, audience: str) -> frozenset[str]:
+    """The controls a card shows to an audience; the services check again on POST."""
+    status = order.status
+    actions: set[str] = set()
+    if audience == selectors.CLAIM and order.is_claimable:
+        actions.add("claim")
+    elif audience == selectors.CUSTOMER and order.is_claimable:
+        actions.add("cancel")
+    elif audience == selectors.BOOSTER:
+        if status == Status.ASSIGNED:
+            actions.update({"start", "progress"})
+        elif status == Status.IN_PROGRESS:
+            actions.update({"pause", "progress", "complete", "proof"})
+        elif status == Status.PAUSED:
+            actions.update({"resume", "proof"})
+        elif status == Status.COMPLETED:
+            actions.add("proof")
+    elif audience == selectors.STAFF:
+        if status in REASSIGNABLE:
+            actions.add("assign")
+        if status == Status.ASSIGNED:
+            actions.add("start")
+        if status == Status.IN_PROGRESS:
+            actions.add("pause")
+        if status == Status.PAUSED:
+            actions.add("resume")
+        if Status.COMPLETED in TRANSITIONS[status]:
+            actions.add("complete")
+        if Status.CANCELLED in TRANSITIONS[status]:
+            actions.add("cancel")
+    return frozenset(actions)
+
+
+# CREATE
+
+
+@transaction.atomic
+def order_create(
+    *,
+    customer: AbstractBaseUser,
+    current_rank: str,
+    current_division: int | None,
+    current_lp: int = 0,
+    desired_rank: str,
+    desired_division: int | None,
+) -> Order:
+    """A new pending order, priced here from the price table, with its staff chat."""
+    try:
+        ranks.validate(current_rank, current_division, current_lp)
+        quote = pricing.quote(
+            current_rank=current_rank,
+            current_division=current_division,
+            desired_rank=desired_rank,
+            desired_division=desired_division,
+        )
+    except ranks.RankError as error:
+        raise OrderError(str(error)) from None
+    order = Order.objects.create(
+        customer=customer,
+        price=quote.price,
+        booster_price=quote.booster_price,
+        current_rank=current_rank,
+        current_division=current_division,
+        current_lp=current_lp,
+        desired_rank=desired_rank,
+        desired_division=desired_division,
+        reached_rank=current_rank,
+        reached_division=current_division,
+        reached_lp=current_lp,
+    )
+    order.staff_room = room_services.room_create_for_order(
+        name=f"order-{order.pk}-staff", title=f"{order.name} · support", members=[customer]
+    )
+    order.save(update_fields=["staff_room", "updated"])
+    _record(
+        order,
+        actor=customer,
+        kind=OrderEvent.Kind.CREATED,
+        message=f"Order placed: {order.current_label} → {order.desired_label}",
+    )
+    return order
+
+
+# ASSIGNMENT
+
+
+def _take(order: Order, *, booster: AbstractBaseUser, actor: AbstractBaseUser, kind: str, message: str) -> Order:
+    previous_status = order.status
+    order.booster = booster
+    if order.status == Status.PENDING:
+        order.status = Status.ASSIGNED
+    order.assigned_at = timezone.now()
+    members = [order.customer, booster]
+    if order.booster_room_id is None:
+        order.booster_room = room_services.room_create_for_order(
+            name=f"order-{order.pk}-booster", title=f"{order.name} · booster", members=members
+        )
+    else:
+        # A reassignment: the previous booster leaves the chat (their sockets close).
+        room_services.room_set_members(room=order.booster_room, members=members)
+    order.save()
+    _record(order, actor=actor, kind=kind, message=message, from_status=previous_status)
+    transaction.on_commit(
+        partial(
+            send_mail_safely,
+            subject=f"{order.name}: a booster is on it",
+            body=f"{booster.username} will boost your order {order.name} "
+            f"({order.current_label} → {order.desired_label}). Follow it live at {order.get_absolute_url()}",
+            recipients=[order.customer.email],
+        )
+    )
+    transaction.on_commit(
+        partial(
+            send_mail_safely,
+            subject=f"{order.name} is yours",
+            body=f"You now boost {order.name} ({order.current_label} → {order.desired_label}). "
+            f"Details and chat: {order.get_absolute_url()}",
+            recipients=[booster.email],
+        )
+    )
+    return order
+
+
+@transaction.atomic
+def order_claim(*, order: Order, booster: AbstractBaseUser) -> Order:
+    """A booster takes an unassigned order; of two racing boosters exactly one wins."""
+    if not selectors.is_booster(booster):
+        raise OrderPermissionDenied(NOT_A_BOOSTER)
+    order = _locked(order)
+    if order.booster_id is not None:
+        raise OrderError(ALREADY_TAKEN)
+    _require_transition(order, Status.ASSIGNED)
+    if order.customer_id == booster.pk:
+        raise OrderError(OWN_ORDER)
+    return _take(
+        order, booster=booster, actor=booster, kind=OrderEvent.Kind.CLAIMED, message=f"Claimed by {booster.username}"
+    )
+
+
+@transaction.atomic
+def order_assign(*, order: Order, booster: AbstractBaseUser, by: AbstractBaseUser) -> Order:
+    """Staff hand the order to a booster (or to another one)."""
+    if not _is_staff(by):
+        raise OrderPermissionDenied(NOT_STAFF)
+    if not (booster.is_active and selectors.is_booster(booster)):
+        raise OrderError(BOOSTER_INVALID)
+    order = _locked(order)
+    if order.status not in REASSIGNABLE:
+        _require_transition(order, Status.ASSIGNED)
+    if order.customer_id == booster.pk:
+        raise OrderError(OWN_ORDER)
+    if order.booster_id == booster.pk:
+        return order
+    return _take(
+        order, booster=booster, actor=by, kind=OrderEvent.Kind.ASSIGNED, message=f"Assigned to {booster.username}"
+    )
+
+
+# PLAY
+
+
+@transaction.atomic
+def order_status_set(*, order: Order, status: str, by: AbstractBaseUser) -> Order:
+    """Start, pause or resume (completion and cancellation have their own actions)."""
+    if status not in Status.values:
+        raise OrderError(STATUS_UNKNOWN)
+    if status == Status.COMPLETED:
+        return order_complete(order=order, by=by)
+    if status == Status.CANCELLED:
+        return order_cancel(order=order, by=by)
+    order = _locked(order)
+    if status in (Status.PENDING, Status.ASSIGNED):
+        # Assignment needs a booster (order_claim / order_assign); nothing goes back to pending.
+        raise OrderError(
+            TRANSITION_INVALID.format(
+                from_status=order.get_status_display().lower(), to_status=Status(status).label.lower()
+            )
+        )
+    if not (_is_staff(by) or order.booster_id == by.pk):
+        raise OrderPermissionDenied(NOT_ASSIGNEE)
+    _require_transition(order, status)
+    previous = order.status
+    order.status = status
+    order.save()
+    verb = {Status.IN_PROGRESS: "Resumed" if previous == Status.PAUSED else "Started", Status.PAUSED: "Paused"}[status]
+    _record(order, actor=by, kind=OrderEvent.Kind.STATUS, message=f"{verb} by {by.username}", from_status=previous)
+    return order
+
+
+@transaction.atomic
+def order_progress_update(
+    *, order: Order, booster: AbstractBaseUser, reached_rank: str, reached_division: int | None, reached_lp: int
+) -> Order:
+    """The booster reports where the account is now; reporting also starts play."""
+    order = _locked(order)
+    if order.booster_id != booster.pk:
+        raise OrderPermissionDenied(NOT_ASSIGNEE)
+    if order.status not in (Status.ASSIGNED, Status.IN_PROGRESS):
+        raise OrderError(PROGRESS_NEEDS_PLAY)
+    try:
+        ranks.validate(reached_rank, reached_division, reached_lp)
+    except ranks.RankError as error:
+        raise OrderError(str(error)) from None
+    previous = order.status
+    order.status = Status.IN_PROGRESS
+    order.reached_rank, order.reached_division, order.reached_lp = reached_rank, reached_division, reached_lp
+    order.save()
+    _record(
+        order,
+        actor=booster,
+        kind=OrderEvent.Kind.PROGRESS,
+        message=f"Reached {order.reached_label} {reached_lp} LP ({order.progress}%)",
+        from_status=previous if previous != order.status else "",
+    )
+    return order
+
+
+@transaction.atomic
+def order_complete(*, order: Order, by: AbstractBaseUser) -> Order:
+    """Finish the order and record the booster's payout (once)."""
+    order = _locked(order)
+    if not (_is_staff(by) or (order.booster_id is not None and order.booster_id == by.pk)):
+        raise OrderPermissionDenied(NOT_ASSIGNEE)
+    _require_transition(order, Status.COMPLETED)
+    previous = order.status
+    order.status = Status.COMPLETED
+    order.completed_at = timezone.now()
+    order.reached_rank, order.reached_division, order.reached_lp = order.desired_rank, order.desired_division, 0
+    order.save()
+    BoosterTransaction.objects.create(booster_id=order.booster_id, order=order, amount=order.booster_price)
+    broadcasts.schedule(order.pk, payouts=True)
+    _record(
+        order, actor=by, kind=OrderEvent.Kind.COMPLETED, message=f"Completed by {by.username}", from_status=previous
+    )
+    transaction.on_commit(
+        partial(
+            send_mail_safely,
+            subject=f"{order.name} is complete",
+            body=f"Your boost to {order.desired_label} is done. Thanks for ordering with Boostroom!",
+            recipients=[order.customer.email],
+        )
+    )
+    return order
+
+
+@transaction.atomic
+def order_cancel(*, order: Order, by: AbstractBaseUser, reason: str = "") -> Order:
+    """Staff cancel any unfinished order; a customer only before it is taken."""
+    order = _locked(order)
+    if not _is_staff(by):
+        if order.customer_id != by.pk:
+            raise OrderPermissionDenied(NOT_ALLOWED)
+        if not order.is_claimable:
+            raise OrderPermissionDenied(CANCEL_BY_CUSTOMER)
+    _require_transition(order, Status.CANCELLED)
+    previous = order.status
+    order.status = Status.CANCELLED
+    order.save()
+    message = f"Cancelled by {by.username}" + (f": {reason.strip()}" if reason.strip() else "")
+    _record(order, actor=by, kind=OrderEvent.Kind.CANCELLED, message=message, from_status=previous)
+    return order
+
+
+@transaction.atomic
+def order_record_edit(*, order: Order, by: AbstractBaseUser, fields: list[str]) -> OrderEvent:
+    """Put a direct edit (the admin's change form) on the timeline."""
+    return _record(
+        order, actor=by, kind=OrderEvent.Kind.EDITED, message=f"Edited by {by.get_username()}: {', '.join(fields)}"
+    )
+
+
+# PROOF
+
+
+@transaction.atomic
+def proof_add(*, order: Order, booster: AbstractBaseUser, file: files.ValidatedFile) -> ProofScreenshot:
+    """Store a screenshot the booster took; customer and staff see it appear live."""
+    order = _locked(order)
+    if order.booster_id != booster.pk or order.status not in (Status.IN_PROGRESS, Status.PAUSED, Status.COMPLETED):
+        raise OrderPermissionDenied(PROOF_NOT_ALLOWED)
+    name, thumbnail_name = files.save_validated(file=file, prefix=f"proofs/{order.pk}")
+    try:
+        proof = ProofScreenshot.objects.create(
+            order=order,
+            uploaded_by=booster,
+            file=name,
+            thumbnail=thumbnail_name or "",
+            original_name=file.original_name,
+            content_type=file.content_type,
+        )
+        _record(order, actor=booster, kind=OrderEvent.Kind.PROOF, message=f"Proof uploaded by {booster.username}")
+    except Exception:
+        files.delete_stored(name, thumbnail_name)
+        raise
+    return proof

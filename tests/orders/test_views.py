@@ -1,0 +1,392 @@
+"""Order pages and actions over HTTP: who sees what, what each action does, and
+query counts that stay flat however many orders a dashboard shows."""
+
+from __future__ import annotations
+
+import io
+import re
+from html import escape
+from html.parser import HTMLParser
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from PIL import Image
+
+from config import groups
+from orders import services
+from orders.models import Order, OrderEvent, ProofScreenshot
+from tests.orders.conftest import SILVER_II_TO_GOLD_IV, Status, place
+
+pytestmark = pytest.mark.django_db
+
+HTMX = {"HTTP_HX_REQUEST": "true", "HTTP_HX_CURRENT_URL": "http://testserver/dashboard/"}
+
+
+def _png(size: tuple[int, int] = (32, 24)) -> io.BytesIO:
+    data = io.BytesIO()
+    Image.new("RGB", size, (200, 30, 30)).save(data, format="PNG")
+    data.seek(0)
+    data.name = "proof.png"
+    return data
+
+
+# PERMISSIONS
+
+
+@pytest.mark.parametrize(
+    "viewer, status, expected",
+    [
+        ("customer", Status.PENDING, 200),
+        ("other_customer", Status.PENDING, 404),
+        ("booster", Status.PENDING, 200),  # unassigned: any booster may look before claiming
+        ("booster", Status.IN_PROGRESS, 200),  # the assigned booster
+        ("other_booster", Status.IN_PROGRESS, 404),
+        ("other_customer", Status.IN_PROGRESS, 404),
+        ("manager", Status.IN_PROGRESS, 200),
+        ("admin", Status.CANCELLED, 200),
+    ],
+)
+def test_order_page_permissions(client_for, people, order_in, viewer, status, expected):
+    order = order_in(status)
+    assert client_for(people[viewer]).get(f"/orders/{order.pk}/").status_code == expected
+
+
+def test_anonymous_is_sent_to_log_in(client_for, order_in):
+    order = order_in()
+    for url in ("/dashboard/", f"/orders/{order.pk}/"):
+        response = client_for(None).get(url)
+        assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+
+
+def test_nonexistent_order_is_404(client_for, people):
+    assert client_for(people["manager"]).get("/orders/999999/").status_code == 404
+
+
+@pytest.mark.parametrize("action", ["claim", "assign", "status", "progress", "complete", "cancel", "proofs"])
+def test_actions_are_post_only(client_for, people, order_in, action):
+    order = order_in()
+    assert client_for(people["manager"]).get(f"/orders/{order.pk}/{action}/").status_code == 405
+
+
+@pytest.mark.parametrize(
+    "viewer, action, data, expected",
+    [
+        ("other_customer", "cancel", {}, 404),  # may not even see it
+        ("other_booster", "status", {"status": "paused"}, 404),
+        ("customer", "status", {"status": "paused"}, 403),
+        ("customer", "assign", {"booster": "BOOSTER"}, 403),
+        ("booster", "assign", {"booster": "BOOSTER"}, 403),
+        ("customer", "complete", {}, 403),
+        ("customer", "progress", {"reached_rank": "gold", "reached_division": "4", "reached_lp": "0"}, 403),
+    ],
+)
+def test_forbidden_actions_change_nothing(client_for, people, order_in, viewer, action, data, expected):
+    order = order_in(Status.IN_PROGRESS)
+    data = {key: str(people["booster"].pk) if value == "BOOSTER" else value for key, value in data.items()}
+    response = client_for(people[viewer]).post(f"/orders/{order.pk}/{action}/", data)
+    assert response.status_code == expected
+    fresh = Order.objects.get(pk=order.pk)
+    assert (fresh.status, fresh.booster, fresh.reached_rank) == (Status.IN_PROGRESS, people["booster"], "silver")
+
+
+# DASHBOARDS
+
+
+def test_customer_dashboard_shows_own_orders_and_the_order_form(client_for, people):
+    mine, theirs = place(people["customer"]), place(people["other_customer"])
+    html = client_for(people["customer"]).get("/dashboard/").content.decode()
+    assert f'id="order-{mine.pk}"' in html and f'id="order-{theirs.pk}"' not in html
+    assert 'id="new-order"' in html and 'hx-get="/orders/price/"' in html
+    assert 'data-price="16.00"' in html  # the preset Silver II -> Gold IV, priced without JavaScript
+    assert 'ws-connect="/ws/orders/"' in html
+
+
+def test_booster_dashboard_lists_own_and_claimable_orders(client_for, people, order_in):
+    claimable = order_in()
+    mine = order_in(Status.IN_PROGRESS)
+    someone_elses = order_in(Status.IN_PROGRESS, booster=people["other_booster"])
+    html = client_for(people["booster"]).get("/dashboard/").content.decode()
+    claim_list = html.split('id="claimable-orders"')[1]
+    my_list = html.split('id="my-orders"')[1].split('id="claimable-orders"')[0]
+    assert f'id="order-{mine.pk}"' in my_list and 'data-action="progress"' in my_list
+    assert f'id="order-{claimable.pk}"' in claim_list and 'data-action="claim"' in claim_list
+    assert f'id="order-{someone_elses.pk}"' not in html
+    assert 'id="payouts"' in html
+
+
+def test_staff_dashboard_shows_everything_with_status_filters(client_for, people, order_in):
+    pending, paused = order_in(), order_in(Status.PAUSED)
+    client = client_for(people["manager"])
+    html = client.get("/dashboard/").content.decode()
+    assert f'id="order-{pending.pk}"' in html and f'id="order-{paused.pk}"' in html
+    assert 'data-action="assign"' in html
+    filtered = client.get("/dashboard/?status=paused").content.decode()
+    assert f'id="order-{paused.pk}"' in filtered and f'id="order-{pending.pk}"' not in filtered
+    partial = client.get("/dashboard/?status=paused", HTTP_HX_REQUEST="true", HTTP_HX_TARGET="staff-orders")
+    assert partial.content.decode().lstrip().startswith('<div id="staff-orders"')
+
+
+def _dashboard_queries(client) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get("/dashboard/").status_code == 200
+    return len(queries)
+
+
+@pytest.mark.parametrize("role", ["customer", "booster", "manager"])
+def test_dashboard_queries_do_not_grow_with_orders(client_for, people, order_in, django_assert_num_queries, role):
+    def add_orders(count: int) -> None:
+        for _ in range(count):
+            order_in(Status.IN_PROGRESS)  # on the customer's, booster's and staff lists
+            order_in()  # on the claim list
+
+    client = client_for(people[role])
+    add_orders(2)
+    few = _dashboard_queries(client)
+    add_orders(4)
+    shown = Order.objects.count()
+    with django_assert_num_queries(few):
+        html = client.get("/dashboard/").content.decode()
+    assert html.count('class="card order-card') == shown
+
+
+# CREATING ORDERS
+
+
+def test_customer_places_an_order_priced_by_the_server(client_for, people):
+    data = {**SILVER_II_TO_GOLD_IV, "price": "0.01", "booster_price": "999"}
+    response = client_for(people["customer"]).post("/orders/new/", data)
+    order = Order.objects.get()
+    assert response.status_code == 302 and response["Location"] == f"/orders/{order.pk}/"
+    assert (order.price, str(order.booster_price)) == (16, "11.20")
+    assert order.customer == people["customer"]
+
+
+def test_invalid_order_is_refused_with_the_reason(client_for, people):
+    data = {**SILVER_II_TO_GOLD_IV, "desired_rank": "bronze"}
+    response = client_for(people["customer"]).post("/orders/new/", data)
+    assert response.status_code == 400
+    assert "The desired rank must be above the current rank." in response.content.decode()
+    assert not Order.objects.exists()
+
+
+def test_only_customers_place_orders(client_for, people):
+    assert client_for(people["booster"]).post("/orders/new/", SILVER_II_TO_GOLD_IV).status_code == 403
+    assert not Order.objects.exists()
+
+
+def test_price_preview(client_for, people):
+    client = client_for(people["customer"])
+    html = client.get("/orders/price/", {**SILVER_II_TO_GOLD_IV, "desired_rank": "platinum"}).content.decode()
+    assert 'data-price="60.00"' in html  # two Silver steps (2 x 8) + four Gold steps (4 x 11)
+    error = client.get("/orders/price/", {**SILVER_II_TO_GOLD_IV, "desired_division": ""}).content.decode()
+    assert "Gold needs a division" in error
+
+
+# ACTIONS
+
+
+def test_booster_claims_from_the_claim_list(client_for, people, order_in):
+    order = order_in()
+    response = client_for(people["booster"]).post(f"/orders/{order.pk}/claim/", **HTMX)
+    assert response.status_code == 200
+    # The claimed card leaves the claim list (an empty swap); the socket brings it to "my orders".
+    assert "<article" not in response.content.decode()
+    fresh = Order.objects.get(pk=order.pk)
+    assert (fresh.status, fresh.booster) == (Status.ASSIGNED, people["booster"])
+
+
+def test_claiming_from_the_order_page_shows_the_boosters_card(client_for, people, order_in):
+    order = order_in()
+    headers = {"HTTP_HX_REQUEST": "true", "HTTP_HX_CURRENT_URL": f"http://testserver/orders/{order.pk}/"}
+    html = client_for(people["booster"]).post(f"/orders/{order.pk}/claim/", **headers).content.decode()
+    assert f'<article id="order-{order.pk}"' in html and 'data-audience="booster"' in html
+    assert 'data-action="start"' in html
+
+
+def test_claiming_a_taken_order_explains_and_removes_it(client_for, people, order_in):
+    order = order_in()
+    services.order_claim(order=order, booster=people["booster"])
+    html = client_for(people["other_booster"]).post(f"/orders/{order.pk}/claim/", **HTMX).content.decode()
+    assert escape(services.ALREADY_TAKEN) in html and 'id="order-notice"' in html
+    assert "<article" not in html  # the stale card is swapped away, nothing of the order is shown
+    assert Order.objects.get(pk=order.pk).booster == people["booster"]
+    # Non-boosters learn nothing about the order.
+    assert client_for(people["other_customer"]).post(f"/orders/{order.pk}/claim/", **HTMX).status_code == 404
+
+
+def test_refused_transition_shows_the_reason(client_for, people, order_in):
+    order = order_in(Status.PAUSED)
+    html = client_for(people["booster"]).post(f"/orders/{order.pk}/status/", {"status": "paused"}, **HTMX)
+    text = html.content.decode()
+    assert 'id="order-notice"' in text and "can&#x27;t go from paused to paused" in text
+    assert Order.objects.get(pk=order.pk).status == Status.PAUSED
+
+
+def test_booster_reports_progress_from_the_order_page(client_for, people, order_in):
+    order = order_in(Status.IN_PROGRESS)
+    headers = {"HTTP_HX_REQUEST": "true", "HTTP_HX_CURRENT_URL": f"http://testserver/orders/{order.pk}/"}
+    data = {"reached_rank": "silver", "reached_division": "1", "reached_lp": "50"}
+    html = client_for(people["booster"]).post(f"/orders/{order.pk}/progress/", data, **headers).content.decode()
+    assert html.startswith(f'<article id="order-{order.pk}"')  # replaces the posting card
+    assert 'style="width: 75%"' in html and 'data-audience="booster"' in html
+    assert Order.objects.get(pk=order.pk).reached_lp == 50
+    assert order.events.latest("id").message == "Reached Silver I 50 LP (75%)"
+
+
+def test_progress_form_errors_are_shown(client_for, people, order_in):
+    order = order_in(Status.IN_PROGRESS)
+    data = {"reached_rank": "gold", "reached_division": "", "reached_lp": "10"}
+    html = client_for(people["booster"]).post(f"/orders/{order.pk}/progress/", data, **HTMX).content.decode()
+    assert "Gold needs a division" in html
+    assert Order.objects.get(pk=order.pk).reached_rank == "silver"
+
+
+def test_non_htmx_actions_redirect_back(client_for, people, order_in):
+    order = order_in(Status.IN_PROGRESS)
+    response = client_for(people["manager"]).post(f"/orders/{order.pk}/status/", {"status": "paused"})
+    assert response.status_code == 302 and response["Location"] == f"/orders/{order.pk}/"
+    assert Order.objects.get(pk=order.pk).status == Status.PAUSED
+
+
+def test_staff_assign_and_complete(client_for, people, order_in):
+    order = order_in()
+    client = client_for(people["manager"])
+    client.post(f"/orders/{order.pk}/assign/", {"booster": people["other_booster"].pk}, **HTMX)
+    assert Order.objects.get(pk=order.pk).booster == people["other_booster"]
+    client.post(f"/orders/{order.pk}/status/", {"status": "in_progress"}, **HTMX)
+    client.post(f"/orders/{order.pk}/complete/", **HTMX)
+    order.refresh_from_db()
+    assert order.status == Status.COMPLETED and order.payout.booster == people["other_booster"]
+
+
+def test_order_page_links_the_chat_rooms_each_role_may_read(client_for, people, order_in):
+    order = order_in(Status.IN_PROGRESS)
+    staff_link, booster_link = f"/chat/order-{order.pk}-staff/", f"/chat/order-{order.pk}-booster/"
+    customer_html = client_for(people["customer"]).get(f"/orders/{order.pk}/").content.decode()
+    booster_html = client_for(people["booster"]).get(f"/orders/{order.pk}/").content.decode()
+    assert staff_link in customer_html and booster_link in customer_html
+    assert booster_link in booster_html and staff_link not in booster_html
+    assert 'id="order-timeline"' in customer_html and f'ws-connect="/ws/orders/{order.pk}/"' in customer_html
+
+
+# ADMIN
+
+
+@pytest.fixture
+def superuser(people):
+    admin = people["admin"]
+    admin.is_superuser = True
+    admin.save()
+    return admin
+
+
+def test_admin_pause_action_uses_the_service(client_for, superuser, order_in):
+    order = order_in(Status.IN_PROGRESS)
+    response = client_for(superuser).post(
+        "/admin/orders/order/", {"action": "pause_orders", "_selected_action": [order.pk]}
+    )
+    assert response.status_code == 302
+    order.refresh_from_db()
+    assert order.status == Status.PAUSED
+    event = order.events.latest("id")
+    assert (event.actor, event.to_status) == (superuser, Status.PAUSED)
+
+
+def test_admin_action_reports_refused_transitions(client_for, superuser, order_in):
+    order = order_in(Status.COMPLETED)
+    response = client_for(superuser).post(
+        "/admin/orders/order/", {"action": "pause_orders", "_selected_action": [order.pk]}, follow=True
+    )
+    assert "can&#x27;t go from completed to paused" in response.content.decode()
+
+
+class _FormValues(HTMLParser):
+    """The values a browser would submit from the admin change form."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.values: dict[str, str] = {}
+        self._select: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        attrs = dict(attrs)
+        name = attrs.get("name")
+        if tag == "input" and name and attrs.get("type") not in ("submit", "checkbox"):
+            self.values[name] = attrs.get("value") or ""
+        elif tag == "select" and name:
+            self._select = name
+            self.values.setdefault(name, "")
+        elif tag == "option" and self._select and "selected" in attrs:
+            self.values[self._select] = attrs.get("value") or ""
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "select":
+            self._select = None
+
+
+def test_admin_change_form_save_pushes_after_commit_and_is_on_the_timeline(
+    client_for, superuser, order_in, published, django_capture_on_commit_callbacks
+):
+    order = order_in(Status.IN_PROGRESS)
+    client = client_for(superuser)
+    parser = _FormValues()
+    parser.feed(client.get(f"/admin/orders/order/{order.pk}/change/").content.decode())
+    data = {**parser.values, "reached_lp": "70"}
+    published.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(f"/admin/orders/order/{order.pk}/change/", data)
+        assert published == []
+    assert response.status_code == 302
+    assert Order.objects.get(pk=order.pk).reached_lp == 70
+    assert [group for group, _ in published].count(groups.order(order.pk)) == 1
+    assert order.events.latest("id").kind == OrderEvent.Kind.EDITED
+
+
+# PROOF SCREENSHOTS
+
+
+@pytest.fixture
+def media(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    return tmp_path
+
+
+def test_booster_uploads_proof_and_only_allowed_viewers_get_it(client_for, people, order_in, media):
+    order = order_in(Status.IN_PROGRESS)
+    response = client_for(people["booster"]).post(
+        f"/orders/{order.pk}/proofs/", {"file": _png()}, HTTP_HX_REQUEST="true"
+    )
+    assert response.status_code == 201
+    proof = ProofScreenshot.objects.get(order=order)
+    html = response.content.decode()
+    assert 'id="order-proofs" hx-swap-oob="true"' in html and proof.get_thumbnail_url() in html
+    assert proof.file.name.startswith(f"proofs/{order.pk}/") and "proof" not in proof.file.name.rsplit("/", 1)[1]
+
+    for viewer, expected in [("customer", 200), ("manager", 200), ("booster", 200), ("other_customer", 404)]:
+        served = client_for(people[viewer]).get(proof.get_absolute_url())
+        assert served.status_code == expected, viewer
+        if expected == 200:
+            assert served["Content-Type"] == "image/png"
+    assert client_for(people["other_booster"]).get(proof.get_thumbnail_url()).status_code == 404
+
+
+def test_proof_upload_is_refused_for_others_and_for_non_images(client_for, people, order_in, media):
+    order = order_in(Status.IN_PROGRESS)
+    customer = client_for(people["customer"]).post(
+        f"/orders/{order.pk}/proofs/", {"file": _png()}, HTTP_HX_REQUEST="true"
+    )
+    assert escape(services.PROOF_NOT_ALLOWED) in customer.content.decode()
+    text = io.BytesIO(b"hello")
+    text.name = "notes.txt"
+    booster = client_for(people["booster"]).post(f"/orders/{order.pk}/proofs/", {"file": text}, HTTP_HX_REQUEST="true")
+    assert "Only PNG, JPEG, GIF and WebP images" in booster.content.decode()
+    assert not ProofScreenshot.objects.exists()
+    assert not list(media.rglob("*.*"))
+
+
+def test_card_markup_scopes_dashboard_swaps(client_for, people, order_in):
+    order = order_in()
+    html = client_for(people["booster"]).get("/dashboard/").content.decode()
+    # Page-rendered cards carry no oob attributes; pushes add them.
+    assert not re.search(rf'id="order-{order.pk}"[^>]*hx-swap-oob', html)
