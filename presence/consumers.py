@@ -9,7 +9,7 @@ from urllib.parse import parse_qs
 from channels.db import database_sync_to_async
 
 from config import groups
-from config.consumers import CLOSE_FORBIDDEN, CLOSE_NO_CREDENTIALS, FanoutConsumer
+from config.consumers import CLOSE_FORBIDDEN, FanoutConsumer
 from presence.broadcasts import render_snapshot
 from presence.selectors import presence_room_ids
 from presence.services import presence_connect, presence_disconnect
@@ -22,8 +22,6 @@ class OnlineStatusConsumer(FanoutConsumer):
 
     async def connect(self) -> None:
         user = self.user
-        if user is None or not user.is_authenticated:
-            return await self.refuse(CLOSE_NO_CREDENTIALS)
         query = parse_qs(self.scope.get("query_string", b"").decode())
         room_name = (query.get("room") or [None])[0]
         try:

@@ -3,7 +3,9 @@
 // - the composer gets a client_id (retries are stored once) and falls back to
 //   HTTP while its socket is down;
 // - messages land once, in id order, whatever path they came by;
-// - live cards that are new to a list are inserted (data-upsert-into).
+// - live cards that are new to a list are inserted (data-upsert-into);
+// - state pages (dashboards, order pages) re-read themselves when their socket
+//   comes back, since events sent while it was down are gone (data-resync).
 (function () {
   "use strict";
 
@@ -36,9 +38,12 @@
 
   document.addEventListener("htmx:wsOpen", function (event) {
     var socket = event.target;
+    var reopened = socket.dataset.state === "closed";
     socket.dataset.state = "open";
     if (socket.hasAttribute("data-chat-socket")) {
       event.detail.socketWrapper.send(JSON.stringify({ type: "resume", after: lastMessageId() }));
+    } else if (reopened && socket.hasAttribute("data-resync")) {
+      htmx.ajax("GET", window.location.href, { target: "#main", select: "#main", swap: "outerHTML" });
     }
   });
 
@@ -114,7 +119,9 @@
     if (!list) return;
     var clone = element.cloneNode(true);
     clone.removeAttribute("hx-swap-oob");
-    list.prepend(clone);
+    var existing = clone.id && list.querySelector("#" + CSS.escape(clone.id));
+    if (existing) existing.replaceWith(clone);
+    else list.prepend(clone);
     htmx.process(clone);
   });
 
