@@ -112,6 +112,11 @@ class FanoutConsumer(AsyncWebsocketConsumer):
             return
         await self.deliver_event(group, event)
 
+    async def fanout_resync(self) -> None:
+        # 1012 ("service restart") makes the htmx ws extension reconnect; the page
+        # then re-reads its state (data-resync) or resumes (chat).
+        await self.close(code=1012)
+
     async def deliver_event(self, group: str, event: dict[str, Any]) -> None:
         frame = self.frame_for(group, event)
         if frame is not None:

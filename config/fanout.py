@@ -16,16 +16,22 @@ from typing import Any, Protocol
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.conf import settings
 
 logger = logging.getLogger("boostroom.realtime")
 
 EVENT_TYPE = "fanout.event"
 # Redis forgets group memberships after `group_expiry`; refresh well before.
 REFRESH_SECONDS = 600
+# How quickly a Redis restart (memberships gone) is noticed.
+WATCH_SECONDS = 2.0
 
 
 class Listener(Protocol):
     async def fanout_deliver(self, group: str, event: dict[str, Any]) -> None: ...
+
+    async def fanout_resync(self) -> None:
+        """Events may have been missed (the layer was away): catch up."""
 
 
 class Hub:
@@ -37,6 +43,7 @@ class Hub:
         self.members: dict[str, set[Listener]] = {}
         self._ready = asyncio.Lock()
         self._tasks: list[asyncio.Task] = []
+        self._redis = None
 
     async def _ensure_started(self) -> None:
         async with self._ready:
@@ -44,7 +51,7 @@ class Hub:
                 self.channel = await self.layer.new_channel("fanout")
                 self._tasks = [
                     asyncio.create_task(self._receive_loop()),
-                    asyncio.create_task(self._refresh_loop()),
+                    asyncio.create_task(self._watch_loop()),
                 ]
 
     async def join(self, group: str, listener: Listener) -> None:
@@ -82,26 +89,69 @@ class Hub:
             except asyncio.CancelledError:
                 raise
             except Exception:
-                # The layer (Redis) went away; keep trying so delivery resumes
-                # by itself when it is back. Clients catch up with `resume`.
+                # The layer (Redis) went away; keep trying so delivery resumes by
+                # itself when it is back.
                 logger.warning("channel layer receive failed; retrying", exc_info=True)
                 await asyncio.sleep(1)
-                await self._rejoin_all()
+                await self._recover()
                 continue
             await self.deliver(event)
 
-    async def _rejoin_all(self) -> None:
+    async def _recover(self) -> None:
+        """Re-join every group, then let each socket catch up on what it missed."""
+        if not await self._rejoin_all():
+            return
+        for listener in {listener for members in self.members.values() for listener in members}:
+            try:
+                await listener.fanout_resync()
+            except Exception:
+                logger.exception("fanout resync failed")
+
+    async def _rejoin_all(self) -> bool:
         for group in list(self.members):
             try:
                 await self.layer.group_add(group, self.channel)
             except Exception:
                 logger.warning("group re-join failed for %s", group)
-                return
+                return False
+        return True
 
-    async def _refresh_loop(self) -> None:
+    async def _watch_loop(self) -> None:
+        """Notice a Redis restart (it forgets memberships without an error) by a
+        marker key vanishing; refresh memberships before they expire."""
+        since_refresh = 0.0
         while True:
-            await asyncio.sleep(REFRESH_SECONDS)
-            await self._rejoin_all()
+            await asyncio.sleep(WATCH_SECONDS)
+            since_refresh += WATCH_SECONDS
+            try:
+                if not await self._marker_present():
+                    logger.warning("channel layer lost its state; re-joining groups")
+                    await self._recover()
+                    await self._set_marker()
+                elif since_refresh >= REFRESH_SECONDS:
+                    since_refresh = 0.0
+                    await self._rejoin_all()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.warning("fanout watch failed", exc_info=True)
+
+    def _marker_key(self) -> str:
+        return f"{settings.REDIS_PREFIX}:fanout-alive:{self.channel}"
+
+    async def _marker_present(self) -> bool:
+        if not settings.REDIS_URL:
+            return True
+        if self._redis is None:
+            import redis.asyncio as aioredis
+
+            self._redis = aioredis.Redis.from_url(settings.REDIS_URL, socket_timeout=5)
+            await self._set_marker()
+            return True
+        return bool(await self._redis.exists(self._marker_key()))
+
+    async def _set_marker(self) -> None:
+        await self._redis.set(self._marker_key(), "1", ex=86400)
 
     def stop(self) -> None:
         for task in self._tasks:

@@ -36,8 +36,11 @@ def error_fragment(text: str) -> str:
     return format_html('<p id="chat-error" hx-swap-oob="true" class="error-text" role="alert">{}</p>', text)
 
 
-def clear_error_fragment() -> str:
-    return '<p id="chat-error" hx-swap-oob="true" class="error-text" role="alert"></p>'
+def clear_error_fragment(client_id: str | None = None) -> str:
+    """The sender's acknowledgement: the send with `client_id` is stored."""
+    return format_html(
+        '<p id="chat-error" hx-swap-oob="true" class="error-text" role="alert" data-stored="{}"></p>', client_id or ""
+    )
 
 
 def message_created(message: Message) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -10,12 +11,15 @@ from channels.db import database_sync_to_async
 from config.consumers import CLOSE_FORBIDDEN, FanoutConsumer
 from rooms import broadcasts, selectors, services
 
+logger = logging.getLogger("boostroom.realtime")
+
 MAX_FRAME_CHARS = 64 * 1024
 # htmx sends one flat object (HEADERS is the only nested value).
 MAX_FRAME_DEPTH = 3
 FRAME_MALFORMED = "That message could not be read. Please try again."
 FRAME_TOO_LARGE = "That message is too large."
 FRAME_UNKNOWN = "Unknown message type."
+SEND_FAILED = "Your message could not be sent right now. Please try again."
 RESUME_INVALID = "resume needs a non-negative message id in 'after'."
 
 
@@ -66,7 +70,11 @@ class ChatConsumer(FanoutConsumer):
             return await self.send(text_data=broadcasts.error_fragment(str(error)))
         except selectors.RoomAccessDenied:
             return await self.close(code=CLOSE_FORBIDDEN)
-        await self.send(text_data=broadcasts.clear_error_fragment())
+        except Exception:
+            # Database or Redis away: say so, and acknowledge nothing.
+            logger.warning("message_post failed", exc_info=True)
+            return await self.send(text_data=broadcasts.error_fragment(SEND_FAILED))
+        await self.send(text_data=broadcasts.clear_error_fragment(client_id))
         if message.is_retry and message.room_id == self.room.pk:
             # A retried send is not broadcast again; catch this socket up instead,
             # in order, in case the first attempt's broadcast never reached it.
@@ -88,6 +96,11 @@ class ChatConsumer(FanoutConsumer):
             pending, self.pending = self.pending, []
             for message_id, html in pending:
                 await self.deliver_message(message_id, html)
+
+    async def fanout_resync(self) -> None:
+        # Chat catches up in place, from the last message this socket was sent.
+        if self.last_id is not None:
+            await self.resume(self.last_id)
 
     async def deliver_message(self, message_id: int, html: str) -> None:
         if self.resuming:

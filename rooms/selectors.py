@@ -68,9 +68,7 @@ def is_room_admin(*, room: Room, user: AbstractBaseUser | AnonymousUser) -> bool
 def rooms_for_user(*, user: AbstractBaseUser) -> QuerySet[Room]:
     """Every room in the user's chat list: the public room and their memberships."""
     return (
-        Room.objects.filter(Q(kind=Room.Kind.PUBLIC) | Q(members=user))
-        .distinct()
-        .order_by("-last_message_at", "name")
+        Room.objects.filter(Q(kind=Room.Kind.PUBLIC) | Q(members=user)).distinct().order_by("-last_message_at", "name")
     )
 
 
@@ -136,7 +134,7 @@ def users_search(*, query: str, exclude: AbstractBaseUser, limit: int = 10) -> l
     if not query:
         return []
     return list(
-        User.objects.filter(is_active=True, username__istartswith=query).exclude(pk=exclude.pk).order_by("username")[
-            :limit
-        ]
+        User.objects.filter(is_active=True, username__istartswith=query)
+        .exclude(pk=exclude.pk)
+        .order_by("username")[:limit]
     )

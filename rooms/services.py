@@ -105,7 +105,9 @@ def message_post(
         with transaction.atomic():
             message.save()
             Room.objects.filter(pk=room.pk).update(last_message_at=message.created)
-            transaction.on_commit(partial(broadcasts.message_created, message))
+            # robust: the message is stored whatever happens to the push; sockets
+            # that missed it catch up through resume.
+            transaction.on_commit(partial(broadcasts.message_created, message), robust=True)
     except IntegrityError:
         # Two retries raced past the lookup; the unique constraint kept one.
         if attachment is not None:

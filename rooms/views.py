@@ -9,12 +9,14 @@ from django.conf import settings
 from django.contrib import messages as flash
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
+from django.db import DatabaseError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidden, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from rooms import broadcasts, files, selectors, services
+from rooms.consumers import SEND_FAILED
 from rooms.forms import GroupCreateForm, GroupEditForm, MessageForm
 from rooms.models import PUBLIC_ROOM_NAME, Message, Room
 
@@ -87,13 +89,17 @@ def post_message(request: HttpRequest, name: str) -> HttpResponse:
             return HttpResponse(broadcasts.error_fragment(str(error)), status=400)
         flash.error(request, str(error))
         return redirect(room)
+    except DatabaseError:
+        # Nothing was stored: say so plainly rather than a bare 500.
+        return HttpResponse(broadcasts.error_fragment(SEND_FAILED), status=503)
     if not request.htmx:
         return redirect(room)
     # Everything after what the page last showed, in order, so the page stays
     # gap-free even though its socket is down.
     after = _int_or_none(request.POST.get("after"))
     missed = selectors.messages_after(room=room, after=after) if after is not None else [message]
-    return HttpResponse(broadcasts.clear_error_fragment() + broadcasts.render_messages(missed), status=201)
+    ack = broadcasts.clear_error_fragment(message.client_id)
+    return HttpResponse(ack + broadcasts.render_messages(missed), status=201)
 
 
 @login_required

@@ -62,16 +62,39 @@
       event.preventDefault();
       if (event.detail.triggeringEvent) event.detail.triggeringEvent.preventDefault();
       var values = Object.assign({}, event.detail.parameters, { after: lastMessageId() });
-      htmx.ajax("POST", socket.dataset.fallbackUrl, { source: form, values: values, swap: "none" }).then(function () {
-        if (!document.querySelector("#chat-error").textContent.trim()) resetComposer(form);
-      });
+      htmx.ajax("POST", socket.dataset.fallbackUrl, { source: form, values: values, swap: "none" });
     }
   });
 
-  document.addEventListener("htmx:wsAfterSend", function (event) {
-    var form = event.target;
-    if (form.hasAttribute && form.hasAttribute("data-composer")) resetComposer(form);
+  // The composer empties only when the server says this send is stored
+  // (data-stored carries its client_id); on any error the text stays, and a
+  // retry reuses the client_id, so it is stored at most once.
+  document.addEventListener("htmx:oobAfterSwap", function () {
+    var ack = document.getElementById("chat-error");
+    var form = document.querySelector("[data-composer]");
+    if (!ack || !form || !ack.dataset.stored) return;
+    if (ack.dataset.stored === form.querySelector("[name=client_id]").value) resetComposer(form);
+    ack.dataset.stored = "";
   });
+
+  // A 400 from the fallback carries the reason (an out-of-band #chat-error).
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var source = event.detail.elt;
+    if (source && source.hasAttribute && source.hasAttribute("data-composer") && event.detail.xhr.status === 400) {
+      event.detail.shouldSwap = true;
+      event.detail.isError = false;
+    }
+  });
+
+  function fallbackFailed(event) {
+    var source = event.detail && event.detail.elt;
+    var error = document.getElementById("chat-error");
+    if (!source || !source.hasAttribute("data-composer") || !error) return;
+    if (event.detail.xhr && event.detail.xhr.status === 400) return; // shown by its own fragment
+    error.textContent = "Your message could not be sent right now. Please try again.";
+  }
+  document.addEventListener("htmx:responseError", fallbackFailed);
+  document.addEventListener("htmx:sendError", fallbackFailed);
 
   document.addEventListener("keydown", function (event) {
     var target = event.target;

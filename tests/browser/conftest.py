@@ -1,0 +1,253 @@
+"""A live Boostroom for real browsers.
+
+The package starts one `daphne` server on a free loopback port, with its own
+fresh database (an SQLite file here, or a new PostgreSQL database on the server
+of DATABASE_URL) and, when REDIS_URL is set, the same Redis under its own key
+prefix. Tests make users and data inside that database through
+tests/browser/tasks.py, log in through the real login form, and drive Debian's
+Chromium with Playwright. Chromium missing is a failure, not a skip; developers
+who cannot run a browser deselect these tests with `-m "not browser"`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from tests.browser import harness
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-component-update",
+    "--disable-sync",
+]
+# README.md shows docs/screenshots; a run refreshes them only when asked, so
+# `make test` leaves the tree clean.
+SCREENSHOTS = harness.ROOT / (
+    "docs/screenshots" if os.environ.get("UPDATE_SCREENSHOTS") else "test-artifacts/screenshots"
+)
+# Live updates cross a socket (and Redis); generous, but bounded.
+LIVE = 15_000
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _expect_timeout() -> None:
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=LIVE)
+
+
+@dataclass
+class Site:
+    """The package's running server and what is needed to start more like it."""
+
+    server: harness.Server
+    database: harness.Database
+    env: dict
+    workdir: Path
+    redis_url: str
+    names: set[str] = field(default_factory=set)
+    pks: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def task(self, task: str, /, **arguments):
+        return harness.run_task(self.env, task, **arguments)
+
+    def group(self, *, admin: str, members: list[str]) -> str:
+        """A new group room with these members; its name."""
+        return self.task("group", name=self.unique("room-"), admin=admin, members=members)
+
+    def unique(self, stem: str) -> str:
+        name = f"{stem}{uuid.uuid4().hex[:6]}"
+        self.names.add(name)
+        return name
+
+    def users(self, *stems: str, roles: dict[str, str] | None = None) -> list[str]:
+        """New users named after `stems` (made unique); roles by stem."""
+        roles = roles or {}
+        names = [self.unique(stem) for stem in stems]
+        specs = [
+            {"username": name, "role": roles.get(stem, "customer")} for stem, name in zip(stems, names, strict=True)
+        ]
+        self.pks.update(self.task("users", specs=specs, password=harness.PASSWORD))
+        return names
+
+    def server_like(self, *, log: Path, port: int | None = None, **env: str) -> harness.Server:
+        """Another server on the same database (not started)."""
+        return harness.Server(env={**self.env, **env}, log=log, port=port)
+
+
+@contextlib.contextmanager
+def running_site(workdir: Path, *, seed: bool = False) -> Iterator[Site]:
+    """A fresh database, migrated (and seeded with the demo data if asked), and a
+    server on it; all of it gone afterwards, whatever happened."""
+    (workdir / "media").mkdir(exist_ok=True)
+    database = harness.Database(workdir)
+    redis_url = os.environ.get("REDIS_URL", "")
+    prefix = f"browser-{uuid.uuid4().hex[:12]}"
+    env = harness.server_env(
+        database_url=database.url, redis_url=redis_url, redis_prefix=prefix, media_root=workdir / "media"
+    )
+    server = harness.Server(env=env, log=workdir / "server.log")
+    try:
+        harness.run_manage(env, "migrate", "--noinput", log=workdir / "migrate.log")
+        if seed:
+            harness.run_manage(env, "seed_demo", log=workdir / "migrate.log")
+        server.start().wait_healthy()
+        yield Site(server=server, database=database, env=env, workdir=workdir, redis_url=redis_url)
+    finally:
+        server.stop()
+        database.drop()
+        if redis_url:
+            harness.redis_delete_prefix(redis_url, prefix)
+
+
+@pytest.fixture(scope="package")
+def site(tmp_path_factory) -> Iterator[Site]:
+    with running_site(tmp_path_factory.mktemp("browser-site")) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.fail(
+            f"Chromium is not installed at {CHROMIUM}: the browser tests need it "
+            "(apt-get install chromium; .ci/run installs it). "
+            'To run everything else, deselect them with -m "not browser".',
+            pytrace=False,
+        )
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True, timeout=60_000
+        )
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    setattr(item, f"report_{report.when}", report)
+    return report
+
+
+@pytest.fixture
+def server_logs(request, site) -> Iterator[list[Path]]:
+    """Logs attached to a failing test's report (the site's, plus any added)."""
+    logs = [site.server.log]
+    yield logs
+    report = getattr(request.node, "report_call", None)
+    if report is not None and report.failed:
+        for log in logs:
+            report.sections.append((f"server log {log.name}", harness.tail(log, 60)))
+
+
+class Person:
+    """One signed-in user in their own browser context."""
+
+    def __init__(self, context, username: str) -> None:
+        self.context = context
+        self.username = username
+        self.page = context.new_page()
+
+    def close(self) -> None:
+        self.context.close()
+
+
+@pytest.fixture
+def people(site, browser, server_logs) -> Iterator[Callable[..., Person]]:
+    """`people(username)` opens a fresh browser context and logs in through the
+    real form; `people(username, base_url=...)` aims it at another server."""
+    opened: list[Person] = []
+
+    def open_person(
+        username: str,
+        *,
+        base_url: str | None = None,
+        viewport: dict | None = None,
+        password: str = harness.PASSWORD,
+    ) -> Person:
+        base = base_url or site.url
+        context = browser.new_context(base_url=base, viewport=viewport or {"width": 1280, "height": 860})
+        context.set_default_timeout(LIVE)
+        person = Person(context, username)
+        opened.append(person)
+        log_in(person.page, username, password)
+        return person
+
+    yield open_person
+    for person in opened:
+        try:
+            person.close()
+        except Exception:  # a context of a browser that is already gone
+            pass
+
+
+def log_in(page, username: str, password: str = harness.PASSWORD) -> None:
+    from playwright.sync_api import expect
+
+    page.goto("/accounts/login/")
+    form = page.locator("#main form")
+    form.locator("[name=login]").fill(username)
+    form.locator("[name=password]").fill(password)
+    form.locator("button[type=submit]").click()
+    expect(page.locator("#user-menu summary")).to_contain_text(username)
+
+
+def open_room(page, name: str) -> None:
+    """Open a chat room and wait until its socket is open (so sends go live)."""
+    from playwright.sync_api import expect
+
+    page.goto(f"/chat/{name}/")
+    expect(page.locator("#chat-socket")).to_have_attribute("data-state", "open")
+
+
+def send(page, text: str) -> None:
+    from playwright.sync_api import expect
+
+    composer = page.locator("#composer-body")
+    composer.fill(text)
+    composer.press("Enter")
+    expect(composer).to_have_value("")
+
+
+def message_bodies(page) -> list[str]:
+    return page.locator("#messages > article.msg p").all_inner_texts()
+
+
+def message_ids(page) -> list[int]:
+    return [
+        int(value)
+        for value in page.locator("#messages > article.msg").evaluate_all("els => els.map(e => e.dataset.id)")
+    ]
+
+
+def screenshot(page, name: str, *, full_page: bool = False) -> None:
+    """<name>.png under SCREENSHOTS (docs/screenshots with UPDATE_SCREENSHOTS=1)."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=full_page, animations="disabled", caret="hide")
+
+
+def exact(text: str) -> re.Pattern:
+    return re.compile(rf"^\s*{re.escape(text)}\s*$")

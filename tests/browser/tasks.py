@@ -1,0 +1,111 @@
+"""Test data made inside the browser server's own database.
+
+Run as `python -m tests.browser.tasks` with the server's environment: reads one
+JSON task from stdin, prints one JSON result line. The test process never opens
+the server's database itself, so SQLite and PostgreSQL runs work the same way.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+RESULT_PREFIX = "BROWSER-TASK-RESULT "
+
+
+def users(*, specs: list[dict], password: str) -> dict[str, int]:
+    from allauth.account.models import EmailAddress
+    from django.contrib.auth.models import Group, User
+
+    made: dict[str, int] = {}
+    for spec in specs:
+        role = spec.get("role", "customer")
+        user = User.objects.create_user(
+            username=spec["username"],
+            email=f"{spec['username']}@example.com",
+            password=password,
+            is_staff=role == "admin",
+            is_superuser=role == "admin",
+        )
+        if role == "booster":
+            user.groups.add(Group.objects.get(name="boosters"))
+        elif role == "manager":
+            user.groups.add(Group.objects.get(name="managers"))
+        EmailAddress.objects.create(user=user, email=user.email, primary=True, verified=True)
+        made[user.username] = user.pk
+    return made
+
+
+def group(*, name: str, admin: str, members: list[str]) -> str:
+    from django.contrib.auth.models import User
+
+    from rooms import services
+
+    room = services.room_create_group(creator=User.objects.get(username=admin), name=name, title=name)
+    room.members.add(*User.objects.filter(username__in=members))
+    return room.name
+
+
+def messages(*, room: str, author: str, bodies: list[str]) -> list[int]:
+    from django.contrib.auth.models import User
+
+    from rooms import selectors, services
+
+    user = User.objects.get(username=author)
+    target = selectors.room_for_user(name=room, user=user)
+    return [services.message_post(room=target, author=user, body=body).pk for body in bodies]
+
+
+def room_messages(*, room: str) -> list[list]:
+    """[id, author, body] of every stored message in the room, in id order."""
+    from rooms.models import Message
+
+    rows = Message.objects.filter(room__name=room).order_by("id").values_list("id", "author__username", "body")
+    return [list(row) for row in rows]
+
+
+def order(
+    *,
+    customer: str,
+    booster: str | None = None,
+    start: bool = False,
+    current: tuple = ("silver", 4, 0),
+    desired: tuple = ("gold", 4),
+) -> int:
+    from django.contrib.auth.models import User
+
+    from orders import services
+    from orders.models import Order
+
+    made = services.order_create(
+        customer=User.objects.get(username=customer),
+        current_rank=current[0],
+        current_division=current[1],
+        current_lp=current[2],
+        desired_rank=desired[0],
+        desired_division=desired[1],
+    )
+    if booster:
+        player = User.objects.get(username=booster)
+        made = services.order_claim(order=made, booster=player)
+        if start:
+            made = services.order_status_set(order=made, status=Order.Status.IN_PROGRESS, by=player)
+    return made.pk
+
+
+TASKS = {"users": users, "group": group, "messages": messages, "room_messages": room_messages, "order": order}
+
+
+def main() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    import django
+
+    django.setup()
+    task = json.loads(sys.stdin.read())
+    result = TASKS[task.pop("task")](**task)
+    sys.stdout.write(RESULT_PREFIX + json.dumps(result) + "\n")
+
+
+if __name__ == "__main__":
+    main()

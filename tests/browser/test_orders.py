@@ -1,0 +1,90 @@
+"""Orders live in a real browser: cards, progress bars and the claim list move
+on other people's pages the moment someone acts."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.conftest import exact
+
+pytestmark = pytest.mark.browser
+
+
+def dashboard(person) -> None:
+    person.page.goto("/dashboard/")
+    expect(person.page.locator("#orders-socket")).to_have_attribute("data-state", "open")
+
+
+def test_the_customers_card_and_progress_bar_move_when_the_booster_reports(site, people):
+    customer_name, booster_name, manager_name = site.users(
+        "client", "player", "boss", roles={"player": "booster", "boss": "manager"}
+    )
+    order_pk = site.task(
+        "order", customer=customer_name, booster=booster_name, current=("silver", 4, 0), desired=("gold", 4)
+    )
+    customer, booster, manager = people(customer_name), people(booster_name), people(manager_name)
+    for person in (customer, booster, manager):
+        dashboard(person)
+
+    card = customer.page.locator(f"#my-orders #order-{order_pk}")
+    staff_card = manager.page.locator(f"#all-orders #order-{order_pk}")
+    expect(card).to_have_attribute("data-status", "assigned")
+    expect(card.locator("[data-progress]")).to_have_text(exact("0%"))
+    expect(card.get_by_role("progressbar")).to_have_attribute("aria-valuenow", "0")
+
+    own = booster.page.locator(f"#my-orders #order-{order_pk}")
+    form = own.locator("form").filter(has=booster.page.locator("[data-action=progress]"))
+    form.locator("[name=reached_rank]").select_option("silver")
+    form.locator("[name=reached_division]").select_option("2")
+    form.locator("[name=reached_lp]").fill("50")
+    form.locator("[data-action=progress]").click()
+
+    # The booster's own card answers first; the others must follow to the same value.
+    expect(own).to_have_attribute("data-status", "in_progress")
+    progress = own.locator("[data-progress]").inner_text().strip()
+    assert progress not in ("0%", "100%")
+    for watched in (card, staff_card):
+        expect(watched).to_have_attribute("data-status", "in_progress")
+        expect(watched.locator("[data-progress]")).to_have_text(exact(progress))
+        expect(watched.get_by_role("progressbar")).to_have_attribute("aria-valuenow", progress.rstrip("%"))
+        expect(watched.locator(".progress > span")).to_have_attribute("style", f"width: {progress}")
+    expect(card).to_contain_text("Silver II")
+
+    # The order page (another socket) shows the same card and the event in its timeline.
+    customer.page.goto(f"/orders/{order_pk}/")
+    expect(customer.page.locator(f"#order-{order_pk} [data-progress]")).to_have_text(exact(progress))
+    expect(customer.page.locator("#order-timeline")).to_contain_text("Reached Silver II 50 LP")
+
+
+def test_the_claim_list_drops_an_order_another_booster_claimed(site, people):
+    customer_name, first_name, second_name = site.users(
+        "buyer", "quick", "slow", roles={"quick": "booster", "slow": "booster"}
+    )
+    order_pk = site.task("order", customer=customer_name)
+    first, second = people(first_name), people(second_name)
+    for person in (first, second):
+        dashboard(person)
+        expect(person.page.locator(f"#claimable-orders #order-{order_pk}")).to_have_count(1)
+
+    first.page.locator(f"#claimable-orders #order-{order_pk} [data-action=claim]").click()
+    expect(first.page.locator(f"#my-orders #order-{order_pk}")).to_have_attribute("data-status", "assigned")
+    expect(first.page.locator(f"#claimable-orders #order-{order_pk}")).to_have_count(0)
+    expect(second.page.locator(f"#claimable-orders #order-{order_pk}")).to_have_count(0)
+    expect(second.page.locator(f"#my-orders #order-{order_pk}")).to_have_count(0)
+
+    # An order the customer places through the form appears on both claim lists
+    # without a reload, priced by the server.
+    customer = people(customer_name)
+    customer.page.goto("/dashboard/")
+    form = customer.page.locator("#new-order")
+    form.locator("[name=desired_rank]").select_option("platinum")
+    expect(form.locator("#price-preview [data-price]")).to_be_visible()
+    form.get_by_role("button", name="Place order").click()
+    expect(customer.page).to_have_url(re.compile(r"/orders/\d+/$"))
+    newer_pk = int(customer.page.url.rstrip("/").rsplit("/", 1)[1])
+    assert newer_pk != order_pk
+    for person in (first, second):
+        expect(person.page.locator(f"#claimable-orders #order-{newer_pk}")).to_have_count(1)
