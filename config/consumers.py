@@ -22,6 +22,7 @@ CLOSE_USER_INVALID = 4002
 CLOSE_TOKEN_INVALID = 4003
 CLOSE_FORBIDDEN = 4004
 CLOSE_TOO_MANY_SOCKETS = 4008
+RESYNC_FRAME = '<div id="resync-signal" hx-swap-oob="true" hidden data-resync-now></div>'
 
 
 class _SocketSlots:
@@ -113,9 +114,9 @@ class FanoutConsumer(AsyncWebsocketConsumer):
         await self.deliver_event(group, event)
 
     async def fanout_resync(self) -> None:
-        # 1012 ("service restart") makes the htmx ws extension reconnect; the page
-        # then re-reads its state (data-resync) or resumes (chat).
-        await self.close(code=1012)
+        # Pages with live state re-read it over HTTP when they get this signal
+        # (static/js/boostroom.js); servers may not send close code 1012 here.
+        await self.send(text_data=RESYNC_FRAME)
 
     async def deliver_event(self, group: str, event: dict[str, Any]) -> None:
         frame = self.frame_for(group, event)

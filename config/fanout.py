@@ -60,7 +60,12 @@ class Hub:
         first = not listeners
         listeners.add(listener)
         if first:
-            await self.layer.group_add(group, self.channel)
+            try:
+                await self.layer.group_add(group, self.channel)
+            except Exception:
+                # The layer is away: the watch loop re-joins every group when it
+                # is back, and sockets then catch up.
+                logger.warning("group join failed for %s", group)
 
     async def leave(self, group: str, listener: Listener) -> None:
         listeners = self.members.get(group)
@@ -69,7 +74,11 @@ class Hub:
         listeners.discard(listener)
         if not listeners:
             del self.members[group]
-            await self.layer.group_discard(group, self.channel)
+            try:
+                await self.layer.group_discard(group, self.channel)
+            except Exception:
+                # Harmless: a stale membership only costs a dropped event.
+                logger.warning("group leave failed for %s", group)
 
     def local_count(self, group: str) -> int:
         return len(self.members.get(group, ()))
@@ -97,15 +106,16 @@ class Hub:
                 continue
             await self.deliver(event)
 
-    async def _recover(self) -> None:
+    async def _recover(self) -> bool:
         """Re-join every group, then let each socket catch up on what it missed."""
         if not await self._rejoin_all():
-            return
+            return False
         for listener in {listener for members in self.members.values() for listener in members}:
             try:
                 await listener.fanout_resync()
             except Exception:
                 logger.exception("fanout resync failed")
+        return True
 
     async def _rejoin_all(self) -> bool:
         for group in list(self.members):
@@ -126,8 +136,8 @@ class Hub:
             try:
                 if not await self._marker_present():
                     logger.warning("channel layer lost its state; re-joining groups")
-                    await self._recover()
-                    await self._set_marker()
+                    if await self._recover():
+                        await self._set_marker()
                 elif since_refresh >= REFRESH_SECONDS:
                     since_refresh = 0.0
                     await self._rejoin_all()

@@ -144,7 +144,7 @@ if REDIS_URL:
                         # "Too many connections", and to a 5 s socket timeout that
                         # equals the layer's 5 s blocking pop (channels_redis#422).
                         "max_connections": env_int("REDIS_MAX_CONNECTIONS", 2000),
-                        "socket_timeout": 30,
+                        "socket_timeout": 10,
                         "socket_connect_timeout": 5,
                         "health_check_interval": 15,
                     }
@@ -173,6 +173,8 @@ if REDIS_URL:
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": f"{REDIS_PREFIX}:cache",
+            # A rate-limit check must fail fast, not hang a send, if Redis is away.
+            "OPTIONS": {"socket_timeout": 2, "socket_connect_timeout": 2},
         }
     }
 else:

@@ -36,7 +36,12 @@ class OnlineStatusConsumer(FanoutConsumer):
         self.user_id = user.pk
         self.conn_id = uuid.uuid4().hex
         await presence_connect(user_id=self.user_id, conn_id=self.conn_id)
+        self.room_ids = room_ids
         await self.send(text_data=await database_sync_to_async(render_snapshot)(room_ids=room_ids))
+
+    async def fanout_resync(self) -> None:
+        # Counts pushed while the layer was away are lost: send the current ones.
+        await self.send(text_data=await database_sync_to_async(render_snapshot)(room_ids=self.room_ids))
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         # Nothing to say to this socket; liveness is the server's heartbeat, not the client's.

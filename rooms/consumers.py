@@ -49,14 +49,20 @@ class ChatConsumer(FanoutConsumer):
         if not isinstance(frame, dict) or _depth(frame) > MAX_FRAME_DEPTH:
             return await self.send(text_data=broadcasts.error_fragment(FRAME_MALFORMED))
         kind = frame.get("type", "message")
-        if kind == "message":
-            await self.post(frame)
-        elif kind == "typing":
-            await database_sync_to_async(services.typing_notify)(room=self.room, user=self.user)
-        elif kind == "resume":
-            await self.resume(frame.get("after"))
-        else:
-            await self.send(text_data=broadcasts.error_fragment(FRAME_UNKNOWN))
+        try:
+            if kind == "message":
+                await self.post(frame)
+            elif kind == "typing":
+                await database_sync_to_async(services.typing_notify)(room=self.room, user=self.user)
+            elif kind == "resume":
+                await self.resume(frame.get("after"))
+            else:
+                await self.send(text_data=broadcasts.error_fragment(FRAME_UNKNOWN))
+        except Exception:
+            # Redis or the database away: this frame fails, the socket lives on.
+            logger.warning("chat frame %r failed", kind, exc_info=True)
+            if kind != "typing":  # typing is best effort; nobody needs to hear it failed
+                await self.send(text_data=broadcasts.error_fragment(SEND_FAILED))
 
     async def post(self, frame: dict[str, Any]) -> None:
         body, client_id = frame.get("body"), frame.get("client_id") or None

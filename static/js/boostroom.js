@@ -36,6 +36,12 @@
     form.querySelector("[name=client_id]").value = newClientId();
   }
 
+  function resyncPage() {
+    if (document.querySelector("[data-resync]")) {
+      htmx.ajax("GET", window.location.href, { target: "#main", select: "#main", swap: "outerHTML" });
+    }
+  }
+
   document.addEventListener("htmx:wsOpen", function (event) {
     var socket = event.target;
     var reopened = socket.dataset.state === "closed";
@@ -43,7 +49,7 @@
     if (socket.hasAttribute("data-chat-socket")) {
       event.detail.socketWrapper.send(JSON.stringify({ type: "resume", after: lastMessageId() }));
     } else if (reopened && socket.hasAttribute("data-resync")) {
-      htmx.ajax("GET", window.location.href, { target: "#main", select: "#main", swap: "outerHTML" });
+      resyncPage();
     }
   });
 
@@ -130,6 +136,11 @@
   });
 
   document.addEventListener("htmx:oobAfterSwap", function (event) {
+    var signal = document.getElementById("resync-signal");
+    if (signal && signal.hasAttribute("data-resync-now")) {
+      signal.removeAttribute("data-resync-now");
+      resyncPage();
+    }
     var list = document.getElementById("messages");
     if (list && list.dataset.stick === "1") list.scrollTop = list.scrollHeight;
   });
