@@ -1,22 +1,21 @@
-"""Fixed-window rate limits in the cache (Redis when configured, so every
-process shares the counts)."""
+"""Rate limits in the cache (Redis when configured, so every process shares the
+counts). A window opens at a key's first hit and lasts `window` seconds, so a
+burst cannot straddle a clock boundary and get twice the budget."""
 
 from __future__ import annotations
-
-import time
 
 from django.core.cache import cache
 
 
 def allow(key: str, *, limit: int, window: float) -> bool:
-    """Count one hit for `key`; False once more than `limit` hits fall in this window."""
-    bucket = int(time.time() // window)
-    cache_key = f"rl:{key}:{bucket}"
-    if cache.add(cache_key, 1, timeout=int(window) + 1):
+    """Count one hit for `key`; False once more than `limit` hits fall in its window."""
+    cache_key = f"rl:{key}"
+    timeout = max(1, int(window))
+    if cache.add(cache_key, 1, timeout=timeout):
         return True
     try:
         count = cache.incr(cache_key)
-    except ValueError:  # expired between add and incr
-        cache.set(cache_key, 1, timeout=int(window) + 1)
+    except ValueError:  # the window closed between add and incr
+        cache.add(cache_key, 1, timeout=timeout)
         count = 1
     return count <= limit

@@ -18,7 +18,6 @@ from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.core.cache import cache
 from django.core.files.base import ContentFile
 from django.core.files.storage import Storage, default_storage
 from django.core.files.uploadhandler import FileUploadHandler, SkipFile
@@ -27,6 +26,8 @@ from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 from django.utils import timezone
 from PIL import Image, ImageOps, ImageSequence, UnidentifiedImageError
+
+from config import ratelimit
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -357,17 +358,9 @@ def upload_was_too_large(request: Any) -> bool:
 
 def upload_rate_exceeded(*, user: AbstractBaseUser) -> bool:
     """Count this upload attempt; True once the user is past UPLOAD_RATE_LIMIT a window."""
-    window = settings.UPLOAD_RATE_WINDOW_SECONDS
-    bucket = int(timezone.now().timestamp()) // window
-    key = f"uploads:rate:{user.pk}:{bucket}"
-    cache.add(key, 0, timeout=window + 1)
-    try:
-        count = cache.incr(key)
-    except ValueError:
-        # Evicted between add and incr: this is the first attempt of the window again.
-        cache.set(key, 1, timeout=window + 1)
-        count = 1
-    return count > settings.UPLOAD_RATE_LIMIT
+    return not ratelimit.allow(
+        f"uploads:{user.pk}", limit=settings.UPLOAD_RATE_LIMIT, window=settings.UPLOAD_RATE_WINDOW_SECONDS
+    )
 
 
 # STORAGE
