@@ -40,10 +40,18 @@ async def broadcast_presence_changes(*, online: set[int], changed: set[int]) -> 
         await publish(group, html=html)
 
 
+# A page may render while someone is between two pages (briefly offline) and no
+# change follows to correct it, so a new socket also gets the online users' dots.
+SNAPSHOT_DOTS_MAX = 500
+
+
 def render_snapshot(*, room_ids: list[int]) -> str:
-    """What a socket gets when it connects: counts may have moved since its page rendered."""
+    """What a socket gets when it connects: counts and dots may have moved since its page rendered."""
     online = selectors.online_user_ids()
     counts = selectors.room_online_counts(room_ids=room_ids, online=online)
-    return online_count_html(online=online) + "".join(
-        room_count_html(room_id=room_id, count=count) for room_id, count in sorted(counts.items())
+    dots = [{"person_id": user_id, "online": True, "oob": True} for user_id in sorted(online)[:SNAPSHOT_DOTS_MAX]]
+    return (
+        online_count_html(online=online)
+        + "".join(room_count_html(room_id=room_id, count=count) for room_id, count in sorted(counts.items()))
+        + render_to_string("presence/dots.html", {"dots": dots})
     )
