@@ -291,6 +291,27 @@ PUBLIC_CHAT_RETENTION_DAYS = env_int("PUBLIC_CHAT_RETENTION_DAYS", 3)
 PRESENCE_HEARTBEAT_SECONDS = env_int("PRESENCE_HEARTBEAT_SECONDS", 30)
 PRESENCE_COALESCE_SECONDS = float(os.environ.get("PRESENCE_COALESCE_SECONDS", "1"))
 
+# ORDERS
+# The price table (orders/pricing.py, README "Pricing"): what one ladder step
+# costs, by the tier it starts in (an apex tier's price is its step to the next).
+# ORDERS_STEP_PRICES="silver=9.00,gold=12.50" overrides single tiers.
+ORDERS_STEP_PRICES = {
+    "iron": "5.00",
+    "bronze": "6.00",
+    "silver": "8.00",
+    "gold": "11.00",
+    "platinum": "15.00",
+    "emerald": "20.00",
+    "diamond": "35.00",
+    "master": "120.00",
+    "grandmaster": "250.00",
+}
+ORDERS_STEP_PRICES.update(
+    (tier.strip().lower(), price.strip())
+    for tier, _, price in (item.partition("=") for item in env_list("ORDERS_STEP_PRICES", []))
+)
+ORDERS_BOOSTER_SHARE = os.environ.get("ORDERS_BOOSTER_SHARE", "0.70")  # the booster's cut of the price
+
 # LOGGING
 LOG_DIR = os.environ.get("LOG_DIR", "")
 LOGGING: dict = {

@@ -5,36 +5,32 @@ costs the price of the tier it starts in, so Silver II -> Gold IV is two Silver
 steps. Current LP does not discount a step: LP gains per game vary too much to
 promise a cheaper first division.
 
-Override in settings without touching code:
-
-    ORDERS_STEP_PRICES = {"silver": "9.00", ...}  # merged over the defaults
-    ORDERS_BOOSTER_SHARE = "0.70"                   # booster's cut of the price
+The table is `settings.ORDERS_STEP_PRICES` (tier -> price of one step starting in
+it, every tier below Challenger) and `settings.ORDERS_BOOSTER_SHARE` (the
+booster's cut); config/settings.py holds the defaults and reads the environment
+overrides, README.md "Pricing" shows them. They are read on every quote, so a
+changed setting prices the next order.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 
 from orders import ranks
 from orders.ranks import Rank
 
 CENTS = Decimal("0.01")
+# Challenger is the top: no step starts there.
+PRICED_TIERS: list[str] = [rank for rank in ranks.RANK_ORDER if rank != Rank.CHALLENGER]
 
-DEFAULT_STEP_PRICES: dict[str, Decimal] = {
-    Rank.IRON: Decimal("5.00"),
-    Rank.BRONZE: Decimal("6.00"),
-    Rank.SILVER: Decimal("8.00"),
-    Rank.GOLD: Decimal("11.00"),
-    Rank.PLATINUM: Decimal("15.00"),
-    Rank.EMERALD: Decimal("20.00"),
-    Rank.DIAMOND: Decimal("35.00"),
-    Rank.MASTER: Decimal("120.00"),  # Master -> Grandmaster
-    Rank.GRANDMASTER: Decimal("250.00"),  # Grandmaster -> Challenger
-}
-DEFAULT_BOOSTER_SHARE = Decimal("0.70")
+TABLE_INCOMPLETE = "ORDERS_STEP_PRICES needs a price for every tier below Challenger; missing: {tiers}."
+TABLE_UNKNOWN_TIER = "ORDERS_STEP_PRICES has unknown tiers: {tiers}."
+PRICE_INVALID = "ORDERS_STEP_PRICES[{tier!r}] must be a price of at least 0, not {value!r}."
+SHARE_INVALID = "ORDERS_BOOSTER_SHARE must be a fraction between 0 and 1, not {value!r}."
 
 DESIRED_NOT_HIGHER = "The desired rank must be above the current rank."
 
@@ -46,13 +42,35 @@ class Quote:
     steps: int
 
 
+def _decimal(value: object) -> Decimal | None:
+    try:
+        number = Decimal(str(value).strip())
+    except InvalidOperation:
+        return None
+    return number if number.is_finite() else None
+
+
 def step_prices() -> dict[str, Decimal]:
-    overrides = getattr(settings, "ORDERS_STEP_PRICES", None) or {}
-    return {**DEFAULT_STEP_PRICES, **{str(rank): Decimal(str(price)) for rank, price in overrides.items()}}
+    """The configured table, checked: a typo in settings fails loudly, never prices at 0."""
+    table = dict(settings.ORDERS_STEP_PRICES)
+    if unknown := sorted(set(table) - set(PRICED_TIERS)):
+        raise ImproperlyConfigured(TABLE_UNKNOWN_TIER.format(tiers=", ".join(unknown)))
+    if missing := [tier for tier in PRICED_TIERS if tier not in table]:
+        raise ImproperlyConfigured(TABLE_INCOMPLETE.format(tiers=", ".join(missing)))
+    prices: dict[str, Decimal] = {}
+    for tier in PRICED_TIERS:
+        price = _decimal(table[tier])
+        if price is None or price < 0:
+            raise ImproperlyConfigured(PRICE_INVALID.format(tier=tier, value=table[tier]))
+        prices[tier] = price
+    return prices
 
 
 def booster_share() -> Decimal:
-    return Decimal(str(getattr(settings, "ORDERS_BOOSTER_SHARE", DEFAULT_BOOSTER_SHARE)))
+    share = _decimal(settings.ORDERS_BOOSTER_SHARE)
+    if share is None or not 0 <= share <= 1:
+        raise ImproperlyConfigured(SHARE_INVALID.format(value=settings.ORDERS_BOOSTER_SHARE))
+    return share
 
 
 def quote(*, current_rank: str, current_division: int | None, desired_rank: str, desired_division: int | None) -> Quote:

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import io
+import re
+import runpy
 import threading
 from decimal import Decimal
 from itertools import product
+from pathlib import Path
 
 import pytest
 from django.core import mail
+from django.core.exceptions import ImproperlyConfigured
 from django.db import connection, transaction
 
 from config import groups
+from config import settings as settings_module
 from orders import broadcasts, pricing, ranks, services
 from orders.models import BoosterTransaction, Order, OrderEvent
 from rooms.models import Room
@@ -43,11 +48,49 @@ def test_price_table(current, desired, price, steps):
     assert quote.booster_price == (Decimal(price) * Decimal("0.70")).quantize(Decimal("0.01"))
 
 
-def test_price_table_is_configurable_in_settings(settings):
-    settings.ORDERS_STEP_PRICES = {"silver": "10.50"}
+def test_overriding_the_price_table_setting_changes_the_price(settings, people):
+    settings.ORDERS_STEP_PRICES = {**settings.ORDERS_STEP_PRICES, "silver": "10.50"}
     settings.ORDERS_BOOSTER_SHARE = "0.5"
     quote = pricing.quote(current_rank="silver", current_division=2, desired_rank="gold", desired_division=4)
     assert (quote.price, quote.booster_price) == (Decimal("21.00"), Decimal("10.50"))
+    # The service prices from the same setting.
+    order = place(people["customer"])
+    assert (order.price, order.booster_price) == (Decimal("21.00"), Decimal("10.50"))
+
+
+def test_the_price_table_is_read_from_the_environment(monkeypatch):
+    """config/settings.py merges ORDERS_STEP_PRICES=tier=price,... over its defaults."""
+    monkeypatch.setenv("ORDERS_STEP_PRICES", "Silver=9.25, gold = 12")
+    monkeypatch.setenv("ORDERS_BOOSTER_SHARE", "0.6")
+    loaded = runpy.run_path(str(Path(settings_module.__file__)))
+    assert loaded["ORDERS_STEP_PRICES"]["silver"] == "9.25" and loaded["ORDERS_STEP_PRICES"]["gold"] == "12"
+    assert loaded["ORDERS_STEP_PRICES"]["iron"] == "5.00"
+    assert loaded["ORDERS_BOOSTER_SHARE"] == "0.6"
+
+
+def test_the_readme_shows_the_configured_price_table(settings):
+    readme = (Path(settings.BASE_DIR) / "README.md").read_text()
+    section = readme.split("## Pricing", 1)[1].split("\n## ", 1)[0]
+    rows = re.findall(r"^\| (\w+)[^|]* \| \$([\d.]+) \|$", section, flags=re.MULTILINE)
+    assert {tier.lower(): price for tier, price in rows} == settings.ORDERS_STEP_PRICES
+
+
+@pytest.mark.parametrize(
+    "changes, dropped, share, error",
+    [
+        ({}, ("iron", "gold"), "0.7", "missing: iron, gold"),
+        ({"wood": "1"}, (), "0.7", "unknown tiers: wood"),
+        ({"gold": "-1"}, (), "0.7", "ORDERS_STEP_PRICES['gold'] must be a price"),
+        ({"gold": "cheap"}, (), "0.7", "ORDERS_STEP_PRICES['gold'] must be a price"),
+        ({}, (), "1.5", "ORDERS_BOOSTER_SHARE must be a fraction"),
+    ],
+)
+def test_a_broken_price_table_fails_loudly(settings, changes, dropped, share, error):
+    table = {**settings.ORDERS_STEP_PRICES, **changes}
+    settings.ORDERS_STEP_PRICES = {tier: price for tier, price in table.items() if tier not in dropped}
+    settings.ORDERS_BOOSTER_SHARE = share
+    with pytest.raises(ImproperlyConfigured, match=re.escape(error)):
+        pricing.quote(current_rank="silver", current_division=2, desired_rank="gold", desired_division=4)
 
 
 @pytest.mark.parametrize(
