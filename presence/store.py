@@ -24,6 +24,14 @@ Clock = Callable[[], float]
 PUBLISHED_TTL_SECONDS = 86400
 KEY_GRACE_SECONDS = 60
 
+# Every presence command is one short round trip, so a few dozen connections
+# serve a connect storm if callers queue for them; redis-py's default pool
+# instead raises MaxConnectionsError at its 101st concurrent caller.
+POOL_MAX_CONNECTIONS = 50
+POOL_WAIT_SECONDS = 5
+# Page renders read the count; an unreachable Redis must cost them little.
+SYNC_TIMEOUT_SECONDS = 2
+
 _clock: Clock = time.time
 
 
@@ -164,7 +172,14 @@ class RedisPresenceStore(PresenceStore):
         if self._async_client is None:
             import redis.asyncio
 
-            self._async_client = redis.asyncio.Redis.from_url(self.url, socket_connect_timeout=5, socket_timeout=5)
+            pool = redis.asyncio.BlockingConnectionPool.from_url(
+                self.url,
+                max_connections=POOL_MAX_CONNECTIONS,
+                timeout=POOL_WAIT_SECONDS,
+                socket_connect_timeout=5,
+                socket_timeout=5,
+            )
+            self._async_client = redis.asyncio.Redis.from_pool(pool)
         return self._async_client
 
     @property
@@ -172,7 +187,14 @@ class RedisPresenceStore(PresenceStore):
         if self._sync_client is None:
             import redis
 
-            self._sync_client = redis.Redis.from_url(self.url, socket_connect_timeout=5, socket_timeout=5)
+            pool = redis.BlockingConnectionPool.from_url(
+                self.url,
+                max_connections=POOL_MAX_CONNECTIONS,
+                timeout=POOL_WAIT_SECONDS,
+                socket_connect_timeout=SYNC_TIMEOUT_SECONDS,
+                socket_timeout=SYNC_TIMEOUT_SECONDS,
+            )
+            self._sync_client = redis.Redis.from_pool(pool)
         return self._sync_client
 
     def _key_ttl_ms(self) -> int:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
+
+import pytest
 
 from presence.store import MemoryPresenceStore, RedisPresenceStore, new_store
 
@@ -67,3 +70,17 @@ async def test_the_turn_passes_when_it_lapses():
     assert await second.claim_turn(seconds=turn) == 0
     await first.close()
     await second.close()
+
+
+@pytest.mark.redis
+@pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="runs in the CI pass with REDIS_URL")
+async def test_a_thousand_concurrent_connects_all_count():
+    # Stock redis-py pools hold 100 connections and raise on the 101st caller.
+    store = new_store()
+    results = await asyncio.gather(
+        *(store.add(user_id=user_id, conn_id=f"tab-{user_id}") for user_id in range(1000)), return_exceptions=True
+    )
+    failures = [result for result in results if isinstance(result, BaseException)]
+    assert failures == [], f"{len(failures)} failed, first: {failures[0]!r}"
+    assert len(await store.online_user_ids()) == 1000
+    await store.close()
