@@ -137,6 +137,34 @@ async def test_progress_reaches_every_audience_with_its_own_card(socket_for, peo
         await socket.disconnect()
 
 
+async def test_cards_are_rendered_once_per_audience_not_once_per_socket(socket_for, people, order_in, monkeypatch):
+    order = await db(order_in)(Status.IN_PROGRESS)
+    renders: list[str] = []
+    real = broadcasts.render_card
+
+    def counting(order, audience, **kwargs):
+        renders.append(audience)
+        return real(order, audience, **kwargs)
+
+    monkeypatch.setattr(broadcasts, "render_card", counting)
+    page = f"/ws/orders/{order.pk}/"
+    viewers = [
+        *[("customer", path) for path in (page, page, "/ws/orders/", "/ws/orders/")],
+        *[("booster", path) for path in (page, "/ws/orders/", "/ws/orders/")],
+        *[(staff, path) for staff in ("manager", "admin") for path in (page, "/ws/orders/")],
+    ]
+    sockets = [await connected(socket_for, path, people[viewer]) for viewer, path in viewers]
+
+    await report_progress(order, people["booster"])
+
+    for (viewer, _path), socket in zip(viewers, sockets, strict=True):
+        frame = await socket.receive_from(timeout=3)
+        assert 'style="width: 75%"' in frame, viewer
+    assert sorted(renders) == ["booster", "customer", "staff"], f"{len(sockets)} sockets, renders: {renders}"
+    for socket in sockets:
+        await socket.disconnect()
+
+
 async def test_new_orders_appear_on_every_claim_list_and_leave_when_claimed(socket_for, people, order_in):
     winner = await connected(socket_for, "/ws/orders/", people["booster"])
     loser = await connected(socket_for, "/ws/orders/", people["other_booster"])
