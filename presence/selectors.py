@@ -3,17 +3,32 @@ tags, broadcasts, or a consumer through database_sync_to_async)."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Collection
 
 from django.contrib.auth.models import AbstractBaseUser
+from redis.exceptions import RedisError
 
 from presence.store import sync_store
 from rooms.models import Room
 from rooms.selectors import room_for_user, rooms_for_user
 
+logger = logging.getLogger("boostroom.realtime")
+
+PRESENCE_UNAVAILABLE = "presence store unavailable; showing nobody online"
+
 
 def online_user_ids() -> set[int]:
-    return sync_store().online_user_ids_sync()
+    """Who is online; nobody while Redis is away.
+
+    Every signed-in page and every presence fragment reads this: an outage may
+    cost the counts, never the page.
+    """
+    try:
+        return sync_store().online_user_ids_sync()
+    except RedisError:
+        logger.warning(PRESENCE_UNAVAILABLE, exc_info=True)
+        return set()
 
 
 def room_online_counts(*, room_ids: Collection[int], online: set[int]) -> dict[int, int]:

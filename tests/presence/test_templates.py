@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import pytest
 from django.template import Context, Template
 
+from presence import selectors
 from presence.store import new_store
 from rooms.models import PUBLIC_ROOM_NAME, Room
 
@@ -86,3 +88,13 @@ def test_every_page_gives_signed_in_users_the_socket_and_their_rooms(people, cli
 def test_anonymous_visitors_see_no_presence(client):
     page = client.get("/").content.decode()
     assert "/ws/online-status/" not in page and "online-count" not in page
+
+
+def test_pages_render_without_presence_while_redis_is_down(people, client_for, settings, caplog):
+    alice, _, _ = people
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
+    with caplog.at_level(logging.WARNING, logger="boostroom.realtime"):
+        response = client_for(alice).get("/")
+    assert response.status_code == 200
+    assert '<span id="online-count">0</span>' in response.content.decode()
+    assert selectors.PRESENCE_UNAVAILABLE in caplog.text
