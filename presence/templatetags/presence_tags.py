@@ -5,7 +5,6 @@ socket keeps them current.
     {% online_count %}               the header's site-wide #online-count
     {% online_dot person %}          green/grey dot for a user
     {% room_online_count room %}     how many of the room's members are online
-    {% room_member_list room %}      members with dots (private room: the other one)
     {% chat_rooms_online as entries %}  [(room, count)] for the chat dropdown
 """
 
@@ -50,21 +49,6 @@ def online_dot(context: Context, person: Any) -> dict[str, Any]:
 def room_online_count(context: Context, room: Room) -> dict[str, Any]:
     counts = selectors.room_online_counts(room_ids=[room.pk], online=_online(context))
     return {"room_id": room.pk, "count": counts[room.pk], "oob": False}
-
-
-@register.inclusion_tag("presence/member_list.html", takes_context=True)
-def room_member_list(context: Context, room: Room) -> dict[str, Any]:
-    if room.kind == Room.Kind.PUBLIC:
-        members: list[Any] = []
-    else:
-        members = list(room.members.order_by("username").only("pk", "username"))
-    label = "Members"
-    viewer = context.get("user")
-    if room.kind == Room.Kind.PRIVATE and viewer is not None:
-        members = [person for person in members if person.pk != viewer.pk]
-        label = "Other participant"
-    online = _online(context)
-    return {"members": [(person, person.pk in online) for person in members], "label": label}
 
 
 @register.simple_tag(takes_context=True)
