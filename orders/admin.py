@@ -1,17 +1,49 @@
-"""Orders in the Django admin. Workflow changes are admin actions that call the
-same services as the site; plain edits push live through the post_save
-scheduling in orders.signals and are recorded on the order's timeline."""
+"""Orders in the Django admin. Workflow changes (assign, start, pause, resume,
+complete, cancel) are admin actions that call the same services as the site;
+plain edits are validated by Order.clean (the ladder's rules), push live through
+the post_save scheduling in orders.signals and are recorded on the timeline."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.helpers import ActionForm
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from orders import services
+from orders import selectors, services
 from orders.models import BoosterTransaction, Order, OrderEvent, ProofScreenshot
+
+PICK_A_BOOSTER = "Pick a booster next to the action to assign orders."
+ONLY_ASSIGNED_START = "only assigned orders can be started (paused ones are resumed)."
+ONLY_PAUSED_RESUME = "only paused orders can be resumed."
+
+
+def _boosters() -> QuerySet:
+    return (
+        get_user_model().objects.filter(groups__name=selectors.BOOSTER_GROUP_NAME, is_active=True).order_by("username")
+    )
+
+
+class BoosterChoiceField(forms.ModelChoiceField):
+    """An unknown choice reads as "none picked": the action says so, instead of the
+    admin's generic "No action selected" for an invalid action form."""
+
+    def to_python(self, value: object) -> object:
+        try:
+            return super().to_python(value)
+        except ValidationError:
+            return None
+
+
+class OrderActionForm(ActionForm):
+    """The changelist's action bar, with the booster the assign action hands orders to."""
+
+    booster = BoosterChoiceField(queryset=_boosters(), required=False, label="Booster (for assign):")
 
 
 class OrderEventInline(admin.TabularInline):
@@ -90,7 +122,8 @@ class OrderAdmin(admin.ModelAdmin):
         ),
     )
     inlines = (OrderEventInline, ProofScreenshotInline)
-    actions = ("pause_orders", "resume_orders", "complete_orders", "cancel_orders")
+    action_form = OrderActionForm
+    actions = ("assign_orders", "start_orders", "pause_orders", "resume_orders", "complete_orders", "cancel_orders")
 
     @admin.display(description="Progress")
     def progress_display(self, order: Order) -> str:
@@ -109,6 +142,24 @@ class OrderAdmin(admin.ModelAdmin):
         if change and form.changed_data:
             services.order_record_edit(order=obj, by=request.user, fields=list(form.changed_data))
 
+    @admin.action(description="Assign selected orders to the chosen booster")
+    def assign_orders(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
+        booster = OrderActionForm.base_fields["booster"].clean(request.POST.get("booster"))
+        if booster is None:
+            self.message_user(request, PICK_A_BOOSTER, messages.ERROR)
+            return
+        _run(
+            self,
+            request,
+            queryset,
+            f"Assigned to {booster.username}:",
+            lambda o: services.order_assign(order=o, booster=booster, by=request.user),
+        )
+
+    @admin.action(description="Start selected orders")
+    def start_orders(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
+        _run(self, request, queryset, "Started", lambda o: self._play(o, request, Order.Status.ASSIGNED))
+
     @admin.action(description="Pause selected orders")
     def pause_orders(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
         _run(
@@ -121,13 +172,14 @@ class OrderAdmin(admin.ModelAdmin):
 
     @admin.action(description="Resume selected orders")
     def resume_orders(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
-        _run(
-            self,
-            request,
-            queryset,
-            "Resumed",
-            lambda o: services.order_status_set(order=o, status=Order.Status.IN_PROGRESS, by=request.user),
-        )
+        _run(self, request, queryset, "Resumed", lambda o: self._play(o, request, Order.Status.PAUSED))
+
+    @staticmethod
+    def _play(order: Order, request: HttpRequest, expected: str) -> Order:
+        """Start and resume are one service call; each action applies to its own status."""
+        if order.status != expected:
+            raise services.OrderError(ONLY_ASSIGNED_START if expected == Order.Status.ASSIGNED else ONLY_PAUSED_RESUME)
+        return services.order_status_set(order=order, status=Order.Status.IN_PROGRESS, by=request.user)
 
     @admin.action(description="Complete selected orders (records the payout)")
     def complete_orders(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:

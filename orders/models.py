@@ -3,11 +3,13 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.urls import reverse
 
 from config import groups
 from orders import ranks
+from orders.pricing import DESIRED_NOT_HIGHER
 from orders.ranks import Division, Rank
 
 NAME_PREFIX = "LOL"
@@ -90,6 +92,30 @@ class Order(models.Model):
 
     def __str__(self) -> str:
         return self.name or f"order #{self.pk}"
+
+    def clean(self) -> None:
+        """The ladder's rules for direct edits (the admin's change form): each
+        rank/division/LP triple must exist, and the goal must be above the start."""
+        errors: dict[str, str] = {}
+        for prefix, lp_field in (("current", "current_lp"), ("desired", None), ("reached", "reached_lp")):
+            rank, division = getattr(self, f"{prefix}_rank"), getattr(self, f"{prefix}_division")
+            try:
+                ranks.validate(rank, division, None)
+            except ranks.RankError as error:
+                errors[f"{prefix}_division" if rank in ranks.RANK_ORDER else f"{prefix}_rank"] = str(error)
+                continue
+            if lp_field:
+                try:
+                    ranks.validate(rank, division, getattr(self, lp_field))
+                except ranks.RankError as error:
+                    errors[lp_field] = str(error)
+        if not errors.keys() & {"current_rank", "current_division", "desired_rank", "desired_division"}:
+            if ranks.step(self.desired_rank, self.desired_division) <= ranks.step(
+                self.current_rank, self.current_division
+            ):
+                errors["desired_rank"] = DESIRED_NOT_HIGHER
+        if errors:
+            raise ValidationError(errors)
 
     def get_absolute_url(self) -> str:
         return reverse("orders:detail", args=[self.pk])

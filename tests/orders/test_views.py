@@ -14,7 +14,8 @@ from django.test.utils import CaptureQueriesContext
 from PIL import Image
 
 from config import groups
-from orders import services
+from orders import pricing, services
+from orders.admin import ONLY_ASSIGNED_START, PICK_A_BOOSTER
 from orders.models import Order, OrderEvent, ProofScreenshot
 from tests.orders.conftest import SILVER_II_TO_GOLD_IV, Status, place
 
@@ -281,16 +282,77 @@ def superuser(people):
     return admin
 
 
-def test_admin_pause_action_uses_the_service(client_for, superuser, order_in):
+def admin_action(client, action: str, orders: list[Order], **extra: object):
+    data = {"action": action, "_selected_action": [order.pk for order in orders], **extra}
+    return client.post("/admin/orders/order/", data, follow=True)
+
+
+def test_admin_pause_action_uses_the_service_and_pushes_to_customer_and_booster(
+    client_for, superuser, people, order_in, published, django_capture_on_commit_callbacks
+):
     order = order_in(Status.IN_PROGRESS)
-    response = client_for(superuser).post(
-        "/admin/orders/order/", {"action": "pause_orders", "_selected_action": [order.pk]}
-    )
+    published.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client_for(superuser).post(
+            "/admin/orders/order/", {"action": "pause_orders", "_selected_action": [order.pk]}
+        )
     assert response.status_code == 302
     order.refresh_from_db()
     assert order.status == Status.PAUSED
     event = order.events.latest("id")
     assert (event.actor, event.to_status) == (superuser, Status.PAUSED)
+    pushed = dict(published)
+    for person in ("customer", "booster"):
+        card = pushed[groups.user(people[person].pk)]["html"]
+        assert f'id="order-{order.pk}"' in card and 'data-status="paused"' in card, person
+    assert 'data-status="paused"' in pushed[groups.STAFF]["html"]
+
+
+def test_admin_assign_action_hands_orders_to_the_chosen_booster(
+    client_for, superuser, people, order_in, published, django_capture_on_commit_callbacks
+):
+    pending, taken = order_in(), order_in(Status.IN_PROGRESS)
+    client = client_for(superuser)
+    changelist = client.get("/admin/orders/order/").content.decode()
+    assert 'name="booster"' in changelist and people["other_booster"].username in changelist
+    published.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_action(client, "assign_orders", [pending, taken], booster=people["other_booster"].pk)
+    assert "Assigned to boost2: 2 order(s)." in response.content.decode()
+    for order in (pending, taken):
+        order.refresh_from_db()
+        assert order.booster == people["other_booster"]
+        assert order.events.latest("id").actor == superuser
+    assert (pending.status, taken.status) == (Status.ASSIGNED, Status.IN_PROGRESS)
+    assert people["other_booster"] in pending.booster_room.members.all()
+    # The new booster's dashboard gets both cards; the previous one loses theirs.
+    to_new = [payload for group, payload in published if group == groups.user(people["other_booster"].pk)]
+    assert len(to_new) == 2
+    to_old = [payload for group, payload in published if group == groups.user(people["booster"].pk)]
+    assert [f"delete:#my-orders #order-{taken.pk}" in payload["html"] for payload in to_old] == [True]
+
+
+def test_admin_assign_action_needs_a_booster_and_changes_nothing_without_one(client_for, superuser, people, order_in):
+    order = order_in()
+    client = client_for(superuser)
+    response = admin_action(client, "assign_orders", [order])
+    assert escape(PICK_A_BOOSTER) in response.content.decode()
+    response = admin_action(client, "assign_orders", [order], booster=people["customer"].pk)
+    assert escape(PICK_A_BOOSTER) in response.content.decode()  # not a booster: not a choice
+    order.refresh_from_db()
+    assert (order.status, order.booster) == (Status.PENDING, None)
+
+
+def test_admin_start_action_starts_assigned_orders_only(client_for, superuser, order_in):
+    assigned, paused = order_in(Status.ASSIGNED), order_in(Status.PAUSED)
+    response = admin_action(client_for(superuser), "start_orders", [assigned, paused])
+    html = response.content.decode()
+    assert "Started 1 order(s)." in html and escape(ONLY_ASSIGNED_START) in html
+    assigned.refresh_from_db()
+    paused.refresh_from_db()
+    assert (assigned.status, paused.status) == (Status.IN_PROGRESS, Status.PAUSED)
+    event = assigned.events.latest("id")
+    assert (event.actor, event.message) == (superuser, f"Started by {superuser.username}")
 
 
 def test_admin_action_reports_refused_transitions(client_for, superuser, order_in):
@@ -341,6 +403,34 @@ def test_admin_change_form_save_pushes_after_commit_and_is_on_the_timeline(
     assert Order.objects.get(pk=order.pk).reached_lp == 70
     assert [group for group, _ in published].count(groups.order(order.pk)) == 1
     assert order.events.latest("id").kind == OrderEvent.Kind.EDITED
+
+
+@pytest.mark.parametrize(
+    "edit, field, error",
+    [
+        ({"reached_rank": "master", "reached_division": "2"}, "reached_division", "Master has no divisions."),
+        ({"current_division": ""}, "current_division", "Silver needs a division (IV to I)."),
+        ({"reached_lp": "150"}, "reached_lp", "LP must be between 0 and 100."),
+        ({"desired_rank": "silver", "desired_division": "3"}, "desired_rank", pricing.DESIRED_NOT_HIGHER),
+    ],
+)
+def test_admin_change_form_refuses_impossible_ranks(
+    client_for, superuser, order_in, published, django_capture_on_commit_callbacks, edit, field, error
+):
+    order = order_in(Status.IN_PROGRESS)
+    client = client_for(superuser)
+    parser = _FormValues()
+    parser.feed(client.get(f"/admin/orders/order/{order.pk}/change/").content.decode())
+    events = order.events.count()
+    published.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(f"/admin/orders/order/{order.pk}/change/", {**parser.values, **edit})
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors[field] == [error]
+    saved = Order.objects.get(pk=order.pk)
+    assert (saved.current_division, saved.desired_rank, saved.reached_rank) == (2, "gold", "silver")
+    assert saved.reached_lp == 0
+    assert order.events.count() == events and published == []
 
 
 # PROOF SCREENSHOTS
