@@ -28,19 +28,21 @@ async def presence_disconnect(*, user_id: int, conn_id: str, tracker: Tracker | 
     tracker.mark_changed()
 
 
-async def presence_sweep(*, tracker: Tracker) -> int:
-    """Keep this process's connections alive and drop everyone else's lapsed ones.
+async def presence_sweep(*, tracker: Tracker, refresh: bool = True) -> int:
+    """Keep this process's connections alive (unless `refresh` is False) and
+    drop everyone else's lapsed ones.
 
     Returns how many lapsed entries were dropped; any at all means someone may
     have gone offline without a disconnect (a crashed process), so publish.
     """
-    entries = [(user_id, conn_id) for conn_id, user_id in tracker.connections.items()]
-    await tracker.store.refresh(entries=entries)
-    # A socket that closed while the refresh was in flight may have been re-added
-    # after its own removal; remove it again rather than leave a ghost for 2N.
-    for user_id, conn_id in entries:
-        if conn_id not in tracker.connections:
-            await tracker.store.remove(user_id=user_id, conn_id=conn_id)
+    if refresh:
+        entries = [(user_id, conn_id) for conn_id, user_id in tracker.connections.items()]
+        await tracker.store.refresh(entries=entries)
+        # A socket that closed while the refresh was in flight may have been re-added
+        # after its own removal; remove it again rather than leave a ghost for 2N.
+        for user_id, conn_id in entries:
+            if conn_id not in tracker.connections:
+                await tracker.store.remove(user_id=user_id, conn_id=conn_id)
     lapsed = await tracker.store.purge_expired()
     if lapsed:
         tracker.mark_changed()

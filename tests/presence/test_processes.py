@@ -92,3 +92,30 @@ async def test_a_killed_process_leaves_no_one_online_after_its_entries_lapse(soc
     assert f'class="dot presence-{ghost.pk}"' in frames[-1]
     assert await database_sync_to_async(selectors.online_user_ids)() == {survivor.pk}
     await tab.disconnect()
+
+
+async def test_a_killed_process_s_users_are_announced_offline_within_two_and_a_half_beats(
+    socket_for, make_user, presence_clock, settings
+):
+    beat = settings.PRESENCE_HEARTBEAT_SECONDS = 2.0
+    ghost, survivor = await database_sync_to_async(make_user)(), await database_sync_to_async(make_user)()
+    # The ghost's process died a beat ago, right after its last refresh.
+    presence_clock.advance(-beat)
+    doomed: Tracker = new_tracker()
+    await services.presence_connect(user_id=ghost.pk, conn_id="doomed-1", tracker=doomed)
+    doomed.stop()
+    presence_clock.advance(beat)
+    tab = await socket_for("/ws/online-status/", survivor)
+    assert (await tab.connect())[0]
+    await receive_until(tab, lambda frame: online_count(frame) == 2)
+
+    # Worst case: the entry lapses just after the surviving process has looked.
+    tracker = get_tracker()
+    sweeps = tracker.sweeps
+    await wait_for(lambda: tracker.sweeps > sweeps, within=2 * beat)
+    presence_clock.advance(beat + 0.01)  # 2N since the ghost's last refresh: lapsed
+    started = asyncio.get_running_loop().time()
+    await receive_until(tab, lambda frame: online_count(frame) == 1, within=2 * beat)
+    announced_after = 2 * beat + asyncio.get_running_loop().time() - started
+    assert announced_after <= 2 * beat + beat / 2 + COALESCE_SECONDS + 0.4, announced_after
+    await tab.disconnect()
