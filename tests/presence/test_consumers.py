@@ -17,6 +17,7 @@ from tests.presence.conftest import COALESCE_SECONDS, drain, online_count, recei
 pytestmark = pytest.mark.django_db(transaction=True)
 
 PATH = "/ws/online-status/"
+DEFAULT_COALESCE_SECONDS = 1.0  # PRESENCE_COALESCE_SECONDS as shipped
 
 
 async def connected(socket_for, user: User, path: str = PATH):
@@ -69,34 +70,62 @@ async def test_second_tab_keeps_the_user_online_and_the_last_tab_takes_them_offl
     await bob_tab.disconnect()
 
 
-async def test_a_burst_of_joins_is_coalesced_into_few_identical_fragments(socket_for, make_user, settings):
-    settings.PRESENCE_COALESCE_SECONDS = 0.5
+async def test_a_hundred_joins_in_a_second_make_at_most_two_updates_per_scope(socket_for, make_user, settings):
+    settings.PRESENCE_COALESCE_SECONDS = DEFAULT_COALESCE_SECONDS
     watchers = [await database_sync_to_async(make_user)() for _ in range(2)]
+
+    def make_crowd_and_rooms() -> tuple[list[User], list[Room]]:
+        User.objects.bulk_create([User(username=f"crowd{i:03}") for i in range(100)])
+        crowd = list(User.objects.filter(username__startswith="crowd").order_by("username"))
+        rooms = []
+        for name, members in (("squad-a", crowd[:50]), ("squad-b", crowd[50:])):
+            room = Room.objects.create(name=name, kind=Room.Kind.GROUP)
+            room.members.add(*watchers, *members)
+            rooms.append(room)
+        return crowd, [public_room(), *rooms]
+
+    crowd, rooms = await database_sync_to_async(make_crowd_and_rooms)()
+    expected = {"site": 102, rooms[0].pk: 102, rooms[1].pk: 52, rooms[2].pk: 52}
     watcher_tabs = [await connected(socket_for, user) for user in watchers]
     for tab in watcher_tabs:
         await receive_until(tab, count_is(2))
-    await asyncio.gather(*(drain(tab, 3 * 0.5) for tab in watcher_tabs))
+    await asyncio.gather(*(drain(tab, 2 * DEFAULT_COALESCE_SECONDS) for tab in watcher_tabs))
 
-    def make_crowd() -> list[User]:
-        User.objects.bulk_create([User(username=f"crowd{i}") for i in range(100)])
-        return list(User.objects.filter(username__startswith="crowd"))
-
-    crowd = await database_sync_to_async(make_crowd)()
+    # Sessions first, so the burst itself is only the joins: ten waves of ten
+    # spread over the second, so that without coalescing there would be an
+    # update per wave, not one for an instant burst.
+    crowd_tabs = [await socket_for(PATH, user) for user in crowd]
     started = time.monotonic()
-    crowd_tabs = [await connected(socket_for, user) for user in crowd]
-    joined_in = time.monotonic() - started
-    frames = await asyncio.gather(*(receive_until(tab, count_is(102), within=5) for tab in watcher_tabs))
-    later = await asyncio.gather(*(drain(tab, 2 * 0.5) for tab in watcher_tabs))
-    frames = [seen + more for seen, more in zip(frames, later, strict=True)]
-    # The public room's count travels in its own fragment; only the site-wide ones matter here.
-    frames = [[frame for frame in seen if online_count(frame) is not None] for seen in frames]
 
-    # One fragment per interval at most (plus the trailing one), not one per join.
-    bound = int(joined_in / 0.5) + 2
-    assert 1 <= len(frames[0]) <= bound, (len(frames[0]), joined_in)
+    async def wave(number: int) -> list[tuple[bool, object]]:
+        await asyncio.sleep(number * 0.07)
+        return await asyncio.gather(*(tab.connect() for tab in crowd_tabs[number * 10 : number * 10 + 10]))
+
+    results = [result for batch in await asyncio.gather(*(wave(n) for n in range(10))) for result in batch]
+    joined_in = time.monotonic() - started
+    assert len(results) == 100 and all(ok for ok, _ in results)
+    assert joined_in < 1.0, f"the burst took {joined_in:.2f}s; the bound below assumes one second"
+
+    def settled(frame: str) -> bool:
+        return online_count(frame) == expected["site"]
+
+    seen = await asyncio.gather(*(receive_until(tab, settled, within=5) for tab in watcher_tabs))
+    # The room fragments of that publish follow it; then nothing more may come.
+    later = await asyncio.gather(*(drain(tab, 2 * DEFAULT_COALESCE_SECONDS) for tab in watcher_tabs))
+    seen = [frames + more for frames, more in zip(seen, later, strict=True)]
+
+    def updates(frames: list[str]) -> dict[object, list[int]]:
+        scopes: dict[object, list[int]] = {"site": [frame for f in frames if (frame := online_count(f)) is not None]}
+        for room in rooms:
+            scopes[room.pk] = [count for f in frames if (count := room_count(f, room.pk)) is not None]
+        return scopes
+
+    per_scope = updates(seen[0])
+    for scope, counts in per_scope.items():
+        assert 1 <= len(counts) <= 2, (scope, counts, joined_in)
+        assert counts[-1] == expected[scope], (scope, counts)
     # Rendered once, the same bytes to everyone.
-    assert frames[0] == frames[1]
-    assert online_count(frames[0][-1]) == 102
+    assert seen[0] == seen[1]
     for tab in [*crowd_tabs, *watcher_tabs]:
         await tab.disconnect()
 
