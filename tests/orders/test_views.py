@@ -3,6 +3,7 @@ query counts that stay flat however many orders a dashboard shows."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import re
 from html import escape
@@ -17,7 +18,8 @@ from config import groups
 from orders import pricing, services
 from orders.admin import ONLY_ASSIGNED_START, PICK_A_BOOSTER
 from orders.models import Order, OrderEvent, ProofScreenshot
-from tests.orders.conftest import SILVER_II_TO_GOLD_IV, Status, place
+from presence.store import new_store
+from tests.orders.conftest import SILVER_II_TO_GOLD_IV, Status, commit_point, place
 
 pytestmark = pytest.mark.django_db
 
@@ -269,6 +271,49 @@ def test_order_page_links_the_chat_rooms_each_role_may_read(client_for, people, 
     assert staff_link in customer_html and booster_link in customer_html
     assert booster_link in booster_html and staff_link not in booster_html
     assert 'id="order-timeline"' in customer_html and f'ws-connect="/ws/orders/{order.pk}/"' in customer_html
+
+
+def go_online(*users) -> None:
+    """As tests/presence does: a connection in the presence store, on a private loop."""
+
+    async def add() -> None:
+        store = new_store()
+        for user in users:
+            await store.add(user_id=user.pk, conn_id=f"tab-of-{user.pk}")
+        await store.close()
+
+    asyncio.run(add())
+
+
+def dot(user, *, online: bool) -> str:
+    return f'class="dot presence-{user.pk}{" dot-online" if online else ""}"'
+
+
+def test_cards_show_the_other_partys_presence_dot(client_for, people, order_in, published):
+    order, claimable = order_in(Status.IN_PROGRESS), order_in()
+    customer, booster = people["customer"], people["booster"]
+    go_online(booster)
+
+    def card(html: str, pk: int) -> str:
+        return html.split(f'id="order-{pk}"', 1)[1].split("</article>", 1)[0]
+
+    mine = card(client_for(customer).get("/dashboard/").content.decode(), order.pk)
+    assert dot(booster, online=True) in mine and f"presence-{customer.pk}" not in mine
+    boosting = client_for(booster).get("/dashboard/").content.decode()
+    assert dot(customer, online=False) in card(boosting, order.pk)
+    assert "presence-" not in card(boosting, claimable.pk)  # the claim list names nobody
+    staff = card(client_for(people["manager"]).get("/dashboard/").content.decode(), order.pk)
+    assert dot(customer, online=False) in staff and dot(booster, online=True) in staff
+    page = client_for(customer).get(f"/orders/{order.pk}/").content.decode()
+    assert dot(booster, online=True) in card(page, order.pk)
+
+    # Pushed cards carry the dots as they are when the change happens.
+    go_online(customer)
+    services.order_status_set(order=order, status=Status.PAUSED, by=booster)
+    commit_point()
+    pushed = dict(published)
+    assert dot(customer, online=True) in pushed[groups.user(booster.pk)]["html"]
+    assert dot(booster, online=True) in pushed[groups.user(customer.pk)]["html"]
 
 
 # ADMIN
