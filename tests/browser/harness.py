@@ -312,7 +312,8 @@ def redis_delete_prefix(url: str, prefix: str) -> None:
 
 class TcpProxy:
     """Forwards a loopback port to a target; `cut()` drops every connection and
-    refuses new ones (the target "goes away"), `restore()` brings it back."""
+    refuses new ones (the target "goes away"), `restore()` brings it back, and
+    `switch_to()` sends new connections elsewhere (fail-over)."""
 
     def __init__(self, *, target_host: str, target_port: int) -> None:
         self.target = (target_host, target_port)
@@ -385,6 +386,11 @@ class TcpProxy:
                 sock.close()
                 with self._lock:
                     self._pairs.discard(sock)
+
+    def switch_to(self, *, target_port: int, target_host: str = HOST) -> None:
+        """New connections go to another target, as a load balancer does when a
+        backend dies; connections already open stay where they are."""
+        self.target = (target_host, target_port)
 
     def cut(self) -> None:
         self._stopping.set()
