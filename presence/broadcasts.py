@@ -2,7 +2,9 @@
 
 `groups.PRESENCE` (every signed-in socket) gets the site-wide count and the dots
 of the users whose status changed; `groups.room_presence(pk)` (only sockets of
-users who may read the room) gets that room's online count.
+users who may read the room) gets that room's online count. When a room's
+members change, `groups.user_sockets(pk)` of each of them tells their presence
+sockets to re-check which rooms they follow.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from channels.db import database_sync_to_async
 from django.template.loader import render_to_string
 
 from config import groups
-from config.fanout import publish
+from config.fanout import publish, publish_sync
 from presence import selectors
 
 
@@ -38,6 +40,20 @@ async def broadcast_presence_changes(*, online: set[int], changed: set[int]) -> 
     fragments = await database_sync_to_async(render_presence_changes)(online=online, changed=changed)
     for group, html in fragments:
         await publish(group, html=html)
+
+
+# Carries no html, so the user's other sockets (chat, orders) ignore it.
+ROOMS_CHANGED = "presence_rooms_changed"
+
+
+def room_members_changed(*, room_ids: list[int], user_ids: list[int]) -> None:
+    """Members came or went: their presence sockets join or leave these rooms'
+    groups first, then whoever follows a room now gets its new count."""
+    for user_id in user_ids:
+        publish_sync(groups.user_sockets(user_id), **{ROOMS_CHANGED: True})
+    counts = selectors.room_online_counts(room_ids=room_ids, online=selectors.online_user_ids())
+    for room_id, count in sorted(counts.items()):
+        publish_sync(groups.room_presence(room_id), html=room_count_html(room_id=room_id, count=count))
 
 
 # A page may render while someone is between two pages (briefly offline) and no

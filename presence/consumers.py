@@ -4,13 +4,14 @@ everything it receives is an out-of-band fragment rendered by broadcasts.py."""
 from __future__ import annotations
 
 import uuid
+from typing import Any
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 
 from config import groups
 from config.consumers import CLOSE_FORBIDDEN, FanoutConsumer
-from presence.broadcasts import render_snapshot
+from presence.broadcasts import ROOMS_CHANGED, render_snapshot
 from presence.selectors import presence_room_ids
 from presence.services import presence_connect, presence_disconnect
 from rooms.selectors import RoomAccessDenied
@@ -19,25 +20,50 @@ from rooms.selectors import RoomAccessDenied
 class OnlineStatusConsumer(FanoutConsumer):
     conn_id: str | None = None
     user_id: int | None = None
+    room_name: str | None = None
+    room_ids: list[int] = []
 
     async def connect(self) -> None:
         user = self.user
         query = parse_qs(self.scope.get("query_string", b"").decode())
-        room_name = (query.get("room") or [None])[0]
+        self.room_name = (query.get("room") or [None])[0]
         try:
-            room_ids = await database_sync_to_async(presence_room_ids)(user=user, room_name=room_name)
+            room_ids = await database_sync_to_async(presence_room_ids)(user=user, room_name=self.room_name)
         except RoomAccessDenied:
             return await self.refuse(CLOSE_FORBIDDEN)
         await self.join(groups.PRESENCE)
         # Room counts reach only readers: a private room's presence is its members' business.
-        for room_id in room_ids:
-            await self.join(groups.room_presence(room_id))
+        await self.follow(room_ids)
         await self.accept_logged()
         self.user_id = user.pk
         self.conn_id = uuid.uuid4().hex
         await presence_connect(user_id=self.user_id, conn_id=self.conn_id)
-        self.room_ids = room_ids
         await self.send(text_data=await database_sync_to_async(render_snapshot)(room_ids=room_ids))
+
+    async def follow(self, room_ids: list[int]) -> None:
+        """Follow exactly these rooms' counts."""
+        for room_id in set(self.room_ids) - set(room_ids):
+            await self.leave(groups.room_presence(room_id))
+        for room_id in set(room_ids) - set(self.room_ids):
+            await self.join(groups.room_presence(room_id))
+        self.room_ids = room_ids
+
+    async def deliver_event(self, group: str, event: dict[str, Any]) -> None:
+        if event.get(ROOMS_CHANGED):
+            return await self.rooms_changed()
+        await super().deliver_event(group, event)
+
+    async def rooms_changed(self) -> None:
+        # The rooms this socket follows were decided at connect; a removed member
+        # must stop seeing the room's count, an added one start.
+        try:
+            room_ids = await database_sync_to_async(presence_room_ids)(user=self.user, room_name=self.room_name)
+        except RoomAccessDenied:
+            # The room this page shows is no longer theirs (its chat socket closes);
+            # the header's rooms still count.
+            self.room_name = None
+            room_ids = await database_sync_to_async(presence_room_ids)(user=self.user)
+        await self.follow(room_ids)
 
     async def fanout_resync(self) -> None:
         # Counts pushed while the layer was away are lost: send the current ones.

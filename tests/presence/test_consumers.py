@@ -12,6 +12,7 @@ from django.contrib.auth.models import Group, User
 from presence import selectors
 from presence.services import presence_connect
 from presence.tracker import get_tracker
+from rooms import services as room_services
 from rooms.models import PUBLIC_ROOM_NAME, Room
 from tests.conftest import expect_close
 from tests.presence.conftest import COALESCE_SECONDS, drain, online_count, receive_until, room_count
@@ -188,3 +189,35 @@ async def test_staff_looking_at_an_order_room_follow_its_count(socket_for, make_
     for tab in (customer_tab, manager_tab):
         await tab.disconnect()
 
+
+async def test_removed_members_stop_following_a_room_and_added_members_start(socket_for, make_user):
+    alice, bob, carol, dave = [await database_sync_to_async(make_user)() for _ in range(4)]
+
+    def make_squad() -> Room:
+        room = Room.objects.create(name="squad", kind=Room.Kind.GROUP, admin=bob)
+        room.members.add(alice, bob, carol)
+        return room
+
+    squad = await database_sync_to_async(make_squad)()
+    squad_count = lambda expected: lambda frame: room_count(frame, squad.pk) == expected  # noqa: E731
+    tabs = {user.username: await connected(socket_for, user) for user in (alice, bob, dave)}
+    alice_tab, bob_tab, dave_tab = tabs[alice.username], tabs[bob.username], tabs[dave.username]
+    await receive_until(bob_tab, count_is(3))
+    await asyncio.gather(*(drain(tab, 3 * COALESCE_SECONDS) for tab in tabs.values()))
+
+    await database_sync_to_async(room_services.room_update)(
+        room=squad, by=bob, title="Squad", retention_days=None, remove_user_ids=[alice.pk]
+    )
+    await receive_until(bob_tab, squad_count(1))  # alice is online but no longer a member
+    await database_sync_to_async(room_services.room_join)(room=squad, user=dave)
+    await receive_until(bob_tab, squad_count(2))
+    await receive_until(dave_tab, squad_count(2))
+
+    carol_tab = await connected(socket_for, carol)
+    await receive_until(bob_tab, squad_count(3))
+    await receive_until(dave_tab, squad_count(3))
+    alice_frames = await receive_until(alice_tab, count_is(4))
+    alice_frames += await drain(alice_tab, 3 * COALESCE_SECONDS)
+    assert not any(f"room-online-{squad.pk}" in frame for frame in alice_frames), alice_frames
+    for tab in (*tabs.values(), carol_tab):
+        await tab.disconnect()
