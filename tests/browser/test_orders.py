@@ -88,3 +88,35 @@ def test_the_claim_list_drops_an_order_another_booster_claimed(site, people):
     assert newer_pk != order_pk
     for person in (first, second):
         expect(person.page.locator(f"#claimable-orders #order-{newer_pk}")).to_have_count(1)
+
+
+def test_an_admin_pause_in_the_django_admin_shows_on_both_dashboards_live(site, people):
+    """The real admin action through the browser (the admin is for is_staff users,
+    so the one pausing is an admin)."""
+    customer_name, booster_name, admin_name = site.users(
+        "payer", "grinder", "overseer", roles={"grinder": "booster", "overseer": "admin"}
+    )
+    order_pk = site.task("order", customer=customer_name, booster=booster_name, start=True)
+    customer, booster, admin = people(customer_name), people(booster_name), people(admin_name)
+    cards = []
+    for person in (customer, booster):
+        dashboard(person)
+        card = person.page.locator(f"#my-orders #order-{order_pk}")
+        expect(card).to_have_attribute("data-status", "in_progress")
+        cards.append(card)
+
+    admin.page.goto("/admin/orders/order/")
+    admin.page.locator(f"input[name=_selected_action][value='{order_pk}']").check()
+    admin.page.locator("select[name=action]").select_option("pause_orders")
+    admin.page.get_by_role("button", name="Go").click()
+    expect(admin.page.locator(".messagelist")).to_contain_text("Paused 1 order(s).")
+
+    for card in cards:
+        expect(card).to_have_attribute("data-status", "paused")
+        expect(card.locator(".badge")).to_have_text(exact("Paused"))
+    expect(booster.page.locator(f"#order-{order_pk} [data-action=resume]")).to_be_visible()
+    expect(customer.page.locator(f"#order-{order_pk} [data-action]")).to_have_count(0)
+    # The pushed cards name the other party with a live presence dot.
+    customer_card, booster_card = cards
+    expect(customer_card.locator(f".presence-{site.pks[booster_name]}")).to_have_attribute("aria-label", "online")
+    expect(booster_card.locator(f".presence-{site.pks[customer_name]}")).to_have_attribute("aria-label", "online")
