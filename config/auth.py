@@ -7,9 +7,10 @@ cookies are then ignored, and a socket with no Origin is accepted only that way.
 
 from __future__ import annotations
 
+import logging
 import time
 from datetime import UTC, datetime
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlparse
 
 from channels.auth import AuthMiddlewareStack
 from channels.db import database_sync_to_async
@@ -21,9 +22,13 @@ from django.core import signing
 from django.db.models import Q
 
 from config.consumers import CLOSE_TOKEN_INVALID, CLOSE_USER_INVALID
+from config.logging import socket_url
 from config.models import TokenRevocation
 
+logger = logging.getLogger("boostroom.realtime")
+
 TOKEN_SALT = "boostroom.api-token"
+TOKEN_MAX_CHARS = 512
 CREDENTIALS_INVALID = "Unknown login or wrong password."
 
 
@@ -75,6 +80,16 @@ def _query_token(scope) -> str | None:
     return values[0] if values else None
 
 
+def _origin(scope):
+    for name, value in scope.get("headers", ()):
+        if name == b"origin":
+            try:
+                return urlparse(value.decode("latin-1"))
+            except ValueError:
+                return None
+    return None
+
+
 @database_sync_to_async
 def _resolve_token(token: str) -> tuple[AbstractBaseUser | AnonymousUser, int | None]:
     try:
@@ -84,7 +99,13 @@ def _resolve_token(token: str) -> tuple[AbstractBaseUser | AnonymousUser, int | 
 
 
 class SocketAuthMiddleware:
-    """Routes each socket to token auth or to Origin-checked session auth."""
+    """Routes each socket to token auth or to Origin-checked session auth.
+
+    The two refusals made here, before any consumer runs (a foreign or missing
+    Origin on a cookie socket, an oversize token), cannot be accepted and closed
+    with a code, so they are logged here; every later refusal is logged by the
+    consumer with its close code.
+    """
 
     def __init__(self, router) -> None:
         self.router = router
@@ -95,8 +116,17 @@ class SocketAuthMiddleware:
             return await self.session_app(scope, receive, send)
         token = _query_token(scope)
         if token is None:
+            origin = _origin(scope)
+            if not self._origin_allowed(origin):
+                logger.info(
+                    "ws refused before accept url=%s reason=origin origin=%r",
+                    socket_url(scope),
+                    origin.geturl()[:200] if origin else None,
+                )
+                return await WebsocketDenier()(scope, receive, send)
             return await self.session_app(scope, receive, send)
-        if len(token) > 512:
+        if len(token) > TOKEN_MAX_CHARS:
+            logger.info("ws refused before accept url=%s reason=token-too-long", socket_url(scope))
             return await WebsocketDenier()(scope, receive, send)
         user, error = await _resolve_token(token)
         scope = {
@@ -108,3 +138,9 @@ class SocketAuthMiddleware:
             "auth_via": "token",
         }
         return await self.router(scope, receive, send)
+
+    def _origin_allowed(self, origin) -> bool:
+        try:
+            return self.session_app.valid_origin(origin)
+        except ValueError:  # e.g. a port out of range
+            return False

@@ -14,6 +14,7 @@ from django.conf import settings
 
 from config import groups
 from config.fanout import get_hub, publish
+from config.logging import socket_url
 
 logger = logging.getLogger("boostroom.realtime")
 
@@ -80,7 +81,7 @@ class FanoutConsumer(AsyncWebsocketConsumer):
     async def refuse(self, code: int) -> None:
         # Accept first: a refusal before accept() reaches the browser as 1006 and
         # the htmx ws extension would retry forever.
-        logger.info("ws refused path=%s code=%s", self.scope.get("path"), code)
+        logger.info("ws refused url=%s code=%s", socket_url(self.scope), code)
         await self.accept()
         await self.close(code=code)
 
@@ -95,7 +96,7 @@ class FanoutConsumer(AsyncWebsocketConsumer):
     async def accept_logged(self) -> None:
         await self.accept()
         user = self.user
-        logger.info("ws connect path=%s user=%s", self.scope.get("path"), getattr(user, "pk", None))
+        logger.info("ws connect url=%s user=%s", socket_url(self.scope), getattr(user, "pk", None))
 
     async def disconnect(self, code: int) -> None:
         hub = get_hub()
@@ -105,7 +106,7 @@ class FanoutConsumer(AsyncWebsocketConsumer):
         if getattr(self, "slot_user_id", None) is not None:
             socket_slots.release(self.slot_user_id)
             self.slot_user_id = None
-        logger.info("ws disconnect path=%s code=%s", self.scope.get("path"), code)
+        logger.info("ws disconnect url=%s code=%s", socket_url(self.scope), code)
 
     async def fanout_deliver(self, group: str, event: dict[str, Any]) -> None:
         if "close" in event:

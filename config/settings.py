@@ -254,6 +254,9 @@ SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
 SECURE_HSTS_PRELOAD = not DEBUG
+# A load balancer's health check speaks plain HTTP to the process itself; a
+# redirect to https would read as "unhealthy".
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
@@ -333,6 +336,8 @@ LOGGING: dict = {
     },
 }
 if LOG_DIR:
+    # A fresh machine has no log folder yet; the handler would fail at startup.
+    Path(LOG_DIR).mkdir(parents=True, exist_ok=True)
     LOGGING["handlers"]["realtime_file"] = {
         "class": "logging.handlers.RotatingFileHandler",
         "filename": str(Path(LOG_DIR) / "realtime.log"),
