@@ -16,7 +16,8 @@ PROBE = (
     "print(json.dumps({'debug': s.DEBUG, 'engine': s.DATABASES['default']['ENGINE'],"
     "'layer': s.CHANNEL_LAYERS['default']['BACKEND'], 'email': s.EMAIL_BACKEND,"
     "'hosts': s.ALLOWED_HOSTS, 'media': str(s.MEDIA_ROOT), 'secure': s.SESSION_COOKIE_SECURE,"
-    "'layer_config': s.CHANNEL_LAYERS['default']['CONFIG']}))"
+    "'layer_config': s.CHANNEL_LAYERS['default']['CONFIG'], 'ssl_redirect': s.SECURE_SSL_REDIRECT,"
+    "'redirect_exempt': s.SECURE_REDIRECT_EXEMPT, 'log_dir': s.LOG_DIR, 'handlers': sorted(s.LOGGING['handlers'])}))"
 )
 SETTINGS_VARS = (
     "DEBUG SECRET_KEY ALLOWED_HOSTS DATABASE_URL REDIS_URL CLOUDINARY_URL MEDIA_ROOT EMAIL_BACKEND LOG_DIR"
@@ -65,6 +66,14 @@ def test_environment_switches_to_real_services():
     assert values["media"] == "/srv/media"
 
 
+def test_log_dir_is_created_when_missing(tmp_path):
+    log_dir = tmp_path / "not" / "there" / "yet"
+    result = load_settings(LOG_DIR=str(log_dir))
+    assert result.returncode == 0, result.stderr
+    assert log_dir.is_dir()
+    assert "realtime_file" in json.loads(result.stdout)["handlers"]
+
+
 def test_production_requires_secret_key():
     result = load_settings(DEBUG="0", ALLOWED_HOSTS="boostroom.example")
     assert result.returncode != 0
@@ -79,8 +88,11 @@ def test_production_refuses_wildcard_hosts():
 
 def test_production_is_secure_by_default():
     result = load_settings(DEBUG="false", SECRET_KEY="x" * 60, ALLOWED_HOSTS="boostroom.example")
+    assert result.returncode == 0, result.stderr
     values = json.loads(result.stdout)
     assert values["debug"] is False and values["secure"] is True
+    assert values["ssl_redirect"] is True
+    assert values["redirect_exempt"] == [r"^healthz$"]
 
 
 def test_check_deploy_is_clean_for_production_environment():

@@ -44,12 +44,26 @@ def test_realtime_test_denied_to_non_staff(make_user, client_for, role):
     assert "/admin/login/" in response["Location"]
 
 
-def test_realtime_test_for_staff_shows_layer_and_ping_socket(make_user, client_for):
+def test_realtime_test_for_staff_shows_layer_and_ping_socket(make_user, client_for, settings):
     response = client_for(make_user(role="admin")).get("/realtime/test/")
     assert response.status_code == 200
     body = response.content.decode()
-    assert "InMemoryChannelLayer" in body or "RedisChannelLayer" in body
+    configured = settings.CHANNEL_LAYERS["default"]["BACKEND"]  # e.g. channels.layers.InMemoryChannelLayer
+    assert f'<dd id="layer-backend">{configured}</dd>' in body
+    redis = "answers" if settings.REDIS_URL else "not configured (in-memory layer)"
+    assert f'<dd id="redis-status">{redis}</dd>' in body
     assert 'ws-connect="/ws/realtime/ping/"' in body
+
+
+def test_healthz_is_not_redirected_to_https(client, settings):
+    """A load balancer checks the process over plain HTTP; every other page goes to HTTPS."""
+    settings.SECURE_SSL_REDIRECT = True
+    health = client.get("/healthz")
+    assert health.status_code == 200 and health.json()["status"] == "ok"
+    page = client.get("/")
+    assert page.status_code == 301 and page["Location"] == "https://testserver/"
+    health = client.get("/healthz", HTTP_X_FORWARDED_PROTO="https", secure=True)
+    assert health.status_code == 200
 
 
 def test_base_page_loads_htmx_from_django_htmx_not_a_cdn(client):
