@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -128,3 +129,18 @@ def test_configured_services_are_the_ones_in_use(settings):
     layer = get_channel_layer()
     expected = "RedisChannelLayer" if os.environ.get("REDIS_URL") else "InMemoryChannelLayer"
     assert type(layer).__name__ == expected
+
+
+def test_readme_configuration_table_lists_every_environment_variable():
+    source = (ROOT / "config" / "settings.py").read_text()
+    read = set(re.findall(r"""(?:env_\w+|os\.environ\.get)\(\s*["']([A-Z][A-Z0-9_]*)["']""", source))
+    assert {"DEBUG", "LOG_DIR", "UPLOAD_MAX_BYTES"} <= read  # the pattern finds them
+    readme = (ROOT / "README.md").read_text()
+    table = readme.split("## Configuration", 1)[1].split("\n## ", 1)[0]
+    documented = {
+        name
+        for row in table.splitlines()
+        if row.startswith("| `")
+        for name in re.findall(r"`([A-Z_0-9]+)`", row.split("|")[1])
+    }
+    assert sorted(read - documented) == []
