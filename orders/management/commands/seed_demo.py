@@ -12,6 +12,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 DEMO_PASSWORD = "boostroom-demo"
+DEMO_GROUP = "duo-queue"
 
 DEMO_USERS = [
     # username, role
@@ -52,6 +53,7 @@ class Command(BaseCommand):
     def _seed_apps(self, users: dict[str, User]) -> None:
         """Each app adds its demo content here."""
         self._seed_orders(users)
+        self._seed_rooms(users)
 
     def _seed_orders(self, users: dict[str, User]) -> None:
         """Orders in every interesting state, made through the services so each
@@ -93,3 +95,33 @@ class Command(BaseCommand):
 
         services.order_cancel(order=order("bob", ("bronze", 3, 0), ("silver", 4)), by=users["bob"])
         self.stdout.write("  created 5 demo orders")
+
+    def _seed_rooms(self, users: dict[str, User]) -> None:
+        """A group with members, a private room and a few messages, through the
+        rooms services. Each message has a fixed `client_id`, so a second run
+        finds it instead of posting it again."""
+        from rooms import selectors, services
+        from rooms.models import Room
+
+        alice, bob, carol, booster1 = (users[name] for name in ("alice", "bob", "carol", "booster1"))
+        group = Room.objects.filter(name=DEMO_GROUP, kind=Room.Kind.GROUP).first()
+        if group is None:
+            group = services.room_create_group(creator=alice, name=DEMO_GROUP, title="Duo queue")
+            self.stdout.write(f"  created group room {DEMO_GROUP!r} (admin alice)")
+        joined = set(group.members.values_list("pk", flat=True))
+        for member in (bob, carol, booster1):
+            if member.pk not in joined:
+                services.room_join(room=group, user=member)
+        private = services.room_get_or_create_private(user=alice, other=bob)
+
+        public = selectors.public_room()
+        script = [
+            (public, bob, "Anyone up for ranked tonight? Gold IV, mid or support."),
+            (public, booster1, "Welcome to Boostroom! Ask here if you have questions about an order."),
+            (public, alice, "My booster just hit Gold II on my order, the bar moved live!"),
+            (group, alice, "Duo queue at 8? I'll be on support."),
+            (group, carol, "Count me in."),
+            (private, bob, "Thanks for the tip about the claim list!"),
+        ]
+        for number, (room, author, body) in enumerate(script, start=1):
+            services.message_post(room=room, author=author, body=body, client_id=f"seed-demo-{number}")
