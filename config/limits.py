@@ -1,0 +1,100 @@
+"""Upload size cap at the ASGI edge, before Django reads the request body.
+
+Django's ASGI handler reads the whole body (spooling to a temporary file) before
+any view runs, so the upload views' own size checks come only after an oversize
+upload has been taken in completely. This middleware answers 413 on the upload
+endpoints first: at once when Content-Length is over the cap, and as soon as the
+streamed bytes pass it when there is no (or a false) Content-Length.
+
+Daphne itself (Twisted) buffers a request body to a temporary file before it
+calls the application; what this saves there is Django's second copy and the
+multipart parse. Servers that stream the body (uvicorn, hypercorn) stop reading
+at the cap.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from django.conf import settings
+
+from rooms import files
+
+# The multipart upload endpoints: chat files and order proof screenshots.
+GUARDED_PATHS = re.compile(r"^/(?:chat/upload/[^/]+|orders/\d+/proofs)/$")
+
+
+def request_cap() -> int:
+    """The largest body an upload request may have: the file plus the form around it."""
+    return settings.UPLOAD_MAX_BYTES + files.MULTIPART_OVERHEAD
+
+
+class UploadSizeLimitMiddleware:
+    """ASGI middleware around the HTTP application (config/asgi.py)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or not GUARDED_PATHS.match(scope.get("path", "")):
+            return await self.app(scope, receive, send)
+        cap = request_cap()
+        declared = _content_length(scope)
+        if declared is not None and declared > cap:
+            return await _too_large(send)
+
+        received = 0
+        overflowed = False
+        response_started = False
+
+        async def counted_receive() -> dict[str, Any]:
+            nonlocal received, overflowed
+            if overflowed:
+                return {"type": "http.disconnect"}
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > cap:
+                    # Django treats a disconnect while reading the body as an
+                    # aborted request and returns without answering; the 413
+                    # below is then the only response.
+                    overflowed = True
+                    return {"type": "http.disconnect"}
+            return message
+
+        async def watched_send(message: dict[str, Any]) -> None:
+            nonlocal response_started
+            if message["type"] == "http.response.start":
+                response_started = True
+            await send(message)
+
+        await self.app(scope, counted_receive, watched_send)
+        if overflowed and not response_started:
+            await _too_large(send)
+
+
+def _content_length(scope: dict[str, Any]) -> int | None:
+    for name, value in scope.get("headers", ()):
+        if name.lower() == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None  # unreadable: count the bytes instead
+    return None
+
+
+async def _too_large(send: Any) -> None:
+    body = files.too_large_message().encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [
+                (b"content-type", b"text/plain; charset=utf-8"),
+                (b"content-length", str(len(body)).encode()),
+                (b"x-content-type-options", b"nosniff"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
