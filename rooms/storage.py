@@ -118,14 +118,21 @@ class CloudinaryStorage(Storage):
         return int(result["bytes"])
 
     def signed_url(self, name: str, *, attachment: bool = False, download_name: str = "") -> str:
-        """A signed download URL for `name` that stops working after UPLOAD_URL_TTL_SECONDS."""
+        """A signed download URL for `name` that stops working after UPLOAD_URL_TTL_SECONDS.
+
+        As an attachment, the file downloads under `download_name` (the original
+        filename) rather than the server-made public id.
+        """
         resource = self._resource(name)
         return cloudinary.utils.private_download_url(
             resource["public_id"],
             resource["format"],
             resource_type=resource["resource_type"],
             type=DELIVERY_TYPE,
-            attachment=attachment or None,
+            # The original name rides in the signed `attachment` value (a bare True
+            # would save the file under its server-made public id); being signed,
+            # it cannot be changed by whoever holds the URL.
+            attachment=(download_name or True) if attachment else None,
             expires_at=int(time.time()) + self.url_ttl,
             **self.credentials,
         )

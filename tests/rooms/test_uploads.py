@@ -564,6 +564,27 @@ def test_animations_with_too_many_frames_are_rejected(monkeypatch):
     assert rejected(out.getvalue(), "long.gif") == files.UPLOAD_TOO_MANY_FRAMES.format(limit=2)
 
 
+def test_cloudinary_download_url_expires_after_the_ttl_and_keeps_the_name(
+    cloudinary_requests, group, client_for, settings
+):
+    import time
+
+    room, owner, member = group
+    settings.UPLOAD_URL_TTL_SECONDS = 120
+    document = make_message_with(room, owner, b"%PDF-1.7\n%%EOF\n", "Order #12 receipt.pdf")
+    image = make_message_with(room, owner, image_bytes(), "shot.png")
+
+    requested_at = time.time()
+    response = client_for(member).get(files.attachment_url(document))
+    inline = client_for(member).get(files.attachment_url(image))
+
+    query = parse_qs(urlsplit(response["Location"]).query)
+    assert abs(int(query["expires_at"][0]) - (requested_at + 120)) <= 5
+    assert query["attachment"] == ["Order #12 receipt.pdf"]
+    assert "attachment" not in parse_qs(urlsplit(inline["Location"]).query)  # images open in the page
+    assert not [call for call in cloudinary_requests if "download" in call["url"]]  # signed locally, no API call
+
+
 # THE SIZE CAP AT THE ASGI EDGE
 
 
