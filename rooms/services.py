@@ -6,6 +6,7 @@ leave only after the transaction commits (`transaction.on_commit`).
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from datetime import datetime, timedelta
@@ -20,6 +21,8 @@ from config import ratelimit
 from config.mail import send_mail_safely
 from rooms import broadcasts, files, selectors
 from rooms.models import PUBLIC_ROOM_NAME, Message, Room
+
+logger = logging.getLogger("boostroom.rooms")
 
 MESSAGE_EMPTY = "Write something before sending."
 MESSAGE_RATE_LIMITED = "You are sending messages too fast. Wait a few seconds."
@@ -100,6 +103,7 @@ def message_post(
         raise ChatError(MESSAGE_RATE_LIMITED)
     message = Message(room=room, author=author, body=body, client_id=client_id)
     if attachment is not None:
+        # Stored before the transaction so no row lock is held during a slow upload.
         files.store_attachment(message=message, file=attachment)
     try:
         with transaction.atomic():
@@ -110,13 +114,26 @@ def message_post(
             transaction.on_commit(partial(broadcasts.message_created, message), robust=True)
     except IntegrityError:
         # Two retries raced past the lookup; the unique constraint kept one.
-        if attachment is not None:
-            files.delete_attachment_files(message)
+        _discard_files(message, attachment)
         existing = _message_by_client_id(author, client_id) if client_id else None
         if existing is None:
             raise
         return existing
+    except Exception:
+        # Whatever failed, no row points at the stored files any more.
+        _discard_files(message, attachment)
+        raise
     return message
+
+
+def _discard_files(message: Message, attachment: files.ValidatedFile | None) -> None:
+    if attachment is None:
+        return
+    try:
+        files.delete_attachment_files(message)
+    except Exception:
+        # An orphan file is harmless; hiding the original error would not be.
+        logger.warning("could not delete the files of an unsaved message", exc_info=True)
 
 
 def _message_by_client_id(author: AbstractBaseUser, client_id: str) -> Message | None:
@@ -145,16 +162,37 @@ def typing_notify(*, room: Room, user: AbstractBaseUser, member_count: int | Non
 
 
 def messages_purge_expired(*, now: datetime | None = None) -> int:
-    """Delete messages (and their files) older than their room's retention."""
+    """Delete messages older than their room's retention, then their files.
+
+    Rows go first, a room per transaction; files only after it commits, so a
+    rollback never leaves rows pointing at deleted files. A file that cannot be
+    deleted is logged and skipped: one storage hiccup must not keep the rest of
+    the expired files stored forever.
+    """
     now = now or timezone.now()
     deleted = 0
     for room in Room.objects.exclude(retention=None):
-        expired = Message.objects.filter(room=room, created__lt=now - room.retention)
-        for message in expired.exclude(attachment="").exclude(attachment=None).iterator():
-            files.delete_attachment_files(message)
-        count, _ = expired.delete()
+        with transaction.atomic():
+            expired = Message.objects.filter(room=room, created__lt=now - room.retention)
+            names = _file_names(expired)
+            count, _ = expired.delete()
+            if names:
+                transaction.on_commit(partial(_delete_files_quietly, names))
         deleted += count
     return deleted
+
+
+def _file_names(messages) -> list[str]:
+    rows = messages.exclude(attachment="").values_list("attachment", "attachment_thumbnail")
+    return [name for row in rows for name in row if name]
+
+
+def _delete_files_quietly(names: list[str]) -> None:
+    for name in names:
+        try:
+            files.delete_stored(name)
+        except Exception:
+            logger.warning("could not delete stored file %s", name, exc_info=True)
 
 
 # ROOMS
@@ -262,9 +300,12 @@ def room_delete(*, room: Room, by: AbstractBaseUser) -> None:
         raise ChatError(ONLY_GROUPS)
     room_pk = room.pk
     with transaction.atomic():
-        for message in room.messages.exclude(attachment=""):
-            files.delete_attachment_files(message)
+        names = _file_names(room.messages.all())
         room.delete()
+        # Files go only once the deletion is certain: a rollback keeps messages
+        # whose attachments must still open.
+        if names:
+            transaction.on_commit(partial(_delete_files_quietly, names))
         transaction.on_commit(partial(broadcasts.room_closed, room_pk))
 
 
