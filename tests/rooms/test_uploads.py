@@ -564,6 +564,21 @@ def test_animations_with_too_many_frames_are_rejected(monkeypatch):
     assert rejected(out.getvalue(), "long.gif") == files.UPLOAD_TOO_MANY_FRAMES.format(limit=2)
 
 
+def test_html_after_the_image_end_marker_is_not_stored(media, group, client_for):
+    room, owner, _ = group
+    payload = b"<html><script>alert(document.cookie)</script></html>"
+    for data, name in ((image_bytes("PNG"), "tail.png"), (image_bytes("JPEG"), "tail.jpg")):
+        assert data.endswith(b"IEND\xaeB`\x82" if name.endswith(".png") else b"\xff\xd9")
+        response = post_file(client_for(owner), room.name, data + payload, name, **HTMX)
+        assert response.status_code == 200
+        message = Message.objects.filter(room=room).latest("pk")
+        for stored_name in (message.attachment.name, message.attachment_thumbnail.name):
+            with default_storage.open(stored_name, "rb") as handle:
+                stored = handle.read()
+            assert b"<html" not in stored and b"script" not in stored
+            Image.open(BytesIO(stored)).verify()
+
+
 # CLEANING UP FILES
 
 
