@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import deque
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -21,6 +22,9 @@ FRAME_TOO_LARGE = "That message is too large."
 FRAME_UNKNOWN = "Unknown message type."
 SEND_FAILED = "Your message could not be sent right now. Please try again."
 RESUME_INVALID = "resume needs a non-negative message id in 'after'."
+# Ids this socket remembers having sent, to drop repeats. Above CHAT_RESUME_LIMIT
+# so one resume batch plus the live traffic around it fits.
+SENT_IDS_REMEMBERED = 512
 
 
 class ChatConsumer(FanoutConsumer):
@@ -30,10 +34,15 @@ class ChatConsumer(FanoutConsumer):
             self.room = await database_sync_to_async(selectors.room_for_user)(name=name, user=self.user)
         except selectors.RoomAccessDenied:
             return await self.refuse(CLOSE_FORBIDDEN)
-        # Messages are delivered in id order exactly once per socket: `last_id` is
-        # the newest this socket has been sent; live events that arrive while a
+        # Each message reaches this socket once. Live events from several
+        # processes can arrive out of id order, so repeats are recognised by id
+        # (`sent`, bounded) rather than by "older than the newest": a late one is
+        # still sent and the page files it by id. `last_id`, the newest sent, is
+        # only the cursor a resync resumes from. Live events that arrive while a
         # resume is being read from the database wait in `pending`.
         self.last_id: int | None = None
+        self.sent: set[int] = set()
+        self.sent_order: deque[int] = deque()
         self.resuming = False
         self.pending: list[tuple[int, str]] = []
         await self.join(self.room.group_name)
@@ -91,11 +100,13 @@ class ChatConsumer(FanoutConsumer):
             return await self.send(text_data=broadcasts.error_fragment(RESUME_INVALID))
         self.resuming = True
         try:
-            html, newest, overflow = await database_sync_to_async(_missed)(self.room, after)
+            html, ids, newest, overflow = await database_sync_to_async(_missed)(self.room, after)
             if overflow:
                 await self.send(text_data=broadcasts.render_reload_notice(self.room))
             elif html:
                 await self.send(text_data=html)
+                for message_id in ids:
+                    self.remember(message_id)
             self.last_id = max(newest, self.last_id or 0)
         finally:
             self.resuming = False
@@ -112,10 +123,19 @@ class ChatConsumer(FanoutConsumer):
         if self.resuming:
             self.pending.append((message_id, html))
             return
-        if self.last_id is not None and message_id <= self.last_id:
+        if message_id in self.sent:
             return
-        self.last_id = message_id
+        self.remember(message_id)
+        self.last_id = max(message_id, self.last_id or 0)
         await self.send(text_data=html)
+
+    def remember(self, message_id: int) -> None:
+        if message_id in self.sent:
+            return
+        self.sent.add(message_id)
+        self.sent_order.append(message_id)
+        if len(self.sent_order) > SENT_IDS_REMEMBERED:
+            self.sent.discard(self.sent_order.popleft())
 
     async def deliver_event(self, group: str, event: dict[str, Any]) -> None:
         if event.get("closed") or self.user.pk in event.get("revoke", ()):
@@ -139,16 +159,16 @@ def _depth(value: Any) -> int:
     return deepest
 
 
-def _missed(room, after: int) -> tuple[str, int, bool]:
-    """Frames for what a client that last saw `after` missed, and the id the
-    socket has then caught up to (never beyond the room's real newest id, so a
-    bogus `after` cannot silence the socket)."""
+def _missed(room, after: int) -> tuple[str, list[int], int, bool]:
+    """Frames for what a client that last saw `after` missed, their ids, and the
+    id the socket has then caught up to (never beyond the room's real newest id,
+    so a bogus `after` cannot silence the socket)."""
     from django.conf import settings
 
     limit = settings.CHAT_RESUME_LIMIT
     messages = selectors.messages_after(room=room, after=after, limit=limit + 1)
     if len(messages) > limit:
-        return "", messages[-1].pk, True
+        return "", [], messages[-1].pk, True
     if messages:
-        return broadcasts.render_messages(messages), messages[-1].pk, False
-    return "", min(after, selectors.latest_message_id(room=room)), False
+        return broadcasts.render_messages(messages), [m.pk for m in messages], messages[-1].pk, False
+    return "", [], min(after, selectors.latest_message_id(room=room)), False

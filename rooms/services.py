@@ -107,6 +107,12 @@ def message_post(
         files.store_attachment(message=message, file=attachment)
     try:
         with transaction.atomic():
+            # One insert per room at a time, so ids commit in the order they were
+            # drawn: once id N is visible every smaller id is too, and a resume
+            # "after N" cannot skip one still in flight. NO KEY UPDATE leaves
+            # other rooms and foreign keys to this room unblocked.
+            if not Room.objects.select_for_update(no_key=True).filter(pk=room.pk).exists():
+                raise selectors.RoomAccessDenied(room.name)  # deleted since it was read
             message.save()
             Room.objects.filter(pk=room.pk).update(last_message_at=message.created)
             # robust: the message is stored whatever happens to the push; sockets

@@ -6,7 +6,7 @@ import pytest
 from channels.db import database_sync_to_async
 from django.db import transaction
 
-from rooms import services
+from rooms import broadcasts, services
 from rooms.models import Message
 from tests.conftest import expect_close
 
@@ -223,4 +223,35 @@ async def test_resume_from_a_bogus_future_id_does_not_silence_the_socket(socket_
     assert await b.receive_nothing(timeout=0.3)
     await db(services.message_post)(room=room, author=owner, body="after the bogus resume")
     assert "after the bogus resume" in await b.receive_from(timeout=3)
+    await b.disconnect()
+
+
+async def test_late_live_message_is_sent_once_not_dropped(socket_for, squad):
+    # Two processes commit 10 and 11, and 11's broadcast overtakes 10's.
+    room, owner, member, _ = squad
+    b = await connected(socket_for, "/ws/chatroom/squad/", member)
+
+    def store_quietly(body):
+        return Message.objects.create(room=room, author=owner, body=body)
+
+    earlier, later = await db(store_quietly)("earlier"), await db(store_quietly)("later")
+    await db(broadcasts.message_created)(later)
+    await db(broadcasts.message_created)(earlier)
+    first, second = await frames(b, 2)
+    assert f'id="message-{later.pk}"' in first and f'id="message-{earlier.pk}"' in second
+    # Each reaches the socket once, whichever order repeats come in.
+    await db(broadcasts.message_created)(earlier)
+    await db(broadcasts.message_created)(later)
+    assert await b.receive_nothing(timeout=0.3)
+    await b.disconnect()
+
+
+async def test_live_messages_already_sent_by_resume_are_not_repeated(socket_for, squad):
+    room, owner, member, _ = squad
+    first = await db(Message.objects.create)(room=room, author=owner, body="before the socket")
+    b = await connected(socket_for, "/ws/chatroom/squad/", member)
+    await send(b, type="resume", after=0)
+    assert f'id="message-{first.pk}"' in await b.receive_from(timeout=3)
+    await db(broadcasts.message_created)(first)
+    assert await b.receive_nothing(timeout=0.3)
     await b.disconnect()

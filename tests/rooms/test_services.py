@@ -200,3 +200,49 @@ def test_typing_is_throttled(public_room, make_user):
 
 def test_typing_suppressed_in_big_rooms(public_room, make_user):
     assert services.typing_notify(room=public_room, user=make_user(), member_count=101) is False
+
+
+@pytest.mark.django_db(transaction=True)
+def test_posts_to_one_room_commit_in_id_order(make_user):
+    """While one post is between its insert and its commit, a second post to the
+    same room waits: otherwise it could commit a larger id first, and a client
+    resuming after that id would never see the smaller one."""
+    import threading
+
+    from django.db import connection
+    from django.db.models.signals import post_save
+
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite has one writer at a time anyway; the race needs PostgreSQL")
+    owner = make_user("owner")
+    room = services.room_create_group(creator=owner, name="race-room")
+    inserted, release = threading.Event(), threading.Event()
+    results: dict[str, Message] = {}
+
+    def hold_first_insert(sender, instance, created, **kwargs):
+        if threading.current_thread().name == "first":
+            inserted.set()
+            assert release.wait(10)
+
+    def post(label):
+        try:
+            results[label] = services.message_post(room=room, author=owner, body=label)
+        finally:
+            connection.close()
+
+    post_save.connect(hold_first_insert, sender=Message)
+    try:
+        first = threading.Thread(target=post, args=("first",), name="first")
+        second = threading.Thread(target=post, args=("second",), name="second")
+        first.start()
+        assert inserted.wait(10)
+        second.start()
+        second.join(timeout=1.0)
+        assert second.is_alive(), "the second post committed while the first was still open"
+        release.set()
+        first.join(10)
+        second.join(10)
+    finally:
+        release.set()
+        post_save.disconnect(hold_first_insert, sender=Message)
+    assert results["first"].pk < results["second"].pk
