@@ -255,3 +255,27 @@ async def test_live_messages_already_sent_by_resume_are_not_repeated(socket_for,
     await db(broadcasts.message_created)(first)
     assert await b.receive_nothing(timeout=0.3)
     await b.disconnect()
+
+
+async def test_no_typing_frames_in_a_room_of_more_than_100(socket_for, squad):
+    room, owner, member, _ = squad
+
+    def add_members(count):
+        from django.contrib.auth.models import User
+
+        extra = User.objects.bulk_create([User(username=f"crowd{i}") for i in range(count)])
+        room.members.add(*extra)
+        return extra
+
+    extra = await db(add_members)(services.TYPING_MAX_MEMBERS + 1 - 2)  # owner and member are in already
+    assert await db(room.members.count)() == 101
+    a = await connected(socket_for, "/ws/chatroom/squad/", owner)
+    b = await connected(socket_for, "/ws/chatroom/squad/", member)
+    await send(a, type="typing")
+    assert await b.receive_nothing(timeout=0.5)
+    # At exactly 100 members the indicator works again.
+    await db(room.members.remove)(extra[0])
+    await send(b, type="typing")
+    assert "member is typing" in await a.receive_from(timeout=3)
+    await a.disconnect()
+    await b.disconnect()

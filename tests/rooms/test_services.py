@@ -202,6 +202,14 @@ def test_typing_suppressed_in_big_rooms(public_room, make_user):
     assert services.typing_notify(room=public_room, user=make_user(), member_count=101) is False
 
 
+def test_throttled_typing_costs_no_query(public_room, make_user, django_assert_num_queries):
+    user = make_user()
+    assert services.typing_notify(room=public_room, user=user) is True
+    # Keystrokes inside the throttle window stop before the member count query.
+    with django_assert_num_queries(0):
+        assert services.typing_notify(room=public_room, user=user) is False
+
+
 @pytest.mark.django_db(transaction=True)
 def test_posts_to_one_room_commit_in_id_order(make_user):
     """While one post is between its insert and its commit, a second post to the
