@@ -65,6 +65,25 @@ def is_room_admin(*, room: Room, user: AbstractBaseUser | AnonymousUser) -> bool
     return user.is_authenticated and room.kind == Room.Kind.GROUP and room.admin_id == user.pk
 
 
+def can_delete(*, room: Room, user: AbstractBaseUser | AnonymousUser) -> bool:
+    """A group's admin, and site admins (is_staff) for any group, may delete it."""
+    if not user.is_authenticated or not user.is_active or room.kind != Room.Kind.GROUP:
+        return False
+    return is_room_admin(room=room, user=user) or user.is_staff
+
+
+def room_for_deletion(*, name: str, user: AbstractBaseUser | AnonymousUser) -> Room:
+    """The room called `name` if `user` may read it or delete it.
+
+    Site admins need not be members to delete a group; whether this user may
+    actually delete it is `can_delete`'s answer (403 for a plain member).
+    """
+    room = Room.objects.filter(name=name).first()
+    if room is not None and can_delete(room=room, user=user):
+        return room
+    return room_for_user(name=name, user=user)
+
+
 def rooms_for_user(*, user: AbstractBaseUser) -> QuerySet[Room]:
     """Every room in the user's chat list: the public room and their memberships."""
     return (

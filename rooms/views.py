@@ -175,7 +175,10 @@ def edit_group(request: HttpRequest, name: str) -> HttpResponse:
 @login_required
 @require_POST
 def delete_group(request: HttpRequest, name: str) -> HttpResponse:
-    room = _room_or_404(name, request.user)
+    try:
+        room = selectors.room_for_deletion(name=name, user=request.user)
+    except selectors.RoomAccessDenied:
+        raise Http404("No such room.") from None
     try:
         services.room_delete(room=room, by=request.user)
     except services.RoomPermissionDenied as error:

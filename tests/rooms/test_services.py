@@ -210,6 +210,18 @@ def test_throttled_typing_costs_no_query(public_room, make_user, django_assert_n
         assert services.typing_notify(room=public_room, user=user) is False
 
 
+def test_staff_may_delete_any_group_but_not_other_rooms(group, public_room, make_user):
+    room, _, _ = group
+    admin = make_user(role="admin")
+    assert not room.members.filter(pk=admin.pk).exists()
+    with pytest.raises(services.RoomPermissionDenied):
+        services.room_delete(room=room, by=make_user(role="manager"))
+    with pytest.raises(services.ChatError, match=services.ONLY_GROUPS):
+        services.room_delete(room=public_room, by=admin)
+    services.room_delete(room=room, by=admin)
+    assert not Room.objects.filter(pk=room.pk).exists()
+
+
 @pytest.mark.django_db(transaction=True)
 def test_posts_to_one_room_commit_in_id_order(make_user):
     """While one post is between its insert and its commit, a second post to the

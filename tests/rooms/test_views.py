@@ -161,6 +161,17 @@ def test_edit_is_for_the_room_admin_only(group, make_user, client_for):
     assert room.title == "New title" and not room.members.filter(pk=member.pk).exists()
 
 
+@pytest.mark.parametrize(
+    "who, status", [("outsider", 404), ("member", 403), ("manager", 404), ("admin", 302), ("owner", 302)]
+)
+def test_delete_permissions(group, make_user, client_for, who, status):
+    room, owner, member = group
+    user = {"owner": owner, "member": member}.get(who) or make_user(role={"outsider": "customer"}.get(who, who))
+    response = client_for(user).post(f"/chat/{room.name}/delete/")
+    assert response.status_code == status
+    assert Room.objects.filter(pk=room.pk).exists() == (status != 302)
+
+
 def test_delete_and_leave_are_post_only_and_checked(group, client_for):
     room, owner, member = group
     assert client_for(member).get(f"/chat/{room.name}/delete/").status_code == 405
