@@ -42,6 +42,8 @@ def _page_context(request: HttpRequest, room: Room) -> dict:
         "is_room_admin": selectors.is_room_admin(room=room, user=request.user),
         "rooms": selectors.rooms_for_user(user=request.user),
         "max_length": settings.CHAT_MESSAGE_MAX_LENGTH,
+        # The upload form refuses an oversize file before sending it (static/js/uploads.js).
+        "upload_max_bytes": files.max_upload_bytes(),
     }
 
 

@@ -257,6 +257,25 @@ async def test_live_messages_already_sent_by_resume_are_not_repeated(socket_for,
     await b.disconnect()
 
 
+EVIL_BODY = '<script>alert(1)</script><div hx-get="/admin/" hx-on::load="alert(2)">x</div>'
+
+
+def assert_escaped(html: str) -> None:
+    assert "<script" not in html and 'hx-get="/admin/"' not in html and 'hx-on::load="' not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "&lt;div hx-get=&quot;/admin/&quot; hx-on::load=&quot;alert(2)&quot;&gt;" in html
+
+
+async def test_script_and_htmx_attributes_are_escaped_in_socket_frames(socket_for, squad):
+    _, owner, member, _ = squad
+    a = await connected(socket_for, "/ws/chatroom/squad/", owner)
+    b = await connected(socket_for, "/ws/chatroom/squad/", member)
+    await send(a, body=EVIL_BODY)
+    assert_escaped(await b.receive_from(timeout=3))
+    await a.disconnect()
+    await b.disconnect()
+
+
 async def test_no_typing_frames_in_a_room_of_more_than_100(socket_for, squad):
     room, owner, member, _ = squad
 

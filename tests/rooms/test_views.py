@@ -87,30 +87,56 @@ def test_older_is_keyset_and_never_duplicates(public_room, make_user, client_for
     assert client.get("/chat/older/public-chat/?before=abc").status_code == 400
 
 
-def test_older_query_count_is_flat(public_room, make_user, client_for):
+def test_older_query_count_is_flat(public_room, make_user, client_for, django_assert_num_queries):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    viewer = make_user()
-    client = client_for(viewer)
-    for i in range(80):
-        services.message_post(room=public_room, author=make_user(), body=f"m{i}")
-    counts = []
-    for before in (50, 81):
-        with CaptureQueriesContext(connection) as ctx:
-            client.get(f"/chat/older/public-chat/?before={before}")
-        counts.append(len(ctx.captured_queries))
-    assert counts[0] == counts[1]
+    client = client_for(make_user())
+    lone_author = make_user()
+    small = [services.message_post(room=public_room, author=lone_author, body=f"s{i}") for i in range(3)]
+    full = [services.message_post(room=public_room, author=make_user(), body=f"f{i}") for i in range(30)]
+    newest = services.message_post(room=public_room, author=lone_author, body="newest")
+    client.get(f"/chat/older/public-chat/?before={newest.pk}")  # session and user warmed up
+
+    with CaptureQueriesContext(connection) as small_page:
+        response = client.get(f"/chat/older/public-chat/?before={full[0].pk}")
+    assert shown_ids(response) == [m.pk for m in small]
+    with django_assert_num_queries(len(small_page.captured_queries)):
+        response = client.get(f"/chat/older/public-chat/?before={newest.pk}")
+    assert shown_ids(response) == [m.pk for m in full]
+    assert "older-sentinel" in response.content.decode()
+
+
+EVIL_BODY = '<script>alert(1)</script><div hx-get="/admin/" hx-on::load="alert(2)">x</div>'
+
+
+def assert_escaped(html: str) -> None:
+    assert "<script>alert(1)" not in html and 'hx-get="/admin/"' not in html and 'hx-on::load="' not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "&lt;div hx-get=&quot;/admin/&quot; hx-on::load=&quot;alert(2)&quot;&gt;" in html
 
 
 def test_bodies_are_escaped_everywhere(public_room, make_user, client_for):
     author = make_user()
-    evil = '<script>alert(1)</script><div hx-get="/admin/" hx-trigger="load">x</div>'
-    services.message_post(room=public_room, author=author, body=evil)
-    page = client_for(author).get("/chat/public-chat/").content.decode()
-    assert "<script>alert(1)</script>" not in page
-    assert '<div hx-get="/admin/"' not in page
-    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    client = client_for(author)
+    stored = services.message_post(room=public_room, author=author, body=EVIL_BODY)
+    newer = services.message_post(room=public_room, author=author, body="newer")
+    assert_escaped(client.get("/chat/public-chat/").content.decode())
+    older = client.get(f"/chat/older/public-chat/?before={newer.pk}").content.decode()
+    assert f'id="message-{stored.pk}"' in older
+    assert_escaped(older)
+    fallback = client.post(
+        "/chat/public-chat/messages/", {"body": EVIL_BODY, "client_id": "x1"}, HTTP_HX_REQUEST="true"
+    )
+    assert fallback.status_code == 201
+    assert_escaped(fallback.content.decode())
+
+
+def test_room_page_tells_the_upload_form_the_size_cap(group, client_for, settings):
+    room, owner, _ = group
+    settings.UPLOAD_MAX_BYTES = 123_456
+    page = client_for(owner).get(f"/chat/{room.name}/").content.decode()
+    assert 'data-max-bytes="123456"' in page
 
 
 def test_private_room_link_creates_and_hides_from_third_user(make_user, client_for):
