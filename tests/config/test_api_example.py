@@ -1,0 +1,142 @@
+"""docs/api.md against a live server: the runnable example runs as printed, the
+server's frame limit behaves as documented, and with LOG_DIR set the socket log
+is written with tokens redacted.
+
+One `daphne` process, started the way `make run` starts it (same frame limits,
+read from the Makefile), on a free loopback port with a fresh SQLite database
+and the demo data. The processes come from tests/browser/harness.py, which
+needs no browser.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import pytest
+import websockets
+from websockets.sync.client import connect
+
+from tests.browser import harness
+
+ROOT = harness.ROOT
+EXAMPLE_SECONDS = 60
+
+
+def documented_example() -> str:
+    text = (ROOT / "docs" / "api.md").read_text()
+    section = text.split("## 5. A runnable example", 1)[1]
+    return re.search(r"```python\n(.*?)```", section, re.S).group(1)
+
+
+def makefile_ws_max() -> int:
+    return int(re.search(r"^WS_MAX := (\d+)$", (ROOT / "Makefile").read_text(), re.M).group(1))
+
+
+class LiveServer(harness.Server):
+    def start(self) -> LiveServer:
+        limit = str(makefile_ws_max())
+        args = [sys.executable, "-m", "daphne", "-b", harness.HOST, "-p", str(self.port)]
+        args += ["--websocket-max-message-size", limit, "--websocket-max-frame-size", limit, "config.asgi:application"]
+        self.process = harness.spawn(args, env=self.env, log=self.log)
+        return self
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("api-example")
+    log_dir = workdir / "logs" / "not-yet-there"
+    env = harness.server_env(
+        database_url=f"sqlite:///{workdir / 'site.sqlite3'}",
+        redis_url="",
+        redis_prefix="api-example",
+        media_root=workdir / "media",
+        LOG_DIR=str(log_dir),
+        LOG_LEVEL="INFO",
+    )
+    setup_log = workdir / "setup.log"
+    harness.run_manage(env, "migrate", "--noinput", log=setup_log)
+    harness.run_manage(env, "seed_demo", log=setup_log)
+    server = LiveServer(env=env, log=workdir / "server.log").start()
+    try:
+        server.wait_healthy()
+        yield server, log_dir
+    finally:
+        server.stop()
+
+
+def host_of(server) -> str:
+    return f"{harness.HOST}:{server.port}"
+
+
+def token_for(server, login: str = "alice", password: str = "boostroom-demo") -> str:
+    request = urllib.request.Request(
+        f"{server.url}/api/token/",
+        data=json.dumps({"login": login, "password": password}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.load(response)["token"]
+
+
+def run_example(server) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-c", documented_example()],
+        env={**os.environ, "BOOSTROOM_HOST": host_of(server)},
+        capture_output=True,
+        text=True,
+        timeout=EXAMPLE_SECONDS,
+    )
+
+
+def test_the_documented_example_runs_and_stores_its_message_once(site):
+    server, _ = site
+    first = run_example(server)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert first.stdout.splitlines()[-1] == "stored script-1"
+    # Run again: the same client_id is a retry, acknowledged again and stored once.
+    second = run_example(server)
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert second.stdout.splitlines()[-1] == "stored script-1"
+    assert re.search(r"^messages \d+", second.stdout, re.M), "the resume brought the history"
+
+    request = urllib.request.Request(
+        f"{server.url}/api/chat/messages/?limit=100", headers={"Authorization": f"Bearer {token_for(server)}"}
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        bodies = [message["body"] for message in json.load(response)["messages"]]
+    assert bodies.count("hello from a script") == 1
+
+
+def test_frames_over_the_server_limit_drop_the_connection(site):
+    server, _ = site
+    url = f"ws://{host_of(server)}/ws/chatroom/public-chat/?token={token_for(server)}"
+    with connect(url, open_timeout=10) as socket:
+        socket.send("x" * 70_000)  # under the server's limit, over the chat socket's
+        assert "That message is too large." in socket.recv(timeout=5)
+        socket.send("x" * (makefile_ws_max() + 1))
+        with pytest.raises(websockets.ConnectionClosedError) as closed:
+            socket.recv(timeout=5)
+    # No close frame from the server: the client reports 1006, not 1009.
+    assert closed.value.rcvd is None
+
+
+def test_log_dir_is_created_and_realtime_log_redacts_tokens(site):
+    server, log_dir = site
+    token = token_for(server)
+    with connect(f"ws://{host_of(server)}/ws/orders/?format=json&token={token}", open_timeout=10) as socket:
+        socket.send("{}")  # the order socket ignores it; the connect is what gets logged
+    with pytest.raises(websockets.InvalidStatus) as refused:
+        connect(f"ws://{host_of(server)}/ws/chatroom/public-chat/", origin="https://evil.example", open_timeout=10)
+    assert refused.value.response.status_code == 403
+
+    log = Path(log_dir / "realtime.log").read_text()
+    assert token not in log
+    assert re.search(r"ws connect url=/ws/orders/\?format=json&token=\[redacted\] user=\d+", log), log[-2000:]
+    assert "ws refused before accept url=/ws/chatroom/public-chat/ reason=origin origin='https://evil.example'" in log
+    assert not re.search(r"token=(?!\[redacted\])", log)
