@@ -9,6 +9,9 @@ sockets to re-check which rooms they follow.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from functools import lru_cache
+
 from channels.db import database_sync_to_async
 from django.template.loader import render_to_string
 
@@ -25,10 +28,24 @@ def room_count_html(*, room_id: int, count: int) -> str:
     return render_to_string("presence/room_online_count.html", {"room_id": room_id, "count": count, "oob": True})
 
 
+@lru_cache(maxsize=20_000)
+def _dot_html(person_id: int, online: bool) -> str:
+    return render_to_string("presence/_dot.html", {"person_id": person_id, "online": online, "oob": True})
+
+
+def dots_html(dots: Iterable[tuple[int, bool]]) -> str:
+    """Out-of-band dots for (user id, online) pairs.
+
+    A dot depends on nothing else, so each is rendered once per process: a
+    connect storm would otherwise render every online user's dot per socket.
+    """
+    return "".join(_dot_html(person_id, online) for person_id, online in dots)
+
+
 def render_presence_changes(*, online: set[int], changed: set[int]) -> list[tuple[str, str]]:
     """(group, html) pairs: one fragment per scope for this change."""
-    dots = [{"person_id": user_id, "online": user_id in online, "oob": True} for user_id in sorted(changed)]
-    global_html = online_count_html(online=online) + render_to_string("presence/dots.html", {"dots": dots})
+    dots = dots_html((user_id, user_id in online) for user_id in sorted(changed))
+    global_html = online_count_html(online=online) + dots
     fragments = [(groups.PRESENCE, global_html)]
     counts = selectors.room_online_counts(room_ids=selectors.rooms_touched_by(user_ids=changed), online=online)
     for room_id, count in sorted(counts.items()):
@@ -65,9 +82,8 @@ def render_snapshot(*, room_ids: list[int]) -> str:
     """What a socket gets when it connects: counts and dots may have moved since its page rendered."""
     online = selectors.online_user_ids()
     counts = selectors.room_online_counts(room_ids=room_ids, online=online)
-    dots = [{"person_id": user_id, "online": True, "oob": True} for user_id in sorted(online)[:SNAPSHOT_DOTS_MAX]]
     return (
         online_count_html(online=online)
         + "".join(room_count_html(room_id=room_id, count=count) for room_id, count in sorted(counts.items()))
-        + render_to_string("presence/dots.html", {"dots": dots})
+        + dots_html((user_id, True) for user_id in sorted(online)[:SNAPSHOT_DOTS_MAX])
     )
