@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import weakref
+from collections.abc import Iterable
 from typing import Any, Protocol
 
 from asgiref.sync import async_to_sync
@@ -188,8 +189,20 @@ def reset_hubs() -> None:
 
 
 async def publish(group: str, **payload: Any) -> None:
-    await get_channel_layer().group_send(group, {"type": EVENT_TYPE, "group": group, **payload})
+    await publish_many([(group, payload)])
+
+
+async def publish_many(events: Iterable[tuple[str, dict[str, Any]]]) -> None:
+    layer = get_channel_layer()
+    for group, payload in events:
+        await layer.group_send(group, {"type": EVENT_TYPE, "group": group, **payload})
 
 
 def publish_sync(group: str, **payload: Any) -> None:
-    async_to_sync(publish)(group, **payload)
+    publish_many_sync([(group, payload)])
+
+
+def publish_many_sync(events: list[tuple[str, dict[str, Any]]]) -> None:
+    """Several events, in order, for one hop into the event loop: from a worker
+    thread every async_to_sync call costs a round trip to the server's loop."""
+    async_to_sync(publish_many)(events)

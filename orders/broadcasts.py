@@ -31,7 +31,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from config import groups
-from config.fanout import publish_sync
+from config.fanout import publish_many_sync
 from orders import selectors
 from orders.models import Order
 from orders.ranks import Division, Rank
@@ -248,65 +248,49 @@ def push(
         for audience in audiences
     }
 
-    publish_sync(
-        groups.order(order.pk),
-        kind=EVENT_KIND,
-        order_id=order.pk,
-        frames=frames,
-        json=payloads,
-        booster_id=order.booster_id,
-        claimable=order.is_claimable,
-    )
-    publish_sync(
-        groups.user(order.customer_id),
-        kind=EVENT_KIND,
-        order_id=order.pk,
-        html=in_list(cards[CUSTOMER], order.pk, CUSTOMER),
-        json=payloads[CUSTOMER],
-    )
+    common = {"kind": EVENT_KIND, "order_id": order.pk}
+    events = [
+        (
+            groups.order(order.pk),
+            {
+                **common,
+                "frames": frames,
+                "json": payloads,
+                "booster_id": order.booster_id,
+                "claimable": order.is_claimable,
+            },
+        ),
+        (
+            groups.user(order.customer_id),
+            {**common, "html": in_list(cards[CUSTOMER], order.pk, CUSTOMER), "json": payloads[CUSTOMER]},
+        ),
+    ]
     if order.booster_id is not None:
         html = in_list(cards[BOOSTER], order.pk, BOOSTER)
         if payouts:
             html += render_payouts(order.booster)
-        publish_sync(
-            groups.user(order.booster_id), kind=EVENT_KIND, order_id=order.pk, html=html, json=payloads[BOOSTER]
-        )
+        events.append((groups.user(order.booster_id), {**common, "html": html, "json": payloads[BOOSTER]}))
     for user_id in sorted(lost):
-        publish_sync(
-            groups.user(user_id),
-            kind=EVENT_KIND,
-            order_id=order.pk,
-            html=removal(order.pk, BOOSTER),
-            json=removed_event(order.pk),
+        events.append(
+            (groups.user(user_id), {**common, "html": removal(order.pk, BOOSTER), "json": removed_event(order.pk)})
         )
-    publish_sync(
-        groups.STAFF,
-        kind=EVENT_KIND,
-        order_id=order.pk,
-        html=in_list(cards[STAFF], order.pk, STAFF),
-        json=payloads[STAFF],
-    )
+    events.append((groups.STAFF, {**common, "html": in_list(cards[STAFF], order.pk, STAFF), "json": payloads[STAFF]}))
     if order.is_claimable:
-        publish_sync(
-            groups.BOOSTERS,
-            kind=EVENT_KIND,
-            order_id=order.pk,
-            html=in_list(cards[CLAIM], order.pk, CLAIM),
-            json=payloads[CLAIM],
+        events.append(
+            (groups.BOOSTERS, {**common, "html": in_list(cards[CLAIM], order.pk, CLAIM), "json": payloads[CLAIM]})
         )
     elif left_claim_list:
-        publish_sync(
-            groups.BOOSTERS, kind=EVENT_KIND, order_id=order.pk, html=removal(order.pk, CLAIM), json=payloads[CLAIM]
-        )
+        events.append((groups.BOOSTERS, {**common, "html": removal(order.pk, CLAIM), "json": payloads[CLAIM]}))
+    publish_many_sync(events)
 
 
 def _push_gone(order_id: int, user_ids: set[int]) -> None:
     """The order was deleted: take it off every page that may show it."""
     gone = removed_event(order_id)
-    publish_sync(groups.order(order_id), kind=EVENT_KIND, order_id=order_id, removed=True, json={}, frames={})
+    common = {"kind": EVENT_KIND, "order_id": order_id}
+    events = [(groups.order(order_id), {**common, "removed": True, "json": {}, "frames": {}})]
     for user_id in sorted(user_ids):
-        publish_sync(
-            groups.user(user_id), kind=EVENT_KIND, order_id=order_id, html=removal(order_id, CUSTOMER), json=gone
-        )
-    publish_sync(groups.STAFF, kind=EVENT_KIND, order_id=order_id, html=removal(order_id, STAFF), json=gone)
-    publish_sync(groups.BOOSTERS, kind=EVENT_KIND, order_id=order_id, html=removal(order_id, CLAIM), json=gone)
+        events.append((groups.user(user_id), {**common, "html": removal(order_id, CUSTOMER), "json": gone}))
+    events.append((groups.STAFF, {**common, "html": removal(order_id, STAFF), "json": gone}))
+    events.append((groups.BOOSTERS, {**common, "html": removal(order_id, CLAIM), "json": gone}))
+    publish_many_sync(events)

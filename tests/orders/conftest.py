@@ -109,11 +109,11 @@ def published(monkeypatch) -> list[tuple[str, dict[str, Any]]]:
     from orders import broadcasts
 
     calls: list[tuple[str, dict[str, Any]]] = []
-    real = broadcasts.publish_sync
+    real = broadcasts.publish_many_sync
 
-    def record(group: str, **payload: Any) -> None:
-        calls.append((group, payload))
-        real(group, **payload)
+    def record(events: list[tuple[str, dict[str, Any]]]) -> None:
+        calls.extend(events)
+        real(events)
 
-    monkeypatch.setattr(broadcasts, "publish_sync", record)
+    monkeypatch.setattr(broadcasts, "publish_many_sync", record)
     return calls
