@@ -64,6 +64,8 @@ class Order(models.Model):
     class Meta:
         ordering = ["-created", "-id"]
         indexes = [
+            # The staff dashboard's unfiltered list: newest first without sorting the table.
+            models.Index(fields=["-created", "-id"], name="order_created_id"),
             models.Index(fields=["status", "-created"], name="order_status_created"),
             models.Index(fields=["customer", "-created"], name="order_customer_created"),
             models.Index(fields=["booster", "-created"], name="order_booster_created"),
