@@ -14,7 +14,7 @@ from rooms import broadcasts, selectors, services
 
 logger = logging.getLogger("boostroom.realtime")
 
-MAX_FRAME_CHARS = 64 * 1024
+MAX_FRAME_BYTES = 64 * 1024
 # htmx sends one flat object (HEADERS is the only nested value).
 MAX_FRAME_DEPTH = 3
 FRAME_MALFORMED = "That message could not be read. Please try again."
@@ -49,7 +49,7 @@ class ChatConsumer(FanoutConsumer):
         await self.accept_logged()
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        if text_data is None or len(text_data) > MAX_FRAME_CHARS:
+        if text_data is None or _too_large(text_data):
             return await self.send(text_data=broadcasts.error_fragment(FRAME_TOO_LARGE))
         try:
             frame = json.loads(text_data)
@@ -145,6 +145,13 @@ class ChatConsumer(FanoutConsumer):
             await self.deliver_message(event["message_id"], event["html"])
         elif event.get("html"):
             await self.send(text_data=event["html"])
+
+
+def _too_large(text: str) -> bool:
+    # The limit is in UTF-8 bytes, as on the wire; only long frames need encoding to tell.
+    if len(text) > MAX_FRAME_BYTES:
+        return True
+    return len(text) * 4 > MAX_FRAME_BYTES and len(text.encode()) > MAX_FRAME_BYTES
 
 
 def _depth(value: Any) -> int:

@@ -86,6 +86,8 @@ async def test_message_reaches_every_member_as_the_same_fragment(socket_for, squ
         ('{"body": "   "}', "Write something"),
         (json.dumps({"body": "x" * 2001}), "at most 2000"),
         (json.dumps({"body": "x" * 70000}), "too large"),
+        # 22,000 characters, but 66 KB on the wire: the limit is in bytes.
+        (json.dumps({"body": "€" * 22000}, ensure_ascii=False), "too large"),
         ('{"type": "resume", "after": "yesterday"}', "resume needs"),
         ('{"body": "hi", "client_id": "bad id!"}', "client_id"),
         ("[" * 5000 + "]" * 5000, "could not be read"),

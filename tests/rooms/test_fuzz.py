@@ -29,24 +29,31 @@ chat_frames = st.fixed_dictionaries(
         "HEADERS": json_values,
     },
 )
-raw_frames = st.one_of(
+text_frames = st.one_of(
     chat_frames.map(json.dumps),
     json_values.map(json.dumps),
     st.text(max_size=300),
     st.binary(max_size=100).map(lambda b: b.decode("latin-1")),
+    # Around the 64 KB frame limit, in characters and in UTF-8 bytes.
+    st.integers(min_value=64 * 1024 - 64, max_value=64 * 1024 + 64).map(lambda n: json.dumps({"body": "x" * n})),
+    st.integers(min_value=21_800, max_value=22_000).map(lambda n: json.dumps({"body": "€" * n}, ensure_ascii=False)),
+)
+raw_frames = st.one_of(
+    text_frames.map(lambda text: {"text": text}),
+    st.binary(max_size=200).map(lambda data: {"bytes": data}),
 )
 
 DOCUMENTED_CLOSE_CODES = {4001, 4002, 4003, 4004, 4008}
 
 
-async def exercise(headers, frames: list[str]) -> None:
+async def exercise(headers, frames: list[dict]) -> None:
     reset_hubs()
     channel_layers.backends.clear()
     socket = WebsocketCommunicator(application, "/ws/chatroom/public-chat/", headers=headers)
     connected, _ = await socket.connect()
     assert connected
     for frame in frames:
-        await socket.send_input({"type": "websocket.receive", "text": frame})
+        await socket.send_input({"type": "websocket.receive", **frame})
         # Drain whatever came back; a close must carry a documented code.
         while not await socket.receive_nothing(timeout=0.05):
             output = await socket.receive_output()
@@ -66,7 +73,7 @@ async def exercise(headers, frames: list[str]) -> None:
 def test_chat_socket_survives_malformed_frames(make_user):
     headers = session_headers(make_user())
 
-    @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
+    @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
     @given(st.lists(raw_frames, min_size=1, max_size=8))
     def run(frames):
         asyncio.run(exercise(headers, frames))
