@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Callable
 
@@ -14,6 +15,7 @@ from django.test import Client
 
 from config.consumers import socket_slots
 from config.fanout import reset_hubs
+from presence.store import new_store
 from presence.tracker import reset_presence
 
 PASSWORD = "correct-horse-battery-staple"
@@ -99,6 +101,21 @@ def session_headers(user: User | None, origin: str | None = "http://testserver")
         cookie = client.cookies[django_settings.SESSION_COOKIE_NAME].value
         headers.append((b"cookie", f"{django_settings.SESSION_COOKIE_NAME}={cookie}".encode()))
     return headers
+
+
+def go_online(*users: User) -> None:
+    """Put a connection of each user in the presence store, as a socket's connect does."""
+
+    async def add() -> None:
+        store = new_store()
+        for user in users:
+            await store.add(user_id=user.pk, conn_id=f"tab-of-{user.pk}")
+        await store.close()
+
+    # A private loop: async_to_sync here left a database session open on asgiref's
+    # shared thread after the socket tests, and PostgreSQL then refused to drop
+    # the test database.
+    asyncio.run(add())
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@ query counts that stay flat however many orders a dashboard shows."""
 
 from __future__ import annotations
 
-import asyncio
 import io
 import re
 from html import escape
@@ -18,7 +17,7 @@ from config import groups
 from orders import pricing, services
 from orders.admin import ONLY_ASSIGNED_START, PICK_A_BOOSTER
 from orders.models import Order, OrderEvent, ProofScreenshot
-from presence.store import new_store
+from tests.conftest import go_online
 from tests.orders.conftest import SILVER_II_TO_GOLD_IV, Status, commit_point, place
 
 pytestmark = pytest.mark.django_db
@@ -271,18 +270,6 @@ def test_order_page_links_the_chat_rooms_each_role_may_read(client_for, people, 
     assert staff_link in customer_html and booster_link in customer_html
     assert booster_link in booster_html and staff_link not in booster_html
     assert 'id="order-timeline"' in customer_html and f'ws-connect="/ws/orders/{order.pk}/"' in customer_html
-
-
-def go_online(*users) -> None:
-    """As tests/presence does: a connection in the presence store, on a private loop."""
-
-    async def add() -> None:
-        store = new_store()
-        for user in users:
-            await store.add(user_id=user.pk, conn_id=f"tab-of-{user.pk}")
-        await store.close()
-
-    asyncio.run(add())
 
 
 def dot(user, *, online: bool) -> str:

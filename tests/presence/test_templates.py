@@ -2,30 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 import pytest
 from django.template import Context, Template
 
 from presence import selectors
-from presence.store import new_store
 from rooms.models import PUBLIC_ROOM_NAME, Room
+from tests.conftest import go_online
 
 pytestmark = pytest.mark.django_db
-
-
-def go_online(*users) -> None:
-    async def add() -> None:
-        store = new_store()
-        for user in users:
-            await store.add(user_id=user.pk, conn_id=f"tab-of-{user.pk}")
-        await store.close()
-
-    # A private loop: async_to_sync here left a database session open on asgiref's
-    # shared thread after the socket tests, and PostgreSQL then refused to drop
-    # the test database.
-    asyncio.run(add())
 
 
 def render(source: str, **context) -> str:
