@@ -1,21 +1,56 @@
-"""One table: who may open what, over HTTP and over WebSockets.
+"""Who may use what: one table of every HTTP endpoint (HTTP_TABLE) and one of
+every socket (SOCKET_TABLE), each run over the session cookie and an API token.
 
-Roles: anonymous, the order's customer, another customer, the assigned booster,
-another booster, a manager, an admin, a group's room admin, and a member removed
-from the group (who was also the order's previous booster).
+Roles: anonymous; the order's customer; another customer (a plain member of the
+group); the order's booster; another booster; a manager; an admin; the group's
+room admin; a member removed from the group (also the order's previous booster).
+
+Each HTTP row says which roles are allowed. An allowed role must get the row's
+success status *and* the effect (a POST must have happened); any other role must
+be refused (401/403/404, a login redirect, or the row's own refusal) and leave
+the database exactly as it was. Every request runs in a savepoint that is rolled
+back, so one data set, built once per class, serves every row.
+
+Over the token transport the JSON API gets `Authorization: Bearer`; HTML pages
+get the same header and must ignore it (a token is not a browser session), so
+every role there is expected to fare like anonymous.
+
+Sockets (`?token=` on the token transport) are opened all at once per
+transport; an allowed socket must stay open for SOCKET_SETTLE_SECONDS after its
+accept (a late close counts as a refusal), a refused one is accepted and closed
+with 4004, anonymous with 4001 (or, with neither cookie, token nor Origin, is
+refused at the handshake).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+import json
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from io import BytesIO
+from typing import Any
 
 import pytest
+from allauth.account.models import EmailAddress
 from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.conf import settings as django_settings
+from django.contrib.auth.models import Group, User
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import transaction
+from django.test import Client, override_settings
+from PIL import Image
 
+from config import auth
+from config.models import TokenRevocation
 from orders import services as order_services
-from orders.models import Order
+from orders.models import Order, OrderEvent, ProofScreenshot
+from rooms import files
 from rooms import services as room_services
-from tests.conftest import expect_close
+from rooms.models import Message, Room
+from tests.conftest import session_headers
 
 ROLES = (
     "anonymous",
@@ -28,115 +63,501 @@ ROLES = (
     "room_admin",
     "removed",
 )
+SIGNED_IN = frozenset(ROLES) - {"anonymous"}
+EVERYONE = frozenset(ROLES)
+STAFF = frozenset({"manager", "admin"})
+BOOSTERS = frozenset({"booster", "other_booster", "removed"})
+CUSTOMERS = frozenset({"customer", "other_customer", "room_admin"})
+GROUP = frozenset({"room_admin", "other_customer"})  # the group's members today
+ORDER = frozenset({"customer", "booster"}) | STAFF  # who sees the assigned order
+OPEN_ORDER = frozenset({"customer"}) | STAFF | BOOSTERS  # an unclaimed order: every booster may look
+PRIVATE_TARGET = "manager"  # /chat/private/<this user>/: everyone but them gets a room
+NOT_TARGET = SIGNED_IN - {PRIVATE_TARGET}
+
+FAST_HASHER = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+SOCKET_SETTLE_SECONDS = 0.5
+
+
+# THE DATA SET
 
 
 @dataclass
 class World:
-    users: dict
-    order: Order
-    group_name: str
-    staff_room: str
-    booster_room: str
+    users: dict[str, User | None]
+    order: Order  # customer's, in progress, booster reassigned from `removed`
+    open_order: Order  # customer's, pending: on every booster's claim list
+    group: Room  # admin room_admin, member other_customer; `removed` was removed
+    staff_room: Room
+    booster_room: Room
+    group_message: Message
+    attachment: Message  # an image in the order's booster room
+    proof: ProofScreenshot
+    tokens: dict[str, str] = field(default_factory=dict)
+
+    def fill(self, template: str) -> str:
+        return template.format(
+            group=self.group.name,
+            staff_room=self.staff_room.name,
+            booster_room=self.booster_room.name,
+            order=self.order.pk,
+            open_order=self.open_order.pk,
+            before=self.group_message.pk + 1,
+            attachment=self.attachment.pk if self.attachment else None,
+            proof=self.proof.pk if self.proof else None,
+            target=PRIVATE_TARGET,
+        )
 
 
-def build_world(make_user) -> World:
-    users = {
-        "customer": make_user("customer"),
-        "other_customer": make_user("other_customer"),
-        "booster": make_user("booster", role="booster"),
-        "other_booster": make_user("other_booster", role="booster"),
-        "manager": make_user("manager", role="manager"),
-        "admin": make_user("admin", role="admin"),
-        "room_admin": make_user("room_admin"),
-        "removed": make_user("removed", role="booster"),
-    }
-    order = order_services.order_create(
-        customer=users["customer"], current_rank="silver", current_division=2, desired_rank="gold", desired_division=4
+def png_bytes() -> bytes:
+    out = BytesIO()
+    Image.new("RGB", (40, 30), (30, 120, 200)).save(out, format="PNG")
+    return out.getvalue()
+
+
+def make_person(username: str, role: str) -> User:
+    user = User.objects.create_user(
+        username=username, email=f"{username}@example.com", password="matrix-pass-1", is_staff=role == "admin"
     )
-    # The removed booster held the order first, then a manager reassigned it.
-    order_services.order_assign(order=order, booster=users["removed"], by=users["manager"])
-    order.refresh_from_db()
-    order_services.order_assign(order=order, booster=users["booster"], by=users["manager"])
-    order.refresh_from_db()
-    group = room_services.room_create_group(creator=users["room_admin"], name="squad")
-    group.members.add(users["removed"])
+    if role in ("booster", "manager"):
+        user.groups.add(Group.objects.get_or_create(name=f"{role}s")[0])
+    EmailAddress.objects.create(user=user, email=user.email, primary=True, verified=True)
+    return user
+
+
+def build_world(*, with_files: bool) -> World:
+    kinds = {"booster": "booster", "other_booster": "booster", "removed": "booster", "manager": "manager"}
+    users: dict[str, User | None] = {role: make_person(role, kinds.get(role, role)) for role in SIGNED_IN}
+    users["anonymous"] = None
+    customer, booster, manager = users["customer"], users["booster"], users["manager"]
+    order = order_services.order_create(
+        customer=customer, current_rank="silver", current_division=2, desired_rank="gold", desired_division=4
+    )
+    order = order_services.order_assign(order=order, booster=users["removed"], by=manager)
+    order = order_services.order_assign(order=order, booster=booster, by=manager)
+    order = order_services.order_status_set(order=order, status=Order.Status.IN_PROGRESS, by=booster)
+    open_order = order_services.order_create(
+        customer=customer, current_rank="iron", current_division=1, desired_rank="bronze", desired_division=2
+    )
+    group = room_services.room_create_group(creator=users["room_admin"], name="squad", title="Squad")
+    for member in (users["other_customer"], users["removed"]):
+        room_services.room_join(room=group, user=member)
     room_services.room_update(
         room=group, by=users["room_admin"], title="Squad", retention_days=None, remove_user_ids=[users["removed"].pk]
     )
-    users["anonymous"] = None
+    group_message = room_services.message_post(room=group, author=users["room_admin"], body="welcome")
+    order = Order.objects.select_related("staff_room", "booster_room").get(pk=order.pk)
+    attachment = proof = None
+    if with_files:
+        image = files.validate_upload(SimpleUploadedFile("shot.png", png_bytes()), images_only=True)
+        attachment = room_services.message_post(room=order.booster_room, author=booster, body="", attachment=image)
+        proof = order_services.proof_add(order=order, booster=booster, file=image)
     return World(
         users=users,
         order=order,
-        group_name=group.name,
-        staff_room=order.staff_room.name,
-        booster_room=order.booster_room.name,
+        open_order=open_order,
+        group=group,
+        staff_room=order.staff_room,
+        booster_room=order.booster_room,
+        group_message=group_message,
+        attachment=attachment,
+        proof=proof,
+        tokens={role: auth.token_issue(user=user) for role, user in users.items() if user is not None},
     )
 
 
-OK, DENIED = "ok", "denied"
-ALL_SIGNED_IN = {role: OK for role in ROLES if role != "anonymous"}
-STAFF_AND = lambda *roles: {role: (OK if role in (*roles, "manager", "admin") else DENIED) for role in ROLES[1:]}  # noqa: E731
+def isolated_services() -> dict[str, Any]:
+    """Channel layer and cache under a prefix of their own (Redis is shared)."""
+    prefix = f"matrix-{uuid.uuid4().hex[:12]}"
+    layers = {name: {**conf} for name, conf in django_settings.CHANNEL_LAYERS.items()}
+    for conf in layers.values():
+        if "prefix" in conf.get("CONFIG", {}):
+            conf["CONFIG"] = {**conf["CONFIG"], "prefix": f"{prefix}:asgi"}
+    caches = {name: {**conf, "KEY_PREFIX": f"{prefix}:cache"} for name, conf in django_settings.CACHES.items()}
+    return {"CHANNEL_LAYERS": layers, "CACHES": caches, "REDIS_PREFIX": prefix}
 
-# endpoint -> expected outcome per signed-in role (anonymous is always refused).
-MATRIX = {
-    "public chat": ("/chat/public-chat/", "/ws/chatroom/public-chat/", ALL_SIGNED_IN),
-    "group chat": (
-        "/chat/{group}/",
-        "/ws/chatroom/{group}/",
-        {role: (OK if role == "room_admin" else DENIED) for role in ROLES[1:]},
+
+# HTTP
+
+
+def state() -> tuple:
+    """Everything a request could change; a refused request changes none of it."""
+    return (
+        list(Message.objects.order_by("pk").values_list("pk", "room_id", "body")),
+        list(Room.objects.order_by("pk").values_list("pk", "name", "title", "admin_id")),
+        sorted(Room.members.through.objects.values_list("room_id", "user_id")),
+        list(
+            Order.objects.order_by("pk").values_list(
+                "pk", "status", "booster_id", "reached_rank", "reached_division", "reached_lp"
+            )
+        ),
+        OrderEvent.objects.count(),
+        ProofScreenshot.objects.count(),
+        list(TokenRevocation.objects.values_list("user_id", flat=True)),
+    )
+
+
+Done = Callable[[World, User, Any], bool]
+
+
+# fmt: off
+HTTP_TABLE = [
+    # endpoint                   method  path                                          allowed roles
+    ("public room page",         "GET",  "/chat/public-chat/",                         SIGNED_IN),
+    ("group room page",          "GET",  "/chat/{group}/",                             GROUP),
+    ("order staff room page",    "GET",  "/chat/{staff_room}/",                        {"customer"} | STAFF),
+    ("order booster room page",  "GET",  "/chat/{booster_room}/",                      ORDER),
+    ("older messages",           "GET",  "/chat/older/{group}/?before={before}",       GROUP),
+    ("fallback send",            "POST", "/chat/{group}/messages/",                    GROUP),
+    ("upload",                   "POST", "/chat/upload/{group}/",                      GROUP),
+    ("edit page",                "GET",  "/chat/{group}/edit/",                        {"room_admin"}),
+    ("edit",                     "POST", "/chat/{group}/edit/",                        {"room_admin"}),
+    ("delete",                   "POST", "/chat/{group}/delete/",                      {"room_admin", "admin"}),
+    ("leave",                    "POST", "/chat/{group}/leave/",                       GROUP),
+    ("join page",                "GET",  "/chat/{group}/join/",                        SIGNED_IN),
+    ("join",                     "POST", "/chat/{group}/join/",                        SIGNED_IN),
+    ("new group page",           "GET",  "/chat/new/",                                 SIGNED_IN),
+    ("new group",                "POST", "/chat/new/",                                 SIGNED_IN),
+    ("private room",             "GET",  "/chat/private/{target}/",                    NOT_TARGET),
+    ("people search",            "GET",  "/chat/people/?q=o",                          SIGNED_IN),
+    ("attachment download",      "GET",  "/files/message/{attachment}/",               ORDER),
+    ("attachment thumbnail",     "GET",  "/files/message/{attachment}/thumb/",         ORDER),
+    ("order page",               "GET",  "/orders/{order}/",                           ORDER),
+    ("unclaimed order page",     "GET",  "/orders/{open_order}/",                      OPEN_ORDER),
+    ("claim",                    "POST", "/orders/{open_order}/claim/",                BOOSTERS),
+    ("assign",                   "POST", "/orders/{order}/assign/",                    STAFF),
+    ("status",                   "POST", "/orders/{order}/status/",                    {"booster"} | STAFF),
+    ("progress",                 "POST", "/orders/{order}/progress/",                  {"booster"}),
+    ("complete",                 "POST", "/orders/{order}/complete/",                  {"booster"} | STAFF),
+    ("cancel (in progress)",     "POST", "/orders/{order}/cancel/",                    STAFF),
+    ("cancel (unclaimed)",       "POST", "/orders/{open_order}/cancel/",               {"customer"} | STAFF),
+    ("proof upload",             "POST", "/orders/{order}/proofs/",                    {"booster"}),
+    ("proof file",               "GET",  "/orders/{order}/proofs/{proof}/",            ORDER),
+    ("proof thumbnail",          "GET",  "/orders/{order}/proofs/{proof}/thumbnail/",  ORDER),
+    ("dashboard",                "GET",  "/dashboard/",                                SIGNED_IN),
+    ("new order",                "POST", "/orders/new/",                               CUSTOMERS),
+    ("price preview",            "GET",  "/orders/price/?desired_rank=gold",           SIGNED_IN),
+    ("realtime test",            "GET",  "/realtime/test/",                            {"admin"}),
+    ("health check",             "GET",  "/healthz",                                   EVERYONE),
+    # JSON API: Authorization: Bearer works here, as does the session cookie.
+    ("room messages API",        "GET",  "/api/rooms/{group}/messages/",               GROUP),
+    ("room messages API after",  "GET",  "/api/rooms/{group}/messages/?after=0",       GROUP),
+    ("order room messages API",  "GET",  "/api/rooms/{booster_room}/messages/",        ORDER),
+    ("room messages API send",   "POST", "/api/rooms/{group}/messages/",               GROUP),
+    ("public chat API",          "GET",  "/api/chat/messages/",                        SIGNED_IN),
+    ("public chat API send",     "POST", "/api/chat/messages/",                        SIGNED_IN),
+    ("log out everywhere",       "POST", "/api/token/revoke/",                         SIGNED_IN),
+]
+# fmt: on
+
+
+@dataclass(frozen=True)
+class Success:
+    """What an allowed request gets, and what a refused one may get instead."""
+
+    ok: tuple[int, ...] = (200,)
+    done: Done | None = None  # the effect an allowed request must have had
+    data: Callable[[World, str], dict] | None = None  # the POST body, per role
+    refused: tuple[int, ...] = (403, 404)  # a signed-in role outside `allowed`
+    refused_is_login: bool = False  # staff_member_required sends everyone else to the admin login
+
+
+def member_of(room_attr: str) -> Done:
+    return lambda w, user, r: getattr(w, room_attr).members.filter(pk=user.pk).exists()
+
+
+def posted_in(room_attr: str | None, *, with_file: bool = False) -> Done:
+    def check(w: World, user: User, response) -> bool:
+        rows = Message.objects.filter(author=user, body__startswith="matrix")
+        if room_attr:
+            rows = rows.filter(room=getattr(w, room_attr))
+        return rows.exclude(attachment="").exists() if with_file else rows.exists()
+
+    return check
+
+
+def order_is(attr: str, **expected) -> Done:
+    def check(w: World, user: User, response) -> bool:
+        order = Order.objects.get(pk=getattr(w, attr).pk)
+        values = {key: (value(w, user) if callable(value) else value) for key, value in expected.items()}
+        return all(getattr(order, key) == value for key, value in values.items())
+
+    return check
+
+
+def private_room_opened(w: World, user: User, response) -> bool:
+    target = w.users[PRIVATE_TARGET]
+    return response["Location"] == f"/chat/{room_services.private_room_name(user, target)}/"
+
+
+def message_body(w: World, role: str) -> dict:
+    return {"body": f"matrix from {role}"}
+
+
+def png_upload(name: str) -> Callable[[World, str], dict]:
+    return lambda w, role: {"body": "matrix file", "file": SimpleUploadedFile(name, png_bytes())}
+
+
+NEW_ORDER = {"current_rank": "gold", "current_division": "3", "current_lp": "0", "desired_rank": "platinum"}
+REDIRECT = (302,)
+
+# Rows not listed answer 200 to allowed roles and 403/404 to the others.
+SUCCESS = {
+    "fallback send": Success(REDIRECT, posted_in("group"), message_body),
+    "upload": Success(REDIRECT, posted_in("group", with_file=True), png_upload("up.png")),
+    "edit": Success(
+        REDIRECT,
+        lambda w, user, r: Room.objects.get(pk=w.group.pk).title == "Renamed",
+        lambda w, role: {"title": "Renamed"},
     ),
-    "order staff chat": ("/chat/{staff_room}/", "/ws/chatroom/{staff_room}/", STAFF_AND("customer")),
-    "order booster chat": ("/chat/{booster_room}/", "/ws/chatroom/{booster_room}/", STAFF_AND("customer", "booster")),
-    "order page": ("/orders/{order}/", "/ws/orders/{order}/", STAFF_AND("customer", "booster")),
-    "dashboard": ("/dashboard/", "/ws/orders/", ALL_SIGNED_IN),
-    "presence": (None, "/ws/online-status/", ALL_SIGNED_IN),
-    "chat api": (
-        "/api/rooms/{group}/messages/",
-        None,
-        {role: (OK if role == "room_admin" else DENIED) for role in ROLES[1:]},
+    # Site admins may delete any group, without being able to read it.
+    "delete": Success(REDIRECT, lambda w, user, r: not Room.objects.filter(pk=w.group.pk).exists()),
+    "leave": Success(REDIRECT, lambda w, user, r: not w.group.members.filter(pk=user.pk).exists()),
+    # The invite link: any signed-in user with a verified email (all of them here); members are sent on.
+    "join page": Success((200, 302)),
+    "join": Success(REDIRECT, member_of("group")),
+    "new group": Success(
+        REDIRECT,
+        lambda w, user, r: Room.objects.filter(admin=user, kind=Room.Kind.GROUP).exclude(pk=w.group.pk).exists(),
+        lambda w, role: {"name": f"new-{role.replace('_', '-')}"},
     ),
+    # With yourself: back to the public chat with an error.
+    "private room": Success(REDIRECT, private_room_opened, refused=REDIRECT),
+    "claim": Success(REDIRECT, order_is("open_order", booster_id=lambda w, user: user.pk)),
+    "assign": Success(
+        REDIRECT,
+        order_is("order", booster_id=lambda w, user: w.users["other_booster"].pk),
+        lambda w, role: {"booster": w.users["other_booster"].pk},
+    ),
+    "status": Success(REDIRECT, order_is("order", status=Order.Status.PAUSED), lambda w, role: {"status": "paused"}),
+    "progress": Success(
+        REDIRECT,
+        order_is("order", reached_rank="silver", reached_division=1, reached_lp=50),
+        lambda w, role: {"reached_rank": "silver", "reached_division": "1", "reached_lp": "50"},
+    ),
+    "complete": Success(REDIRECT, order_is("order", status=Order.Status.COMPLETED)),
+    "cancel (in progress)": Success(REDIRECT, order_is("order", status=Order.Status.CANCELLED)),
+    "cancel (unclaimed)": Success(REDIRECT, order_is("open_order", status=Order.Status.CANCELLED)),
+    # Viewers without the right get the order page back with an error.
+    "proof upload": Success(
+        REDIRECT,
+        lambda w, user, r: w.order.proofs.filter(uploaded_by=user).count() == 2,
+        png_upload("proof.png"),
+        refused=(302, 404),
+    ),
+    "new order": Success(
+        REDIRECT,
+        lambda w, user, r: Order.objects.filter(customer=user, current_rank="gold").exists(),
+        lambda w, role: {**NEW_ORDER, "desired_division": "4"},
+    ),
+    "realtime test": Success(refused_is_login=True),
+    "room messages API send": Success((201,), posted_in("group"), message_body),
+    "public chat API send": Success((201,), posted_in(None), message_body),
+    "log out everywhere": Success(done=lambda w, user, r: TokenRevocation.objects.filter(user=user).exists()),
 }
-HTTP_CASES = [(name, role) for name, row in MATRIX.items() if row[0] for role in ROLES]
-SOCKET_CASES = [(name, role) for name, row in MATRIX.items() if row[1] for role in ROLES]
 
 
-def fill(template: str, world: World) -> str:
-    return template.format(
-        group=world.group_name,
-        order=world.order.pk,
-        staff_room=world.staff_room,
-        booster_room=world.booster_room,
-    )
+@dataclass(frozen=True)
+class Http:
+    name: str
+    method: str
+    path: str
+    allowed: frozenset[str]
+    success: Success
+
+    @property
+    def api(self) -> bool:
+        return self.path.startswith("/api/")
+
+
+HTTP_ROWS = [
+    Http(name, method, path, frozenset(allowed), SUCCESS.get(name, Success()))
+    for name, method, path, allowed in HTTP_TABLE
+]
+assert set(SUCCESS) <= {row.name for row in HTTP_ROWS}
+HTTP_CASES = [
+    pytest.param(row, transport, id=f"{row.name}-{transport}") for row in HTTP_ROWS for transport in ("cookie", "token")
+]
+
+
+def http_expected(row: Http, role: str, transport: str) -> str:
+    if transport == "token" and not row.api:
+        # A bearer token is no browser session: HTML pages treat its holder as anonymous.
+        role = "anonymous"
+    if role in row.allowed:
+        return "ok"
+    return "login" if role == "anonymous" or row.success.refused_is_login else "refused"
+
+
+def http_outcome(world: World, row: Http, role: str, transport: str) -> str:
+    user = world.users[role]
+    if transport == "token":
+        # On the API a bearer token needs no CSRF token; on pages CSRF would refuse
+        # before the login check this matrix is about.
+        client = Client(enforce_csrf_checks=row.api and user is not None)
+        headers = {"Authorization": f"Bearer {world.tokens[role]}"} if user else {}
+    else:
+        client = Client()
+        if user is not None:
+            client.force_login(user)
+        headers = {}
+    path = world.fill(row.path)
+    success = row.success
+    data = success.data(world, role) if success.data else {}
+    before = state()
+    if row.method == "GET":
+        response = client.get(path, headers=headers)
+    elif row.api:
+        response = client.post(path, json.dumps(data), content_type="application/json", headers=headers)
+    else:
+        response = client.post(path, data, headers=headers)
+    location = response.get("Location", "")
+    unchanged = state() == before
+    if response.status_code == 401 or (
+        response.status_code == 302 and location.startswith(("/accounts/login/", "/admin/login/"))
+    ):
+        return "login" if unchanged else "login, but changed data"
+    if response.status_code in success.ok and (
+        success.done is None or (user is not None and success.done(world, user, response))
+    ):
+        return "ok"
+    if response.status_code in success.refused:
+        return "refused" if unchanged else "refused, but changed data"
+    return f"unexpected {response.status_code} {location}".strip()
+
+
+@pytest.fixture(scope="class")
+def http_world(django_db_setup, django_db_blocker, tmp_path_factory):
+    """One data set for every HTTP row, inside a transaction rolled back at the end
+    (what Django's setUpTestData does); each test's own savepoint sits inside it."""
+    media = tmp_path_factory.mktemp("matrix-media")
+    with (
+        django_db_blocker.unblock(),
+        override_settings(PASSWORD_HASHERS=FAST_HASHER, MEDIA_ROOT=media, **isolated_services()),
+    ):
+        atomic = transaction.atomic()
+        atomic.__enter__()
+        try:
+            yield build_world(with_files=True)
+        finally:
+            transaction.set_rollback(True)
+            atomic.__exit__(None, None, None)
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("endpoint, role", HTTP_CASES)
-def test_http(endpoint, role, make_user, client_for):
-    path, _, expected = MATRIX[endpoint]
-    world = build_world(make_user)
-    response = client_for(world.users[role]).get(fill(path, world))
+class TestHttp:
+    @pytest.mark.parametrize("row, transport", HTTP_CASES)
+    def test_endpoint(self, http_world, row, transport, settings):
+        settings.CHAT_RATE_LIMIT = (10_000, 10)
+        got, expected = {}, {}
+        for role in ROLES:
+            with transaction.atomic():
+                got[role] = http_outcome(http_world, row, role, transport)
+                transaction.set_rollback(True)
+            expected[role] = http_expected(row, role, transport)
+        assert got == expected
+
+
+# SOCKETS
+
+
+@dataclass(frozen=True)
+class Socket:
+    name: str
+    path: str
+    allowed: frozenset[str]
+
+
+# fmt: off
+SOCKET_TABLE = [
+    # socket                        path                                        allowed roles
+    ("public chat",                 "/ws/chatroom/public-chat/",                SIGNED_IN),
+    ("group chat",                  "/ws/chatroom/{group}/",                    GROUP),
+    ("order staff chat",            "/ws/chatroom/{staff_room}/",               {"customer"} | STAFF),
+    ("order booster chat",          "/ws/chatroom/{booster_room}/",             ORDER),
+    ("order",                       "/ws/orders/{order}/",                      ORDER),
+    ("order as JSON",               "/ws/orders/{order}/?format=json",          ORDER),
+    ("unclaimed order",             "/ws/orders/{open_order}/",                 OPEN_ORDER),
+    ("all my orders",               "/ws/orders/",                              SIGNED_IN),
+    ("all my orders as JSON",       "/ws/orders/?format=json",                  SIGNED_IN),
+    ("presence",                    "/ws/online-status/",                       SIGNED_IN),
+    ("presence in the group",       "/ws/online-status/?room={group}",          GROUP),
+    ("presence in the order room",  "/ws/online-status/?room={booster_room}",   ORDER),
+    ("realtime ping",               "/ws/realtime/ping/",                       {"admin"}),
+]
+# fmt: on
+SOCKET_ROWS = [Socket(name, path, frozenset(allowed)) for name, path, allowed in SOCKET_TABLE]
+
+
+def socket_expected(row: Socket, role: str, transport: str) -> str:
+    if role in row.allowed:
+        return "open"
     if role == "anonymous":
-        assert response.status_code in (302, 401)
-        if response.status_code == 302:
-            assert "/accounts/login/" in response["Location"]
-    elif expected[role] == OK:
-        assert response.status_code == 200, (endpoint, role)
+        # A browser page without a session is accepted and told 4001; a script
+        # with neither token nor Origin is refused at the handshake.
+        return "closed 4001" if transport == "cookie" else "handshake refused"
+    return "closed 4004"
+
+
+async def socket_outcome(world: World, row: Socket, role: str, transport: str) -> tuple[str, WebsocketCommunicator]:
+    from config.asgi import application
+
+    path = world.fill(row.path)
+    user = world.users[role]
+    if transport == "token":
+        if user is not None:
+            path += ("&" if "?" in path else "?") + f"token={world.tokens[role]}"
+        headers = []
     else:
-        assert response.status_code == 404, (endpoint, role)
+        headers = await database_sync_to_async(session_headers)(user)
+    socket = WebsocketCommunicator(application, path, headers=headers)
+    connected, _ = await socket.connect(timeout=15)
+    if not connected:
+        return "handshake refused", socket
+    # Allowed means still open a while after the accept: a late close is a refusal.
+    # (receive_nothing, not receive_output: a receive that times out cancels the app.)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + SOCKET_SETTLE_SECONDS
+    while (left := deadline - loop.time()) > 0:
+        if await socket.receive_nothing(timeout=left, interval=0.02):
+            break
+        output = await socket.receive_output()
+        if output["type"] == "websocket.close":
+            return f"closed {output.get('code')}", socket
+    return "open", socket
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.parametrize("endpoint, role", SOCKET_CASES)
-async def test_socket(endpoint, role, make_user, socket_for):
-    _, path, expected = MATRIX[endpoint]
-    world = await database_sync_to_async(build_world)(make_user)
-    socket = await socket_for(fill(path, world), world.users[role])
-    if role == "anonymous":
-        await expect_close(socket, 4001)
-    elif expected[role] == OK:
-        connected, _ = await socket.connect()
+@pytest.mark.parametrize("transport", ["cookie", "token"])
+async def test_sockets(transport, settings, tmp_path):
+    settings.PASSWORD_HASHERS = FAST_HASHER
+    world = await database_sync_to_async(build_world)(with_files=False)
+    cases = [(row, role) for row in SOCKET_ROWS for role in ROLES]
+    results = await asyncio.gather(*(socket_outcome(world, row, role, transport) for row, role in cases))
+    try:
+        got = {(row.name, role): outcome for (row, role), (outcome, _) in zip(cases, results, strict=True)}
+        expected = {(row.name, role): socket_expected(row, role, transport) for row, role in cases}
+        wrong = [
+            f"{name} / {role}: expected {expected[name, role]}, got {got[name, role]}"
+            for name, role in expected
+            if got[name, role] != expected[name, role]
+        ]
+        assert not wrong, "\n".join(wrong)
+    finally:
+        await asyncio.gather(*(socket.disconnect() for outcome, socket in results if outcome == "open"))
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_forged_token_gets_4003_on_every_socket(settings):
+    from config.asgi import application
+
+    settings.PASSWORD_HASHERS = FAST_HASHER
+    world = await database_sync_to_async(build_world)(with_files=False)
+    forged = world.tokens["admin"][:-4] + "AAAA"
+    sockets = [
+        WebsocketCommunicator(application, world.fill(row.path) + ("&" if "?" in row.path else "?") + f"token={forged}")
+        for row in SOCKET_ROWS
+    ]
+    for socket in sockets:
+        connected, _ = await socket.connect(timeout=15)
         assert connected
-        assert await socket.receive_nothing(timeout=0.1) or (await socket.receive_output())["type"] != "websocket.close"
-        await socket.disconnect()
-    else:
-        await expect_close(socket, 4004)
+        assert await socket.receive_output(timeout=3) == {"type": "websocket.close", "code": 4003}
