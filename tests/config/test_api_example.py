@@ -117,9 +117,8 @@ def test_frames_over_the_server_limit_drop_the_connection(site):
     server, _ = site
     url = f"ws://{host_of(server)}/ws/chatroom/public-chat/?token={token_for(server)}"
     with connect(url, open_timeout=10) as socket:
-        socket.send(
-            "é" * 40_000
-        )  # 80 KB of UTF-8 in 40,000 characters: under the server's limit, over the chat socket's
+        # 80 KB of UTF-8 in 40,000 characters: under the server's limit, over the chat socket's.
+        socket.send("é" * 40_000)
         assert "That message is too large." in socket.recv(timeout=5)
         socket.send("x" * (makefile_ws_max() + 1))
         with pytest.raises(websockets.ConnectionClosedError) as closed:
