@@ -21,7 +21,7 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core import signing
 from django.db.models import Q
 
-from config.consumers import CLOSE_TOKEN_INVALID, CLOSE_USER_INVALID
+from config.consumers import CLOSE_TOKEN_INVALID, CLOSE_USER_INVALID, FanoutConsumer
 from config.logging import socket_url
 from config.models import TokenRevocation
 
@@ -98,6 +98,14 @@ def _resolve_token(token: str) -> tuple[AbstractBaseUser | AnonymousUser, int | 
         return AnonymousUser(), error.close_code
 
 
+class Denier(WebsocketDenier):
+    """Channels' handshake refusal, without a channel-layer channel of its own:
+    a socket that is only refused has nothing to receive, and with Redis each
+    such channel would be a blocking pop left running after the refusal."""
+
+    channel_layer_alias = FanoutConsumer.channel_layer_alias
+
+
 class SocketAuthMiddleware:
     """Routes each socket to token auth or to Origin-checked session auth.
 
@@ -123,11 +131,11 @@ class SocketAuthMiddleware:
                     socket_url(scope),
                     origin.geturl()[:200] if origin else None,
                 )
-                return await WebsocketDenier()(scope, receive, send)
+                return await Denier()(scope, receive, send)
             return await self.session_app(scope, receive, send)
         if len(token) > TOKEN_MAX_CHARS:
             logger.info("ws refused before accept url=%s reason=token-too-long", socket_url(scope))
-            return await WebsocketDenier()(scope, receive, send)
+            return await Denier()(scope, receive, send)
         user, error = await _resolve_token(token)
         scope = {
             **scope,

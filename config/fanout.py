@@ -95,7 +95,7 @@ class Hub:
     async def _receive_loop(self) -> None:
         while True:
             try:
-                event = await self.layer.receive(self.channel)
+                event = await self._receive()
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -106,6 +106,21 @@ class Hub:
                 await self._recover()
                 continue
             await self.deliver(event)
+
+    async def _receive(self) -> dict[str, Any]:
+        """One event from the layer, in a child task that is sure to end when this one is cancelled.
+
+        redis-py can take a cancellation that lands as its read times out for the
+        timeout and retry, and channels-redis then blocks in the next pop: the
+        cancel is lost and a shutting-down loop waits forever. So the pop runs in
+        a child that is cancelled again until it has ended.
+        """
+        child = asyncio.ensure_future(self.layer.receive(self.channel))
+        try:
+            return await asyncio.shield(child)
+        except asyncio.CancelledError:
+            _cancel_until_done(child)
+            raise
 
     async def _recover(self) -> bool:
         """Re-join every group, then let each socket catch up on what it missed."""
@@ -167,6 +182,15 @@ class Hub:
     def stop(self) -> None:
         for task in self._tasks:
             task.cancel()
+
+
+def _cancel_until_done(task: asyncio.Future, every: float = 0.5) -> None:
+    def again() -> None:
+        if not task.done():
+            task.cancel()
+            task.get_loop().call_later(every, again)
+
+    again()
 
 
 _hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Hub] = weakref.WeakKeyDictionary()
