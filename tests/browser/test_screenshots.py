@@ -28,10 +28,9 @@ def test_screenshots_of_the_main_pages(site, people):
     bob = people("bob", password=DEMO_PASSWORD)
     for person in (alice, bob):
         open_room(person.page, "public-chat")
-    send(bob.page, "Anyone duo-queuing tonight? Gold IV, mid/support.")
-    send(alice.page, "My booster just hit Gold II on my order, the bar moved live!")
+    # seed_demo's three public messages, then one sent live.
     send(bob.page, "Nice! Same here, booster1 is on mine.")
-    expect(alice.page.locator("#messages > article.msg")).to_have_count(3)
+    expect(alice.page.locator("#messages > article.msg")).to_have_count(4)
     screenshot(alice.page, "chat")
 
     alice.page.goto("/dashboard/")
@@ -58,7 +57,7 @@ def test_screenshots_of_the_main_pages(site, people):
 
     phone = people("carol", password=DEMO_PASSWORD, viewport=PHONE)
     open_room(phone.page, "public-chat")
-    expect(phone.page.locator("#messages > article.msg")).to_have_count(3)
+    expect(phone.page.locator("#messages > article.msg")).to_have_count(4)
     # Nothing is wider than the phone: no sideways scrolling.
     assert phone.page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     screenshot(phone.page, "chat-mobile")
