@@ -10,7 +10,6 @@ from collections.abc import Callable
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
-from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -21,12 +20,6 @@ from orders.models import BoosterTransaction, Order, OrderEvent, ProofScreenshot
 PICK_A_BOOSTER = "Pick a booster next to the action to assign orders."
 ONLY_ASSIGNED_START = "only assigned orders can be started (paused ones are resumed)."
 ONLY_PAUSED_RESUME = "only paused orders can be resumed."
-
-
-def _boosters() -> QuerySet:
-    return (
-        get_user_model().objects.filter(groups__name=selectors.BOOSTER_GROUP_NAME, is_active=True).order_by("username")
-    )
 
 
 class BoosterChoiceField(forms.ModelChoiceField):
@@ -43,7 +36,9 @@ class BoosterChoiceField(forms.ModelChoiceField):
 class OrderActionForm(ActionForm):
     """The changelist's action bar, with the booster the assign action hands orders to."""
 
-    booster = BoosterChoiceField(queryset=_boosters(), required=False, label="Booster (for assign):")
+    booster = BoosterChoiceField(
+        queryset=selectors.assignable_boosters(), required=False, label="Booster (for assign):"
+    )
 
 
 class OrderEventInline(admin.TabularInline):

@@ -105,10 +105,13 @@ def orders_for_staff(*, status: str | None = None) -> list[Order]:
     return list(rows[:DASHBOARD_LIMIT])
 
 
+def assignable_boosters() -> QuerySet:
+    """Active boosters, by name: who an order may be assigned to."""
+    return User.objects.filter(groups__name=BOOSTER_GROUP_NAME, is_active=True).order_by("username")
+
+
 def boosters_for_assign() -> list:
-    return list(
-        User.objects.filter(groups__name=BOOSTER_GROUP_NAME, is_active=True).order_by("username").only("pk", "username")
-    )
+    return list(assignable_boosters().only("pk", "username"))
 
 
 def order_timeline(*, order: Order) -> list[OrderEvent]:

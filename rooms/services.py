@@ -132,13 +132,9 @@ def message_post(
 
 
 def _discard_files(message: Message, attachment: files.ValidatedFile | None) -> None:
-    if attachment is None:
-        return
-    try:
-        files.delete_attachment_files(message)
-    except Exception:
-        # An orphan file is harmless; hiding the original error would not be.
-        logger.warning("could not delete the files of an unsaved message", exc_info=True)
+    # Quietly: an orphan file is harmless; hiding the original error would not be.
+    if attachment is not None:
+        _delete_files_quietly([message.attachment.name, message.attachment_thumbnail.name])
 
 
 def _message_by_client_id(author: AbstractBaseUser, client_id: str) -> Message | None:
