@@ -11,9 +11,9 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 
-from config.auth import SocketAuthMiddleware  # noqa: E402
-from config.limits import UploadSizeLimitMiddleware  # noqa: E402
 from config.routing import websocket_urlpatterns  # noqa: E402
+from realtime.auth import SocketAuthMiddleware  # noqa: E402
+from uploads.limits import UploadSizeLimitMiddleware  # noqa: E402
 
 application = ProtocolTypeRouter(
     {

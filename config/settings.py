@@ -76,7 +76,8 @@ INSTALLED_APPS = [
     "template_partials",
     "allauth",
     "allauth.account",
-    "config",
+    "realtime",
+    "uploads",
     "rooms",
     "orders",
     "presence",
@@ -90,7 +91,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "config.middleware.BearerTokenMiddleware",
+    "realtime.middleware.BearerTokenMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -106,7 +107,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "config.context_processors.csp_nonce",
+                "realtime.context_processors.csp_nonce",
             ],
         },
     }
@@ -320,7 +321,7 @@ LOG_DIR = os.environ.get("LOG_DIR", "")
 LOGGING: dict = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"redact": {"()": "config.logging.RedactSecretsFilter"}},
+    "filters": {"redact": {"()": "realtime.logging.RedactSecretsFilter"}},
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {
         "console": {

@@ -30,12 +30,12 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.html import format_html
 
-from config import groups
-from config.fanout import publish_many_sync
 from orders import selectors
 from orders.models import Order
 from orders.ranks import Division, Rank
 from orders.selectors import BOOSTER, CLAIM, CUSTOMER, STAFF
+from realtime import groups
+from realtime.fanout import publish_many_sync
 
 logger = logging.getLogger("boostroom.realtime")
 

@@ -12,9 +12,9 @@ from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 
-from config import groups
-from config.consumers import CLOSE_FORBIDDEN, FanoutConsumer
 from orders import broadcasts, selectors
+from realtime import groups, roles
+from realtime.consumers import CLOSE_FORBIDDEN, FanoutConsumer
 
 
 def _wants_json(scope: dict[str, Any]) -> bool:
@@ -84,7 +84,7 @@ class OrdersConsumer(_OrderSocket):
     """Every order the user may see: their own, the claim list for boosters, all for staff."""
 
     async def connect(self) -> None:
-        role = await database_sync_to_async(selectors.user_role)(self.user)
+        role = await database_sync_to_async(roles.user_role)(self.user)
         self.json_format = _wants_json(self.scope)
         if role == selectors.STAFF:
             await self.join(groups.STAFF)

@@ -7,10 +7,10 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.urls import reverse
 
-from config import groups
 from orders import ranks
 from orders.pricing import DESIRED_NOT_HIGHER
 from orders.ranks import Division, Rank
+from realtime import groups
 
 NAME_PREFIX = "LOL"
 

@@ -11,42 +11,20 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import QuerySet, Sum
 
 from orders.models import BoosterTransaction, Order, OrderEvent, ProofScreenshot
-from rooms.selectors import is_staff_user
+from realtime import roles
+from realtime.roles import BOOSTER, CUSTOMER, STAFF, is_booster, is_staff_user
 
 User = get_user_model()
-BOOSTER_GROUP_NAME = "boosters"
 DASHBOARD_LIMIT = 100
 TIMELINE_LIMIT = 100
 
 # Audiences: who a rendered card is for. Each gets its own render per change.
-CUSTOMER = "customer"
-BOOSTER = "booster"
-STAFF = "staff"
+# CUSTOMER, BOOSTER and STAFF are the roles of the same names.
 CLAIM = "claim"  # any booster looking at an order nobody has taken yet
-AUDIENCES = (CUSTOMER, BOOSTER, STAFF, CLAIM)
 
 
 class OrderAccessDenied(Exception):
     """The order does not exist or this user may not see it (deliberately the same)."""
-
-
-def is_booster(user: AbstractBaseUser | AnonymousUser) -> bool:
-    if not user.is_authenticated or not user.is_active:
-        return False
-    cached = getattr(user, "_is_booster", None)
-    if cached is None:
-        cached = user.groups.filter(name=BOOSTER_GROUP_NAME).exists()
-        user._is_booster = cached
-    return cached
-
-
-def user_role(user: AbstractBaseUser) -> str:
-    """Which dashboard a user gets: staff, booster or customer."""
-    if is_staff_user(user):
-        return STAFF
-    if is_booster(user):
-        return BOOSTER
-    return CUSTOMER
 
 
 def order_audience(*, order: Order, user: AbstractBaseUser | AnonymousUser) -> str | None:
@@ -107,7 +85,7 @@ def orders_for_staff(*, status: str | None = None) -> list[Order]:
 
 def assignable_boosters() -> QuerySet:
     """Active boosters, by name: who an order may be assigned to."""
-    return User.objects.filter(groups__name=BOOSTER_GROUP_NAME, is_active=True).order_by("username")
+    return User.objects.filter(groups__name=roles.BOOSTERS_GROUP, is_active=True).order_by("username")
 
 
 def boosters_for_assign() -> list:

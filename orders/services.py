@@ -14,9 +14,11 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
-from config.mail import send_mail_safely
 from orders import broadcasts, pricing, ranks, selectors
 from orders.models import BoosterTransaction, Order, OrderEvent, ProofScreenshot
+from realtime import roles
+from realtime.mail import send_mail_safely
+from realtime.roles import is_staff_user
 from rooms import files
 from rooms import services as room_services
 
@@ -88,10 +90,6 @@ def _record(
     )
     broadcasts.schedule(order.pk, message=event.message)
     return event
-
-
-def _is_staff(user: AbstractBaseUser) -> bool:
-    return selectors.is_staff_user(user)
 
 
 def allowed_actions(*, order: Order, audience: str) -> frozenset[str]:
@@ -220,7 +218,7 @@ def _take(order: Order, *, booster: AbstractBaseUser, actor: AbstractBaseUser, k
 @transaction.atomic
 def order_claim(*, order: Order, booster: AbstractBaseUser) -> Order:
     """A booster takes an unassigned order; of two racing boosters exactly one wins."""
-    if not selectors.is_booster(booster):
+    if not roles.is_booster(booster):
         raise OrderPermissionDenied(NOT_A_BOOSTER)
     order = _locked(order)
     if order.booster_id is not None:
@@ -236,9 +234,9 @@ def order_claim(*, order: Order, booster: AbstractBaseUser) -> Order:
 @transaction.atomic
 def order_assign(*, order: Order, booster: AbstractBaseUser, by: AbstractBaseUser) -> Order:
     """Staff hand the order to a booster (or to another one)."""
-    if not _is_staff(by):
+    if not is_staff_user(by):
         raise OrderPermissionDenied(NOT_STAFF)
-    if not (booster.is_active and selectors.is_booster(booster)):
+    if not (booster.is_active and roles.is_booster(booster)):
         raise OrderError(BOOSTER_INVALID)
     order = _locked(order)
     if order.status not in REASSIGNABLE:
@@ -272,7 +270,7 @@ def order_status_set(*, order: Order, status: str, by: AbstractBaseUser) -> Orde
                 from_status=order.get_status_display().lower(), to_status=Status(status).label.lower()
             )
         )
-    if not (_is_staff(by) or order.booster_id == by.pk):
+    if not (is_staff_user(by) or order.booster_id == by.pk):
         raise OrderPermissionDenied(NOT_ASSIGNEE)
     _require_transition(order, status)
     previous = order.status
@@ -315,7 +313,7 @@ def order_progress_update(
 def order_complete(*, order: Order, by: AbstractBaseUser) -> Order:
     """Finish the order and record the booster's payout (once)."""
     order = _locked(order)
-    if not (_is_staff(by) or (order.booster_id is not None and order.booster_id == by.pk)):
+    if not (is_staff_user(by) or (order.booster_id is not None and order.booster_id == by.pk)):
         raise OrderPermissionDenied(NOT_ASSIGNEE)
     _require_transition(order, Status.COMPLETED)
     previous = order.status
@@ -343,7 +341,7 @@ def order_complete(*, order: Order, by: AbstractBaseUser) -> Order:
 def order_cancel(*, order: Order, by: AbstractBaseUser, reason: str = "") -> Order:
     """Staff cancel any unfinished order; a customer only before it is taken."""
     order = _locked(order)
-    if not _is_staff(by):
+    if not is_staff_user(by):
         if order.customer_id != by.pk:
             raise OrderPermissionDenied(NOT_ALLOWED)
         if not order.is_claimable:

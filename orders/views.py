@@ -19,6 +19,7 @@ from orders import broadcasts, forms, selectors, services
 from orders.models import Order
 from orders.ranks import Division, Rank
 from orders.selectors import BOOSTER, CLAIM, CUSTOMER, STAFF
+from realtime import roles
 from rooms import files
 
 DASHBOARD = "orders/dashboard.html"
@@ -48,10 +49,15 @@ def _card_choices() -> dict:
 # PAGES
 
 
+def home(request: HttpRequest) -> HttpResponse:
+    """The landing page: what Boostroom sells, and the way in."""
+    return render(request, "home.html")
+
+
 @login_required
 @require_GET
 def dashboard(request: HttpRequest) -> HttpResponse:
-    role = selectors.user_role(request.user)
+    role = roles.user_role(request.user)
     context: dict = {"role": role, **_card_choices()}
     if role == STAFF:
         status = request.GET.get("status") or ""
@@ -98,7 +104,7 @@ def price_preview(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def order_create(request: HttpRequest) -> HttpResponse:
-    if selectors.user_role(request.user) != CUSTOMER:
+    if roles.user_role(request.user) != CUSTOMER:
         return HttpResponseForbidden(ONLY_CUSTOMERS_ORDER)
     form = forms.OrderCreateForm(request.POST)
     if form.is_valid():
@@ -209,7 +215,7 @@ def order_claim(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         order, _audience = selectors.order_for_user(order_id=pk, user=request.user)
     except selectors.OrderAccessDenied:
-        if selectors.is_booster(request.user) and Order.objects.filter(pk=pk).exists():
+        if roles.is_booster(request.user) and Order.objects.filter(pk=pk).exists():
             # Another booster was quicker: take the stale card off this one's claim list.
             return _respond(request, pk, error=services.ALREADY_TAKEN)
         raise Http404("No such order.") from None

@@ -15,9 +15,9 @@ from functools import lru_cache
 from channels.db import database_sync_to_async
 from django.template.loader import render_to_string
 
-from config import groups
-from config.fanout import publish, publish_sync
 from presence import selectors
+from realtime import groups
+from realtime.fanout import publish, publish_sync
 
 
 def online_count_html(*, online: set[int]) -> str:

@@ -9,11 +9,11 @@ from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 
-from config import groups
-from config.consumers import CLOSE_FORBIDDEN, FanoutConsumer
 from presence.broadcasts import ROOMS_CHANGED, render_snapshot
 from presence.selectors import presence_room_ids
 from presence.services import presence_connect, presence_disconnect
+from realtime import groups
+from realtime.consumers import CLOSE_FORBIDDEN, FanoutConsumer
 from rooms.selectors import RoomAccessDenied
 
 

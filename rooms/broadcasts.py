@@ -7,8 +7,8 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.template.loader import render_to_string
 from django.utils.html import format_html
 
-from config import groups
-from config.fanout import publish_sync
+from realtime import groups
+from realtime.fanout import publish_sync
 from rooms import selectors
 from rooms.models import Message, Room
 

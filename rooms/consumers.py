@@ -9,7 +9,7 @@ from typing import Any
 
 from channels.db import database_sync_to_async
 
-from config.consumers import CLOSE_FORBIDDEN, FanoutConsumer
+from realtime.consumers import CLOSE_FORBIDDEN, FanoutConsumer
 from rooms import broadcasts, selectors, services
 
 logger = logging.getLogger("boostroom.realtime")

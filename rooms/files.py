@@ -27,7 +27,7 @@ from django.urls import reverse
 from django.utils import timezone
 from PIL import Image, ImageOps, ImageSequence, UnidentifiedImageError
 
-from config import ratelimit
+from realtime import ratelimit
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from config import groups
+from realtime import groups
 
 PUBLIC_ROOM_NAME = "public-chat"
 

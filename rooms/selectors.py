@@ -8,27 +8,14 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Q, QuerySet
 
+from realtime.roles import is_staff_user
 from rooms.models import PUBLIC_ROOM_NAME, Message, Room, default_public_retention
 
 User = get_user_model()
-STAFF_GROUP_NAMES = ("managers",)
 
 
 class RoomAccessDenied(Exception):
     """The room does not exist or this user may not read it (deliberately the same)."""
-
-
-def is_staff_user(user: AbstractBaseUser | AnonymousUser) -> bool:
-    """Managers and admins: they oversee orders and may read order rooms."""
-    if not user.is_authenticated or not user.is_active:
-        return False
-    if user.is_staff:
-        return True
-    cached = getattr(user, "_is_manager", None)
-    if cached is None:
-        cached = user.groups.filter(name__in=STAFF_GROUP_NAMES).exists()
-        user._is_manager = cached
-    return cached
 
 
 def can_read(*, room: Room, user: AbstractBaseUser | AnonymousUser) -> bool:

@@ -16,8 +16,8 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from config import ratelimit
-from config.mail import send_mail_safely
+from realtime import ratelimit
+from realtime.mail import send_mail_safely
 from rooms import broadcasts, files, selectors
 from rooms.models import PUBLIC_ROOM_NAME, Message, Room
 

@@ -13,10 +13,10 @@ from django.conf import settings as django_settings
 from django.contrib.auth.models import Group, User
 from django.test import Client
 
-from config.consumers import socket_slots
-from config.fanout import reset_hubs
 from presence.store import new_store
 from presence.tracker import reset_presence
+from realtime.consumers import socket_slots
+from realtime.fanout import reset_hubs
 
 PASSWORD = "correct-horse-battery-staple"
 

@@ -43,10 +43,10 @@ from django.db import transaction
 from django.test import Client, override_settings
 from PIL import Image
 
-from config import auth
-from config.models import TokenRevocation
 from orders import services as order_services
 from orders.models import Order, OrderEvent, ProofScreenshot
+from realtime import auth
+from realtime.models import TokenRevocation
 from rooms import files
 from rooms import services as room_services
 from rooms.models import Message, Room

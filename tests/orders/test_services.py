@@ -15,10 +15,10 @@ from django.core import mail
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connection, transaction
 
-from config import groups
 from config import settings as settings_module
 from orders import broadcasts, pricing, ranks, services
 from orders.models import BoosterTransaction, Order, OrderEvent
+from realtime import groups
 from rooms.models import Room
 from tests.orders.conftest import Status, place
 

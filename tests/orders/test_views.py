@@ -13,10 +13,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from PIL import Image
 
-from config import groups
 from orders import pricing, services
 from orders.admin import ONLY_ASSIGNED_START, PICK_A_BOOSTER
 from orders.models import Order, OrderEvent, ProofScreenshot
+from realtime import groups
 from tests.conftest import go_online
 from tests.orders.conftest import SILVER_II_TO_GOLD_IV, Status, commit_point, place
 

@@ -10,10 +10,10 @@ from collections.abc import Callable
 import pytest
 from channels.db import database_sync_to_async
 
-from config import groups
-from config.fanout import Hub
 from presence import selectors, services
 from presence.tracker import Tracker, get_tracker, new_tracker
+from realtime import groups
+from realtime.fanout import Hub
 from tests.presence.conftest import (
     COALESCE_SECONDS,
     HEARTBEAT_SECONDS,

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from config.asgi import application
-from config.fanout import reset_hubs
+from realtime.fanout import reset_hubs
 from rooms.models import Message
 from tests.conftest import session_headers
 

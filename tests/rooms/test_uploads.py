@@ -775,7 +775,7 @@ async def test_streamed_body_without_length_is_cut_off_at_the_cap(settings):
 
 
 async def test_the_cap_counts_bytes_even_when_content_length_lies(settings):
-    from config.limits import UploadSizeLimitMiddleware
+    from uploads.limits import UploadSizeLimitMiddleware
 
     settings.UPLOAD_MAX_BYTES = 1000
     app, seen = recording_app()
@@ -789,7 +789,7 @@ async def test_the_cap_counts_bytes_even_when_content_length_lies(settings):
 
 
 async def test_bodies_under_the_cap_and_other_paths_pass_untouched(settings):
-    from config.limits import UploadSizeLimitMiddleware
+    from uploads.limits import UploadSizeLimitMiddleware
 
     settings.UPLOAD_MAX_BYTES = 1000
     big = [b"x" * 100_000]

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
-from config.auth import TokenError, token_user
+from realtime.auth import TokenError, token_user
 
 TOKEN_REJECTED = "The token is invalid, expired or revoked."
 

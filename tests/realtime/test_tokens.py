@@ -8,8 +8,8 @@ from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.core import signing
 
-from config import auth
 from config.asgi import application
+from realtime import auth
 from rooms import services
 from rooms.models import Message, Room
 from tests.conftest import PASSWORD, expect_close

@@ -4,7 +4,7 @@ import pytest
 from channels.testing import WebsocketCommunicator
 
 from config.asgi import application
-from config.logging import RedactSecretsFilter, redact, socket_url
+from realtime.logging import RedactSecretsFilter, redact, socket_url
 from tests.conftest import expect_close
 
 

@@ -10,9 +10,9 @@ from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import Group
 
-from config import auth
 from config.asgi import application
 from orders import services as order_services
+from realtime import auth
 from tests.conftest import expect_close
 
 pytestmark = pytest.mark.django_db(transaction=True)

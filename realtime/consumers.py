@@ -12,9 +12,9 @@ from typing import Any
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from config import groups
-from config.fanout import get_hub, publish
-from config.logging import socket_url
+from realtime import groups
+from realtime.fanout import get_hub, publish
+from realtime.logging import socket_url
 
 logger = logging.getLogger("boostroom.realtime")
 

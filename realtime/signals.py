@@ -14,9 +14,9 @@ from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
-from config import groups
-from config.consumers import CLOSE_NO_CREDENTIALS, CLOSE_USER_INVALID
-from config.fanout import publish_sync
+from realtime import groups
+from realtime.consumers import CLOSE_NO_CREDENTIALS, CLOSE_USER_INVALID
+from realtime.fanout import publish_sync
 
 
 def close_user_sockets(user_id: int, code: int) -> None:

@@ -21,9 +21,9 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core import signing
 from django.db.models import Q
 
-from config.consumers import CLOSE_TOKEN_INVALID, CLOSE_USER_INVALID, FanoutConsumer
-from config.logging import socket_url
-from config.models import TokenRevocation
+from realtime.consumers import CLOSE_TOKEN_INVALID, CLOSE_USER_INVALID, FanoutConsumer
+from realtime.logging import socket_url
+from realtime.models import TokenRevocation
 
 logger = logging.getLogger("boostroom.realtime")
 

@@ -1,4 +1,4 @@
-"""Project-level pages: the landing page, health check and realtime test."""
+"""API tokens, the health check and the staff realtime test page."""
 
 from __future__ import annotations
 
@@ -18,9 +18,9 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from config import auth, ratelimit
-from config.consumers import CLOSE_NO_CREDENTIALS
-from config.signals import close_user_sockets
+from realtime import auth, ratelimit
+from realtime.consumers import CLOSE_NO_CREDENTIALS
+from realtime.signals import close_user_sockets
 
 LAYER_TIMEOUT_SECONDS = 2.0
 TOKEN_RATE_LIMITED = "Too many attempts. Wait a minute and try again."
@@ -58,10 +58,6 @@ def api_token_revoke(request: HttpRequest) -> JsonResponse:
     auth.tokens_revoke(user=request.user)
     transaction.on_commit(partial(close_user_sockets, request.user.pk, CLOSE_NO_CREDENTIALS))
     return JsonResponse({"revoked": True})
-
-
-def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "home.html")
 
 
 async def _layer_roundtrip() -> None:
