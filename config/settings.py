@@ -77,6 +77,7 @@ INSTALLED_APPS = [
     "allauth",
     "allauth.account",
     "realtime",
+    "accounts",
     "uploads",
     "rooms",
     "orders",

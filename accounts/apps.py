@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+
+
+class AccountsConfig(AppConfig):
+    """A person's account around allauth: their preferences, settings page and
+    the rules a username must follow."""
+
+    name = "accounts"
+    default_auto_field = "django.db.models.BigAutoField"
