@@ -57,6 +57,9 @@ class Message(models.Model):
     room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="messages")
     author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chat_messages")
     body = models.TextField(blank=True)
+    # The body as every view shows it, rendered once when stored (rooms/formatting.py).
+    body_html = models.TextField(blank=True, default="")
+    mentions = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="mentioned_in")
     created = models.DateTimeField(auto_now_add=True, db_index=True)
     # Set by the sender so a retried send is stored once.
     client_id = models.CharField(max_length=64, null=True, blank=True)

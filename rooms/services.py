@@ -19,6 +19,8 @@ from django.utils import timezone
 from realtime import ratelimit
 from realtime.mail import send_mail_safely
 from rooms import broadcasts, files, selectors
+from rooms.formatting import render_body
+from rooms.mentions import mentioned_users
 from rooms.models import PUBLIC_ROOM_NAME, Message, Room
 
 logger = logging.getLogger("boostroom.rooms")
@@ -100,7 +102,10 @@ def message_post(
     limit_count, window = settings.CHAT_RATE_LIMIT
     if not ratelimit.allow(f"msg:{room.pk}:{author.pk}", limit=limit_count, window=window):
         raise ChatError(MESSAGE_RATE_LIMITED)
-    message = Message(room=room, author=author, body=body, client_id=client_id)
+    mentioned = mentioned_users(room=room, body=body)
+    message = Message(
+        room=room, author=author, body=body, body_html=render_body(body=body, mentions=mentioned), client_id=client_id
+    )
     if attachment is not None:
         # Stored before the transaction so no row lock is held during a slow upload.
         files.store_attachment(message=message, file=attachment)
@@ -113,6 +118,8 @@ def message_post(
             if not Room.objects.select_for_update(no_key=True).filter(pk=room.pk).exists():
                 raise selectors.RoomAccessDenied(room.name)  # deleted since it was read
             message.save()
+            if mentioned:
+                message.mentions.set(mentioned)
             Room.objects.filter(pk=room.pk).update(last_message_at=message.created)
             # robust: the message is stored whatever happens to the push; sockets
             # that missed it catch up through resume.
