@@ -20,7 +20,7 @@ from orders.models import Order
 from orders.ranks import Division, Rank
 from orders.selectors import BOOSTER, CLAIM, CUSTOMER, STAFF
 from realtime import roles
-from rooms import files
+from uploads import delivery, limits, validation
 
 DASHBOARD = "orders/dashboard.html"
 PAGE = "orders/order.html"
@@ -299,17 +299,17 @@ def proof_upload(request: HttpRequest, pk: int) -> HttpResponse:
     if "proof" not in services.allowed_actions(order=order, audience=audience):
         # Before reading the upload: nobody else's file is worth validating.
         return _proof_error(request, order, services.PROOF_NOT_ALLOWED)
-    if files.upload_was_too_large(request):
-        return _proof_error(request, order, files.too_large_message())
-    if files.upload_rate_exceeded(user=request.user):
-        return _proof_error(request, order, files.UPLOAD_RATE_LIMITED)
+    if limits.upload_was_too_large(request):
+        return _proof_error(request, order, validation.too_large_message())
+    if limits.upload_rate_exceeded(user=request.user):
+        return _proof_error(request, order, limits.UPLOAD_RATE_LIMITED)
     upload = request.FILES.get("file")
     if upload is None:
-        return _proof_error(request, order, files.UPLOAD_MISSING)
+        return _proof_error(request, order, validation.UPLOAD_MISSING)
     try:
-        validated = files.validate_upload(upload, images_only=True)
+        validated = validation.validate_upload(upload, images_only=True)
         services.proof_add(order=order, booster=request.user, file=validated)
-    except files.UploadRejected as error:
+    except validation.UploadRejected as error:
         return _proof_error(request, order, str(error))
     except services.OrderPermissionDenied as error:
         return _proof_error(request, order, str(error))
@@ -343,7 +343,9 @@ def _proof_for(request: HttpRequest, pk: int, proof_id: int):
 @require_GET
 def proof_file(request: HttpRequest, pk: int, proof_id: int) -> HttpResponse:
     proof = _proof_for(request, pk, proof_id)
-    return files.file_response(name=proof.file.name, content_type=proof.content_type, display_name=proof.original_name)
+    return delivery.file_response(
+        name=proof.file.name, content_type=proof.content_type, display_name=proof.original_name
+    )
 
 
 @login_required
@@ -352,4 +354,4 @@ def proof_thumbnail(request: HttpRequest, pk: int, proof_id: int) -> HttpRespons
     proof = _proof_for(request, pk, proof_id)
     if not proof.thumbnail:
         raise Http404("No thumbnail.")
-    return files.file_response(name=proof.thumbnail.name, display_name=proof.original_name)
+    return delivery.file_response(name=proof.thumbnail.name, display_name=proof.original_name)
