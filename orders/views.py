@@ -11,6 +11,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidden
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
@@ -316,12 +317,13 @@ def proof_upload(request: HttpRequest, pk: int) -> HttpResponse:
     if not request.htmx:
         return redirect(order)
     order, _audience = _order_or_404(pk, request.user)
+    # The empty error clears an earlier refusal shown beside the form.
     html = _proof_error_fragment("") + broadcasts.render_proofs(order) + broadcasts.render_timeline(order)
     return HttpResponse(html, status=201)
 
 
 def _proof_error_fragment(text: str) -> str:
-    return format_html('<p id="proof-error" hx-swap-oob="true" class="error-text" role="alert">{}</p>', text)
+    return render_to_string(f"{PAGE}#proof-error", {"proof_error": text, "oob": True})
 
 
 def _proof_error(request: HttpRequest, order: Order, text: str) -> HttpResponse:
