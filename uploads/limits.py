@@ -1,8 +1,8 @@
 """How big and how often: the size cap and the rate limit of upload requests.
 
-The size cap is enforced three times, each earlier than the last can:
-`UploadSizeLimitMiddleware` at the ASGI edge, `uploads.handlers.UploadSizeLimitHandler`
-while Django parses the multipart body, and `validate_upload` on the file itself.
+The size cap is checked at three points, earliest first: `UploadSizeLimitMiddleware`
+at the ASGI edge, `uploads.handlers.UploadSizeLimitHandler` while Django parses the
+multipart body, and `validate_upload` on the file itself.
 
 Django's ASGI handler reads the whole body (spooling to a temporary file) before
 any view runs, so the upload views' own size checks come only after an oversize
