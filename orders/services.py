@@ -19,8 +19,9 @@ from orders.models import BoosterTransaction, Order, OrderEvent, ProofScreenshot
 from realtime import roles
 from realtime.mail import send_mail_safely
 from realtime.roles import is_staff_user
-from rooms import files
 from rooms import services as room_services
+from uploads import storage
+from uploads.validation import ValidatedFile
 
 Status = Order.Status
 
@@ -367,12 +368,12 @@ def order_record_edit(*, order: Order, by: AbstractBaseUser, fields: list[str]) 
 
 
 @transaction.atomic
-def proof_add(*, order: Order, booster: AbstractBaseUser, file: files.ValidatedFile) -> ProofScreenshot:
+def proof_add(*, order: Order, booster: AbstractBaseUser, file: ValidatedFile) -> ProofScreenshot:
     """Store a screenshot the booster took; customer and staff see it appear live."""
     order = _locked(order)
     if order.booster_id != booster.pk or order.status not in (Status.IN_PROGRESS, Status.PAUSED, Status.COMPLETED):
         raise OrderPermissionDenied(PROOF_NOT_ALLOWED)
-    name, thumbnail_name = files.save_validated(file=file, prefix=f"proofs/{order.pk}")
+    name, thumbnail_name = storage.save_validated(file=file, prefix=f"proofs/{order.pk}")
     try:
         proof = ProofScreenshot.objects.create(
             order=order,
@@ -384,6 +385,6 @@ def proof_add(*, order: Order, booster: AbstractBaseUser, file: files.ValidatedF
         )
         _record(order, actor=booster, kind=OrderEvent.Kind.PROOF, message=f"Proof uploaded by {booster.username}")
     except Exception:
-        files.delete_stored(name, thumbnail_name)
+        storage.delete_stored(name, thumbnail_name)
         raise
     return proof

@@ -11,6 +11,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidden
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
@@ -20,7 +21,7 @@ from orders.models import Order
 from orders.ranks import Division, Rank
 from orders.selectors import BOOSTER, CLAIM, CUSTOMER, STAFF
 from realtime import roles
-from rooms import files
+from uploads import delivery, limits, validation
 
 DASHBOARD = "orders/dashboard.html"
 PAGE = "orders/order.html"
@@ -299,29 +300,30 @@ def proof_upload(request: HttpRequest, pk: int) -> HttpResponse:
     if "proof" not in services.allowed_actions(order=order, audience=audience):
         # Before reading the upload: nobody else's file is worth validating.
         return _proof_error(request, order, services.PROOF_NOT_ALLOWED)
-    if files.upload_was_too_large(request):
-        return _proof_error(request, order, files.too_large_message())
-    if files.upload_rate_exceeded(user=request.user):
-        return _proof_error(request, order, files.UPLOAD_RATE_LIMITED)
+    if limits.upload_was_too_large(request):
+        return _proof_error(request, order, validation.too_large_message())
+    if limits.upload_rate_exceeded(user=request.user):
+        return _proof_error(request, order, limits.UPLOAD_RATE_LIMITED)
     upload = request.FILES.get("file")
     if upload is None:
-        return _proof_error(request, order, files.UPLOAD_MISSING)
+        return _proof_error(request, order, validation.UPLOAD_MISSING)
     try:
-        validated = files.validate_upload(upload, images_only=True)
+        validated = validation.validate_upload(upload, images_only=True)
         services.proof_add(order=order, booster=request.user, file=validated)
-    except files.UploadRejected as error:
+    except validation.UploadRejected as error:
         return _proof_error(request, order, str(error))
     except services.OrderPermissionDenied as error:
         return _proof_error(request, order, str(error))
     if not request.htmx:
         return redirect(order)
     order, _audience = _order_or_404(pk, request.user)
+    # The empty error clears an earlier refusal shown beside the form.
     html = _proof_error_fragment("") + broadcasts.render_proofs(order) + broadcasts.render_timeline(order)
     return HttpResponse(html, status=201)
 
 
 def _proof_error_fragment(text: str) -> str:
-    return format_html('<p id="proof-error" hx-swap-oob="true" class="error-text" role="alert">{}</p>', text)
+    return render_to_string(f"{PAGE}#proof-error", {"proof_error": text, "oob": True})
 
 
 def _proof_error(request: HttpRequest, order: Order, text: str) -> HttpResponse:
@@ -343,7 +345,9 @@ def _proof_for(request: HttpRequest, pk: int, proof_id: int):
 @require_GET
 def proof_file(request: HttpRequest, pk: int, proof_id: int) -> HttpResponse:
     proof = _proof_for(request, pk, proof_id)
-    return files.file_response(name=proof.file.name, content_type=proof.content_type, display_name=proof.original_name)
+    return delivery.file_response(
+        name=proof.file.name, content_type=proof.content_type, display_name=proof.original_name
+    )
 
 
 @login_required
@@ -352,4 +356,4 @@ def proof_thumbnail(request: HttpRequest, pk: int, proof_id: int) -> HttpRespons
     proof = _proof_for(request, pk, proof_id)
     if not proof.thumbnail:
         raise Http404("No thumbnail.")
-    return files.file_response(name=proof.thumbnail.name, display_name=proof.original_name)
+    return delivery.file_response(name=proof.thumbnail.name, display_name=proof.original_name)

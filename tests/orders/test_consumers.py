@@ -15,9 +15,9 @@ from PIL import Image
 
 from orders import broadcasts, services
 from orders.models import Order
-from rooms import files
 from tests.conftest import expect_close
 from tests.orders.conftest import Status
+from uploads.validation import validate_upload
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -233,7 +233,7 @@ async def test_proof_appears_live_for_the_customer(socket_for, people, order_in,
     page = await connected(socket_for, f"/ws/orders/{order.pk}/", people["customer"])
     image = io.BytesIO()
     Image.new("RGB", (40, 30), (0, 120, 0)).save(image, format="PNG")
-    validated = files.validate_upload(SimpleUploadedFile("win.png", image.getvalue()), images_only=True)
+    validated = validate_upload(SimpleUploadedFile("win.png", image.getvalue()), images_only=True)
     proof = await db(services.proof_add)(order=order, booster=people["booster"], file=validated)
     frame = await page.receive_from(timeout=3)
     assert 'id="order-proofs" hx-swap-oob="true"' in frame and proof.get_thumbnail_url() in frame
