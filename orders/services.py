@@ -14,8 +14,10 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
-from orders import broadcasts, pricing, ranks, selectors
+from orders import broadcasts, pricing, ranks
 from orders.models import BoosterTransaction, Order, OrderEvent, ProofScreenshot
+from orders.permissions import REASSIGNABLE, can_transition
+from orders.permissions import allowed_actions as allowed_actions  # views.proof_upload's, until uploads move
 from realtime import roles
 from realtime.mail import send_mail_safely
 from realtime.roles import is_staff_user
@@ -37,19 +39,6 @@ PROOF_NOT_ALLOWED = "Only the order's booster can upload proof while the order i
 CANCEL_BY_CUSTOMER = "You can only cancel your order before a booster takes it."
 STATUS_UNKNOWN = "Unknown status."
 
-# The workflow: pending -> assigned -> in_progress <-> paused -> completed, and
-# cancelled from anywhere that isn't finished.
-TRANSITIONS: dict[str, frozenset[str]] = {
-    Status.PENDING: frozenset({Status.ASSIGNED, Status.CANCELLED}),
-    Status.ASSIGNED: frozenset({Status.IN_PROGRESS, Status.CANCELLED}),
-    Status.IN_PROGRESS: frozenset({Status.PAUSED, Status.COMPLETED, Status.CANCELLED}),
-    Status.PAUSED: frozenset({Status.IN_PROGRESS, Status.COMPLETED, Status.CANCELLED}),
-    Status.COMPLETED: frozenset(),
-    Status.CANCELLED: frozenset(),
-}
-# Statuses in which staff may hand the order to a (different) booster.
-REASSIGNABLE = frozenset({Status.PENDING, Status.ASSIGNED, Status.IN_PROGRESS, Status.PAUSED})
-
 
 class OrderError(ValueError):
     """Bad input or a forbidden transition; `str(error)` is safe to show the user."""
@@ -57,10 +46,6 @@ class OrderError(ValueError):
 
 class OrderPermissionDenied(PermissionError):
     """The user may see the order but not do this to it."""
-
-
-def can_transition(from_status: str, to_status: str) -> bool:
-    return to_status in TRANSITIONS.get(from_status, frozenset())
 
 
 def _require_transition(order: Order, to_status: str) -> None:
@@ -90,39 +75,6 @@ def _record(
     )
     broadcasts.schedule(order.pk, message=event.message)
     return event
-
-
-def allowed_actions(*, order: Order, audience: str) -> frozenset[str]:
-    """The controls a card shows to an audience; the services check again on POST."""
-    status = order.status
-    actions: set[str] = set()
-    if audience == selectors.CLAIM and order.is_claimable:
-        actions.add("claim")
-    elif audience == selectors.CUSTOMER and order.is_claimable:
-        actions.add("cancel")
-    elif audience == selectors.BOOSTER:
-        if status == Status.ASSIGNED:
-            actions.update({"start", "progress"})
-        elif status == Status.IN_PROGRESS:
-            actions.update({"pause", "progress", "complete", "proof"})
-        elif status == Status.PAUSED:
-            actions.update({"resume", "proof"})
-        elif status == Status.COMPLETED:
-            actions.add("proof")
-    elif audience == selectors.STAFF:
-        if status in REASSIGNABLE:
-            actions.add("assign")
-        if status == Status.ASSIGNED:
-            actions.add("start")
-        if status == Status.IN_PROGRESS:
-            actions.add("pause")
-        if status == Status.PAUSED:
-            actions.add("resume")
-        if Status.COMPLETED in TRANSITIONS[status]:
-            actions.add("complete")
-        if Status.CANCELLED in TRANSITIONS[status]:
-            actions.add("cancel")
-    return frozenset(actions)
 
 
 # CREATE
