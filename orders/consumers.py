@@ -76,7 +76,7 @@ class OrderConsumer(_OrderSocket):
         if self.json_format:
             await self.send(text_data=broadcasts.removed_event(self.order_id))
         else:
-            await self.send(text_data=(last_frame or "") + broadcasts.ORDER_GONE_FRAME)
+            await self.send(text_data=(last_frame or "") + broadcasts.order_gone_notice())
         await self.close(code=CLOSE_FORBIDDEN)
 
 

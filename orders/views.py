@@ -15,7 +15,7 @@ from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
-from orders import broadcasts, forms, selectors, services
+from orders import broadcasts, forms, permissions, selectors, services
 from orders.models import Order
 from orders.ranks import Division, Rank
 from orders.selectors import BOOSTER, CLAIM, CUSTOMER, STAFF
@@ -38,7 +38,7 @@ def _order_or_404(pk: int, user) -> tuple[Order, str]:
 
 def _with_actions(orders: list[Order], audience: str) -> list[Order]:
     for order in orders:
-        order.card_actions = services.allowed_actions(order=order, audience=audience)
+        order.card_actions = permissions.allowed_actions(order=order, audience=audience)
     return orders
 
 
@@ -140,7 +140,7 @@ def _page_context(order: Order, audience: str) -> dict:
     return {
         "order": order,
         "audience": audience,
-        "actions": services.allowed_actions(order=order, audience=audience),
+        "actions": permissions.allowed_actions(order=order, audience=audience),
         "boosters": selectors.boosters_for_assign() if audience == STAFF else [],
         "events": selectors.order_timeline(order=order) if audience != CLAIM else [],
         "proofs": selectors.order_proofs(order=order) if audience != CLAIM else [],
@@ -159,13 +159,6 @@ def _back(request: HttpRequest, order: Order) -> HttpResponse:
     return redirect(order)
 
 
-def _notice(text: str) -> str:
-    return format_html('<p id="order-notice" hx-swap-oob="true" class="flash flash-error" role="alert">{}</p>', text)
-
-
-CLEAR_NOTICE = '<p id="order-notice" hx-swap-oob="true" role="status"></p>'
-
-
 def _respond(request: HttpRequest, pk: int, *, error: str | None = None, leaves_list: bool = False) -> HttpResponse:
     """The acting card, fresh, for the element that posted (hx-target="closest article").
 
@@ -181,7 +174,7 @@ def _respond(request: HttpRequest, pk: int, *, error: str | None = None, leaves_
     order = selectors.order_for_push(order_id=pk)
     audience = selectors.order_audience(order=order, user=request.user) if order else None
     on_page = (request.htmx.current_url_abs_path or "").startswith(f"/orders/{pk}/")
-    notice = _notice(error) if error else CLEAR_NOTICE
+    notice = broadcasts.render_notice(error or "")
     if audience is None or (leaves_list and not on_page):
         # An empty swap removes the card from the list it was in.
         return HttpResponse(notice)

@@ -143,7 +143,7 @@ async def test_cards_are_rendered_once_per_audience_not_once_per_socket(socket_f
     real = broadcasts.render_card
 
     def counting(order, audience, **kwargs):
-        renders.append(audience)
+        renders.append((audience, kwargs.get("in_list") or "page"))
         return real(order, audience, **kwargs)
 
     monkeypatch.setattr(broadcasts, "render_card", counting)
@@ -160,7 +160,10 @@ async def test_cards_are_rendered_once_per_audience_not_once_per_socket(socket_f
     for (viewer, _path), socket in zip(viewers, sockets, strict=True):
         frame = await socket.receive_from(timeout=3)
         assert 'style="width: 75%"' in frame, viewer
-    assert sorted(renders) == ["booster", "customer", "staff"], f"{len(sockets)} sockets, renders: {renders}"
+    # One card per audience for the order page and one for its dashboard list, however many sockets.
+    expected = [(audience, place) for audience in ("booster", "customer", "staff") for place in ("#my-orders", "page")]
+    expected[-2:] = [("staff", "#all-orders"), ("staff", "page")]
+    assert sorted(renders) == expected, f"{len(sockets)} sockets, renders: {renders}"
     for socket in sockets:
         await socket.disconnect()
 
