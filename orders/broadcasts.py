@@ -269,7 +269,15 @@ def push(
     if order.is_claimable:
         events.append((groups.BOOSTERS, {**common, "html": listed(CLAIM), "json": payloads[CLAIM]}))
     elif left_claim_list:
-        events.append((groups.BOOSTERS, {**common, "html": render_removal(order.pk, CLAIM), "json": payloads[CLAIM]}))
+        # Gone from the claim list, but not from the sight of its customer and new
+        # booster: their own update above stays the last word for JSON clients.
+        left = {
+            **common,
+            "html": render_removal(order.pk, CLAIM),
+            "json": removed_event(order.pk),
+            "still_seen_by": [pk for pk in (order.customer_id, order.booster_id) if pk is not None],
+        }
+        events.append((groups.BOOSTERS, left))
     publish_many_sync(events)
 
 

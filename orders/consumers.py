@@ -93,3 +93,10 @@ class OrdersConsumer(_OrderSocket):
             if role == selectors.BOOSTER:
                 await self.join(groups.BOOSTERS)
         await self.accept_logged()
+
+    def frame_for(self, group: str, event: dict[str, Any]) -> str | None:
+        if self.json_format and self.user.pk in event.get("still_seen_by", ()):
+            # The order left the claim list into this user's own orders (or was
+            # theirs all along): "removed" would contradict their own update.
+            return None
+        return super().frame_for(group, event)
