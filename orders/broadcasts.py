@@ -1,10 +1,14 @@
 """Rendering and publishing of live order cards.
 
-`schedule()` is the only entry point: services (and, for admin or shell saves,
-the post_save receivers in orders.signals) call it inside their transaction. It
+`schedule()` is the only entry point, called inside the transaction by two
+paths that never overlap: every order service (marked `@pushes_explicitly`)
+schedules its own push, saying who lost the order; the receivers in
+orders.signals schedule one only for changes made outside the services (the
+admin's change form, the shell), and stand aside while a service runs. It
 registers at most one push per order per transaction, merged, that runs after
 the commit; a rollback discards it. The push re-reads the order, renders its
-card once per audience (customer, booster, staff, claim list) and publishes to:
+card once per audience (customer, booster, staff, claim list) and place (the
+order page, a dashboard list) and publishes to:
 
 - `order(pk)`: the order page; the event carries a frame per audience and each
   socket picks the one for the role it had at connect;
@@ -21,10 +25,11 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from contextvars import ContextVar
 from datetime import UTC
-from functools import cache
-from typing import Any
+from functools import cache, wraps
+from typing import Any, ParamSpec, TypeVar
 
 from django.db import DEFAULT_DB_ALIAS, transaction
 from django.template.loader import render_to_string
@@ -50,6 +55,30 @@ ORDER_GONE = "This order is no longer available to you."
 
 
 # SCHEDULING
+
+P = ParamSpec("P")
+R = TypeVar("R")
+# Set while an order service runs: it schedules its pushes itself.
+_service_running: ContextVar[bool] = ContextVar("orders_service_running", default=False)
+
+
+def pushes_explicitly(service: Callable[P, R]) -> Callable[P, R]:
+    """Mark an order service: it schedules its own push, so the receivers that
+    catch saves made elsewhere do not schedule what it already did."""
+
+    @wraps(service)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        token = _service_running.set(True)
+        try:
+            return service(*args, **kwargs)
+        finally:
+            _service_running.reset(token)
+
+    return run
+
+
+def saved_by_a_service() -> bool:
+    return _service_running.get()
 
 
 class _Push:
@@ -107,11 +136,11 @@ def schedule(
 
 
 def schedule_saved(order: Order) -> None:
-    """For a save from anywhere: work out who lost the order since it was loaded."""
+    """For a save outside the services: work out who lost the order since it was
+    loaded (or last saved; Order.save keeps that snapshot)."""
     loaded = order._loaded or {"booster_id": None, "claimable": False}
     lost = [loaded["booster_id"]] if loaded["booster_id"] not in (None, order.booster_id) else []
     schedule(order.pk, lost_user_ids=lost, left_claim_list=loaded["claimable"] and not order.is_claimable)
-    order.remember_loaded_state()
 
 
 # RENDERING

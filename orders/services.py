@@ -2,12 +2,15 @@
 
 Views, the admin and management commands all call these. Each runs in one
 transaction on a row locked with SELECT ... FOR UPDATE, records an `OrderEvent`,
-and schedules the live push (`broadcasts.schedule`) and any email for after the
-commit, so nothing leaves for a change that rolls back.
+and schedules the live push (`broadcasts.schedule`, from `_record`, saying who
+lost sight of the order) and any email for after the commit, so nothing leaves
+for a change that rolls back. `@broadcasts.pushes_explicitly` keeps the
+receivers for saves made elsewhere (orders.signals) from scheduling it again.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from functools import partial
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -63,8 +66,17 @@ def _locked(order: Order) -> Order:
 
 
 def _record(
-    order: Order, *, actor: AbstractBaseUser | None, kind: str, message: str, from_status: str = ""
+    order: Order,
+    *,
+    actor: AbstractBaseUser | None,
+    kind: str,
+    message: str,
+    from_status: str = "",
+    lost_user_ids: Iterable[int] = (),
+    left_claim_list: bool = False,
+    payouts: bool = False,
 ) -> OrderEvent:
+    """Put the change on the timeline and schedule its push, the only one it gets."""
     event = OrderEvent.objects.create(
         order=order,
         actor=actor,
@@ -73,13 +85,20 @@ def _record(
         from_status=from_status,
         to_status=order.status if from_status else "",
     )
-    broadcasts.schedule(order.pk, message=event.message)
+    broadcasts.schedule(
+        order.pk,
+        message=event.message,
+        lost_user_ids=lost_user_ids,
+        left_claim_list=left_claim_list,
+        payouts=payouts,
+    )
     return event
 
 
 # CREATE
 
 
+@broadcasts.pushes_explicitly
 @transaction.atomic
 def order_create(
     *,
@@ -131,7 +150,7 @@ def order_create(
 
 
 def _take(order: Order, *, booster: AbstractBaseUser, actor: AbstractBaseUser, kind: str, message: str) -> Order:
-    previous_status = order.status
+    previous_status, previous_booster_id, was_claimable = order.status, order.booster_id, order.is_claimable
     order.booster = booster
     if order.status == Status.PENDING:
         order.status = Status.ASSIGNED
@@ -145,7 +164,15 @@ def _take(order: Order, *, booster: AbstractBaseUser, actor: AbstractBaseUser, k
         # A reassignment: the previous booster leaves the chat (their sockets close).
         room_services.room_set_members(room=order.booster_room, members=members)
     order.save()
-    _record(order, actor=actor, kind=kind, message=message, from_status=previous_status)
+    _record(
+        order,
+        actor=actor,
+        kind=kind,
+        message=message,
+        from_status=previous_status,
+        lost_user_ids=[previous_booster_id] if previous_booster_id is not None else [],
+        left_claim_list=was_claimable,
+    )
     transaction.on_commit(
         partial(
             send_mail_safely,
@@ -167,6 +194,7 @@ def _take(order: Order, *, booster: AbstractBaseUser, actor: AbstractBaseUser, k
     return order
 
 
+@broadcasts.pushes_explicitly
 @transaction.atomic
 def order_claim(*, order: Order, booster: AbstractBaseUser) -> Order:
     """A booster takes an unassigned order; of two racing boosters exactly one wins."""
@@ -183,6 +211,7 @@ def order_claim(*, order: Order, booster: AbstractBaseUser) -> Order:
     )
 
 
+@broadcasts.pushes_explicitly
 @transaction.atomic
 def order_assign(*, order: Order, booster: AbstractBaseUser, by: AbstractBaseUser) -> Order:
     """Staff hand the order to a booster (or to another one)."""
@@ -205,6 +234,7 @@ def order_assign(*, order: Order, booster: AbstractBaseUser, by: AbstractBaseUse
 # PLAY
 
 
+@broadcasts.pushes_explicitly
 @transaction.atomic
 def order_status_set(*, order: Order, status: str, by: AbstractBaseUser) -> Order:
     """Start, pause or resume (completion and cancellation have their own actions)."""
@@ -233,6 +263,7 @@ def order_status_set(*, order: Order, status: str, by: AbstractBaseUser) -> Orde
     return order
 
 
+@broadcasts.pushes_explicitly
 @transaction.atomic
 def order_progress_update(
     *, order: Order, booster: AbstractBaseUser, reached_rank: str, reached_division: int | None, reached_lp: int
@@ -261,6 +292,7 @@ def order_progress_update(
     return order
 
 
+@broadcasts.pushes_explicitly
 @transaction.atomic
 def order_complete(*, order: Order, by: AbstractBaseUser) -> Order:
     """Finish the order and record the booster's payout (once)."""
@@ -274,9 +306,13 @@ def order_complete(*, order: Order, by: AbstractBaseUser) -> Order:
     order.reached_rank, order.reached_division, order.reached_lp = order.desired_rank, order.desired_division, 0
     order.save()
     BoosterTransaction.objects.create(booster_id=order.booster_id, order=order, amount=order.booster_price)
-    broadcasts.schedule(order.pk, payouts=True)
     _record(
-        order, actor=by, kind=OrderEvent.Kind.COMPLETED, message=f"Completed by {by.username}", from_status=previous
+        order,
+        actor=by,
+        kind=OrderEvent.Kind.COMPLETED,
+        message=f"Completed by {by.username}",
+        from_status=previous,
+        payouts=True,
     )
     transaction.on_commit(
         partial(
@@ -289,6 +325,7 @@ def order_complete(*, order: Order, by: AbstractBaseUser) -> Order:
     return order
 
 
+@broadcasts.pushes_explicitly
 @transaction.atomic
 def order_cancel(*, order: Order, by: AbstractBaseUser, reason: str = "") -> Order:
     """Staff cancel any unfinished order; a customer only before it is taken."""
@@ -299,14 +336,22 @@ def order_cancel(*, order: Order, by: AbstractBaseUser, reason: str = "") -> Ord
         if not order.is_claimable:
             raise OrderPermissionDenied(CANCEL_BY_CUSTOMER)
     _require_transition(order, Status.CANCELLED)
-    previous = order.status
+    previous, was_claimable = order.status, order.is_claimable
     order.status = Status.CANCELLED
     order.save()
     message = f"Cancelled by {by.username}" + (f": {reason.strip()}" if reason.strip() else "")
-    _record(order, actor=by, kind=OrderEvent.Kind.CANCELLED, message=message, from_status=previous)
+    _record(
+        order,
+        actor=by,
+        kind=OrderEvent.Kind.CANCELLED,
+        message=message,
+        from_status=previous,
+        left_claim_list=was_claimable,
+    )
     return order
 
 
+@broadcasts.pushes_explicitly
 @transaction.atomic
 def order_record_edit(*, order: Order, by: AbstractBaseUser, fields: list[str]) -> OrderEvent:
     """Put a direct edit (the admin's change form) on the timeline."""
@@ -318,6 +363,7 @@ def order_record_edit(*, order: Order, by: AbstractBaseUser, fields: list[str]) 
 # PROOF
 
 
+@broadcasts.pushes_explicitly
 @transaction.atomic
 def proof_add(*, order: Order, booster: AbstractBaseUser, file: files.ValidatedFile) -> ProofScreenshot:
     """Store a screenshot the booster took; customer and staff see it appear live."""
