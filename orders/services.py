@@ -65,6 +65,11 @@ def _locked(order: Order) -> Order:
     return Order.objects.select_for_update().get(pk=order.pk)
 
 
+def _email_after_commit(*, to: str, subject: str, body: str) -> None:
+    # After the commit: a rolled-back action sends nothing, and SMTP never holds the row lock.
+    transaction.on_commit(partial(send_mail_safely, subject=subject, body=body, recipients=[to]))
+
+
 def _record(
     order: Order,
     *,
@@ -173,23 +178,17 @@ def _take(order: Order, *, booster: AbstractBaseUser, actor: AbstractBaseUser, k
         lost_user_ids=[previous_booster_id] if previous_booster_id is not None else [],
         left_claim_list=was_claimable,
     )
-    transaction.on_commit(
-        partial(
-            send_mail_safely,
-            subject=f"{order.name}: a booster is on it",
-            body=f"{booster.username} will boost your order {order.name} "
-            f"({order.current_label} → {order.desired_label}). Follow it live at {order.get_absolute_url()}",
-            recipients=[order.customer.email],
-        )
+    _email_after_commit(
+        to=order.customer.email,
+        subject=f"{order.name}: a booster is on it",
+        body=f"{booster.username} will boost your order {order.name} "
+        f"({order.current_label} → {order.desired_label}). Follow it live at {order.get_absolute_url()}",
     )
-    transaction.on_commit(
-        partial(
-            send_mail_safely,
-            subject=f"{order.name} is yours",
-            body=f"You now boost {order.name} ({order.current_label} → {order.desired_label}). "
-            f"Details and chat: {order.get_absolute_url()}",
-            recipients=[booster.email],
-        )
+    _email_after_commit(
+        to=booster.email,
+        subject=f"{order.name} is yours",
+        body=f"You now boost {order.name} ({order.current_label} → {order.desired_label}). "
+        f"Details and chat: {order.get_absolute_url()}",
     )
     return order
 
@@ -314,13 +313,10 @@ def order_complete(*, order: Order, by: AbstractBaseUser) -> Order:
         from_status=previous,
         payouts=True,
     )
-    transaction.on_commit(
-        partial(
-            send_mail_safely,
-            subject=f"{order.name} is complete",
-            body=f"Your boost to {order.desired_label} is done. Thanks for ordering with Boostroom!",
-            recipients=[order.customer.email],
-        )
+    _email_after_commit(
+        to=order.customer.email,
+        subject=f"{order.name} is complete",
+        body=f"Your boost to {order.desired_label} is done. Thanks for ordering with Boostroom!",
     )
     return order
 

@@ -30,6 +30,7 @@ User = get_user_model()
 
 
 def _order_or_404(pk: int, user) -> tuple[Order, str]:
+    """The one translation of "may not see it" (or "does not exist") into a 404."""
     try:
         return selectors.order_for_user(order_id=pk, user=user)
     except selectors.OrderAccessDenied:
@@ -206,12 +207,12 @@ def _act(
 @require_POST
 def order_claim(request: HttpRequest, pk: int) -> HttpResponse:
     try:
-        order, _audience = selectors.order_for_user(order_id=pk, user=request.user)
-    except selectors.OrderAccessDenied:
+        order, _audience = _order_or_404(pk, request.user)
+    except Http404:
         if roles.is_booster(request.user) and Order.objects.filter(pk=pk).exists():
             # Another booster was quicker: take the stale card off this one's claim list.
             return _respond(request, pk, error=services.ALREADY_TAKEN)
-        raise Http404("No such order.") from None
+        raise
     # A claimed card leaves the claim list; the socket brings it to "my orders".
     return _act(
         request,
