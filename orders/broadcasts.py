@@ -7,8 +7,9 @@ orders.signals schedule one only for changes made outside the services (the
 admin's change form, the shell), and stand aside while a service runs. It
 registers at most one push per order per transaction, merged, that runs after
 the commit; a rollback discards it. The push re-reads the order, renders its
-card once per audience (customer, booster, staff, claim list) and place (the
-order page, a dashboard list) and publishes to:
+card once per audience (customer, booster, staff, claim list), wraps it as an
+out-of-band swap for each place (the order page, a dashboard list) and
+publishes to:
 
 - `order(pk)`: the order page; the event carries a frame per audience and each
   socket picks the one for the role it had at connect;
@@ -146,11 +147,8 @@ def schedule_saved(order: Order) -> None:
 # RENDERING
 
 
-def render_card(
-    order: Order, audience: str, *, boosters: list | None = None, oob: bool = False, in_list: str | None = None
-) -> str:
-    """The order's card for one audience; `oob` makes it a pushed swap, `in_list`
-    scopes that swap to a dashboard list (and inserts the card there when new)."""
+def render_card_body(order: Order, audience: str, *, boosters: list | None = None) -> str:
+    """What an audience sees inside the card: rendered once per audience per change."""
     context = {
         "order": order,
         "audience": audience,
@@ -158,9 +156,26 @@ def render_card(
         "boosters": boosters or [],
         "rank_choices": Rank.choices,
         "division_choices": Division.choices,
-        "oob": oob,
-        "in_list": in_list,
     }
+    return render_to_string(f"{DASHBOARD}#card-body", context)
+
+
+def render_card(
+    order: Order,
+    audience: str,
+    *,
+    boosters: list | None = None,
+    oob: bool = False,
+    in_list: str | None = None,
+    body: str | None = None,
+) -> str:
+    """The card; `oob` makes it a pushed swap, `in_list` scopes that swap to a
+    dashboard list (inserting the card there when new). `body` is one already
+    rendered by `render_card_body`, so a push wraps it for each place instead
+    of rendering it again."""
+    if body is None:
+        body = render_card_body(order, audience, boosters=boosters)
+    context = {"order": order, "audience": audience, "card_body": body, "oob": oob, "in_list": in_list}
     return render_to_string(f"{DASHBOARD}#card", context).strip()
 
 
@@ -261,14 +276,16 @@ def push(
     lost.discard(order.customer_id)
 
     boosters = selectors.boosters_for_assign()
+    bodies = {audience: render_card_body(order, audience, boosters=boosters) for audience in audiences}
 
     def listed(audience: str) -> str:
-        return render_card(order, audience, boosters=boosters, oob=True, in_list=LISTS[audience])
+        return render_card(order, audience, oob=True, in_list=LISTS[audience], body=bodies[audience])
 
     payloads = {audience: json.dumps(json_event(order, audience, message)) for audience in audiences}
     page_extras = render_timeline(order) + render_proofs(order)
     frames = {
-        audience: render_card(order, audience, boosters=boosters, oob=True) + ("" if audience == CLAIM else page_extras)
+        audience: render_card(order, audience, oob=True, body=bodies[audience])
+        + ("" if audience == CLAIM else page_extras)
         for audience in audiences
     }
 
