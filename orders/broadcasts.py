@@ -25,7 +25,6 @@ once per audience too.
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Callable, Iterable
 from contextvars import ContextVar
 from datetime import UTC
@@ -42,8 +41,6 @@ from orders.ranks import Division, Rank
 from orders.selectors import BOOSTER, CLAIM, CUSTOMER, STAFF
 from realtime import groups
 from realtime.fanout import publish_many_sync
-
-logger = logging.getLogger("boostroom.realtime")
 
 EVENT_KIND = "orders.card"
 DASHBOARD = "orders/dashboard.html"

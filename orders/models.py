@@ -10,7 +10,6 @@ from django.urls import reverse
 from orders import ranks
 from orders.pricing import DESIRED_NOT_HIGHER
 from orders.ranks import Division, Rank
-from realtime import groups
 
 NAME_PREFIX = "LOL"
 
@@ -126,20 +125,8 @@ class Order(models.Model):
         return reverse("orders:detail", args=[self.pk])
 
     @property
-    def dom_id(self) -> str:
-        return f"order-{self.pk}"
-
-    @property
-    def group_name(self) -> str:
-        return groups.order(self.pk)
-
-    @property
     def is_claimable(self) -> bool:
         return self.status == self.Status.PENDING and self.booster_id is None
-
-    @property
-    def is_open(self) -> bool:
-        return self.status not in (self.Status.COMPLETED, self.Status.CANCELLED)
 
     @property
     def current_label(self) -> str:
