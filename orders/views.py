@@ -16,7 +16,7 @@ from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
-from orders import broadcasts, forms, selectors, services
+from orders import broadcasts, forms, permissions, selectors, services
 from orders.models import Order
 from orders.ranks import Division, Rank
 from orders.selectors import BOOSTER, CLAIM, CUSTOMER, STAFF
@@ -31,6 +31,7 @@ User = get_user_model()
 
 
 def _order_or_404(pk: int, user) -> tuple[Order, str]:
+    """The one translation of "may not see it" (or "does not exist") into a 404."""
     try:
         return selectors.order_for_user(order_id=pk, user=user)
     except selectors.OrderAccessDenied:
@@ -39,7 +40,7 @@ def _order_or_404(pk: int, user) -> tuple[Order, str]:
 
 def _with_actions(orders: list[Order], audience: str) -> list[Order]:
     for order in orders:
-        order.card_actions = services.allowed_actions(order=order, audience=audience)
+        order.card_actions = permissions.allowed_actions(order=order, audience=audience)
     return orders
 
 
@@ -141,7 +142,7 @@ def _page_context(order: Order, audience: str) -> dict:
     return {
         "order": order,
         "audience": audience,
-        "actions": services.allowed_actions(order=order, audience=audience),
+        "actions": permissions.allowed_actions(order=order, audience=audience),
         "boosters": selectors.boosters_for_assign() if audience == STAFF else [],
         "events": selectors.order_timeline(order=order) if audience != CLAIM else [],
         "proofs": selectors.order_proofs(order=order) if audience != CLAIM else [],
@@ -160,13 +161,6 @@ def _back(request: HttpRequest, order: Order) -> HttpResponse:
     return redirect(order)
 
 
-def _notice(text: str) -> str:
-    return format_html('<p id="order-notice" hx-swap-oob="true" class="flash flash-error" role="alert">{}</p>', text)
-
-
-CLEAR_NOTICE = '<p id="order-notice" hx-swap-oob="true" role="status"></p>'
-
-
 def _respond(request: HttpRequest, pk: int, *, error: str | None = None, leaves_list: bool = False) -> HttpResponse:
     """The acting card, fresh, for the element that posted (hx-target="closest article").
 
@@ -182,7 +176,7 @@ def _respond(request: HttpRequest, pk: int, *, error: str | None = None, leaves_
     order = selectors.order_for_push(order_id=pk)
     audience = selectors.order_audience(order=order, user=request.user) if order else None
     on_page = (request.htmx.current_url_abs_path or "").startswith(f"/orders/{pk}/")
-    notice = _notice(error) if error else CLEAR_NOTICE
+    notice = broadcasts.render_notice(error or "")
     if audience is None or (leaves_list and not on_page):
         # An empty swap removes the card from the list it was in.
         return HttpResponse(notice)
@@ -214,12 +208,12 @@ def _act(
 @require_POST
 def order_claim(request: HttpRequest, pk: int) -> HttpResponse:
     try:
-        order, _audience = selectors.order_for_user(order_id=pk, user=request.user)
-    except selectors.OrderAccessDenied:
+        order, _audience = _order_or_404(pk, request.user)
+    except Http404:
         if roles.is_booster(request.user) and Order.objects.filter(pk=pk).exists():
             # Another booster was quicker: take the stale card off this one's claim list.
             return _respond(request, pk, error=services.ALREADY_TAKEN)
-        raise Http404("No such order.") from None
+        raise
     # A claimed card leaves the claim list; the socket brings it to "my orders".
     return _act(
         request,

@@ -420,14 +420,18 @@ class _FormValues(HTMLParser):
             self._select = None
 
 
+def change_form_values(client, order: Order) -> dict[str, str]:
+    parser = _FormValues()
+    parser.feed(client.get(f"/admin/orders/order/{order.pk}/change/").content.decode())
+    return parser.values
+
+
 def test_admin_change_form_save_pushes_after_commit_and_is_on_the_timeline(
     client_for, superuser, order_in, published, django_capture_on_commit_callbacks
 ):
     order = order_in(Status.IN_PROGRESS)
     client = client_for(superuser)
-    parser = _FormValues()
-    parser.feed(client.get(f"/admin/orders/order/{order.pk}/change/").content.decode())
-    data = {**parser.values, "reached_lp": "70"}
+    data = {**change_form_values(client, order), "reached_lp": "70"}
     published.clear()
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(f"/admin/orders/order/{order.pk}/change/", data)
@@ -452,12 +456,11 @@ def test_admin_change_form_refuses_impossible_ranks(
 ):
     order = order_in(Status.IN_PROGRESS)
     client = client_for(superuser)
-    parser = _FormValues()
-    parser.feed(client.get(f"/admin/orders/order/{order.pk}/change/").content.decode())
+    unchanged = change_form_values(client, order)
     events = order.events.count()
     published.clear()
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(f"/admin/orders/order/{order.pk}/change/", {**parser.values, **edit})
+        response = client.post(f"/admin/orders/order/{order.pk}/change/", {**unchanged, **edit})
     assert response.status_code == 200
     assert response.context["adminform"].form.errors[field] == [error]
     saved = Order.objects.get(pk=order.pk)
