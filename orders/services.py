@@ -20,7 +20,6 @@ from django.utils import timezone
 from orders import broadcasts, pricing, ranks
 from orders.models import BoosterTransaction, Order, OrderEvent, ProofScreenshot
 from orders.permissions import REASSIGNABLE, can_transition
-from orders.permissions import allowed_actions as allowed_actions  # views.proof_upload's, until uploads move
 from realtime import roles
 from realtime.mail import send_mail_safely
 from realtime.roles import is_staff_user

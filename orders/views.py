@@ -12,7 +12,6 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidden
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
-from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
@@ -291,7 +290,7 @@ def order_cancel(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def proof_upload(request: HttpRequest, pk: int) -> HttpResponse:
     order, audience = _order_or_404(pk, request.user)
-    if "proof" not in services.allowed_actions(order=order, audience=audience):
+    if "proof" not in permissions.allowed_actions(order=order, audience=audience):
         # Before reading the upload: nobody else's file is worth validating.
         return _proof_error(request, order, services.PROOF_NOT_ALLOWED)
     if limits.upload_was_too_large(request):
