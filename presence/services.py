@@ -1,5 +1,5 @@
 """Presence actions: a connection opens or closes, the heartbeat sweeps, and
-changes are published.
+changes are published; and each process's tracker, which runs them.
 
 Nothing here trusts disconnect() alone: entries expire unless the heartbeat of a
 living process refreshes them, and what subscribers see is always the difference
