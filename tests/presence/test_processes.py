@@ -2,8 +2,8 @@
 running disconnect(). Each "process" is a tracker with its own store client and
 a hub of its own on the channel layer, exactly as a separate ASGI process has.
 
-The trackers' waits go through `ManualSleep`, so what each loop does is stepped
-by the test instead of raced against the clock."""
+Where a test needs to know what a tracker's loops have done, their waits go
+through `ManualSleep`: the test steps them instead of racing them against the clock."""
 
 from __future__ import annotations
 
@@ -44,7 +44,7 @@ async def all_delivered(*collectors: Collector) -> None:
     await wait_for(lambda: all(marker in collector.frames for collector in collectors))
 
 
-async def publish_passes_end(sleep: ManualSleep, passes: Counter, trackers: list[Tracker]) -> None:
+async def release_and_publish(sleep: ManualSleep, passes: Counter, trackers: list[Tracker]) -> None:
     """Let every parked loop go and wait until each tracker has finished a
     publish pass: the changes made while they were parked are all published."""
     before = {tracker: passes[tracker.store] for tracker in trackers}
@@ -67,7 +67,7 @@ async def test_two_processes_share_one_count_and_only_one_publishes_it(make_user
 
     # One takes the turn and publishes; the other takes the next turn and finds
     # nothing new to say.
-    await publish_passes_end(sleep, publish_passes, [first, second])
+    await release_and_publish(sleep, publish_passes, [first, second])
     await all_delivered(seen_by_one, seen_by_two)
     assert seen_by_one.counts() == seen_by_two.counts() == [3]
 
@@ -75,7 +75,7 @@ async def test_two_processes_share_one_count_and_only_one_publishes_it(make_user
     await services.presence_disconnect(user_id=users[0].pk, conn_id="a1", tracker=first)
     await services.presence_disconnect(user_id=users[2].pk, conn_id="b1", tracker=second)
     await wait_for(lambda: sleep.parked == 4)
-    await publish_passes_end(sleep, publish_passes, [first, second])
+    await release_and_publish(sleep, publish_passes, [first, second])
     await all_delivered(seen_by_one, seen_by_two)
     assert seen_by_one.counts() == seen_by_two.counts() == [3, 1]
     assert await database_sync_to_async(selectors.online_user_ids)() == {users[1].pk}
