@@ -149,8 +149,7 @@
   });
 
   // A live card for an item the page does not show yet goes to its list.
-  document.addEventListener("htmx:oobErrorNoTarget", function (event) {
-    var element = event.detail.content;
+  function upsert(element) {
     var into = element && element.getAttribute("data-upsert-into");
     var list = into && document.querySelector(into);
     if (!list) return;
@@ -160,6 +159,40 @@
     if (existing) existing.replaceWith(clone);
     else list.prepend(clone);
     htmx.process(clone);
+  }
+  document.addEventListener("htmx:oobErrorNoTarget", function (event) {
+    upsert(event.detail.content);
+  });
+
+  function oobTargetPresent(element) {
+    var value = element.getAttribute("hx-swap-oob");
+    var colon = value.indexOf(":");
+    try {
+      return Boolean(document.querySelector(colon > 0 ? value.slice(colon + 1) : "#" + CSS.escape(element.id)));
+    } catch (error) {
+      return true; // not a plain selector: htmx decides
+    }
+  }
+
+  // Socket frames carry fragments for things a page may not show (another
+  // user's presence dot, a card for a list elsewhere); htmx logs each miss as a
+  // console error. They are dropped here first (on <body hx-ext>), and cards
+  // that belong to a list on this page go into it.
+  htmx.defineExtension("boostroom-oob", {
+    transformResponse: function (text, xhr) {
+      if (xhr || text.indexOf("hx-swap-oob") < 0) return text;
+      var template = document.createElement("template");
+      template.innerHTML = text;
+      var missing = Array.prototype.filter.call(template.content.children, function (element) {
+        return element.hasAttribute("hx-swap-oob") && !oobTargetPresent(element);
+      });
+      if (!missing.length) return text;
+      missing.forEach(function (element) {
+        element.remove();
+        upsert(element);
+      });
+      return template.innerHTML;
+    },
   });
 
   // /realtime/test/: browser-measured round trip of the ping socket.
