@@ -216,6 +216,17 @@ def log_in(page, username: str, password: str = harness.PASSWORD) -> None:
     expect(page.locator("#user-menu summary")).to_contain_text(username)
 
 
+def choose_theme(page, theme: str) -> None:
+    """Through the header's menu (the user menu, or the visitors' theme menu), as a person would."""
+    from playwright.sync_api import expect
+
+    menu = page.locator("#user-menu, #theme-dropdown").first
+    menu.locator("summary").click()
+    menu.locator(f"[data-theme-option][value={theme}]").click()
+    expect(page.locator("html")).to_have_attribute("data-theme", theme)
+    menu.locator("summary").click()
+
+
 def open_room(page, name: str) -> None:
     """Open a chat room and wait until its socket is open (so sends go live)."""
     from playwright.sync_api import expect

@@ -16,7 +16,7 @@ from playwright.sync_api import expect
 
 from orders.management.commands.seed_demo import DEMO_PASSWORD
 from tests.browser import harness
-from tests.browser.conftest import log_in, open_room, running_site, send
+from tests.browser.conftest import choose_theme, log_in, open_room, running_site, send
 
 pytestmark = pytest.mark.browser
 
@@ -50,15 +50,6 @@ def axe_source() -> str:
 
 def demo(people, username: str, **options):
     return people(username, password=DEMO_PASSWORD, **options)
-
-
-def choose_theme(page, theme: str) -> None:
-    """Through the header's menu, as a person would."""
-    menu = page.locator("#user-menu, #theme-dropdown").first
-    menu.locator("summary").click()
-    menu.locator(f"[data-theme-option][value={theme}]").click()
-    expect(page.locator("html")).to_have_attribute("data-theme", theme)
-    menu.locator("summary").click()
 
 
 def background(page, selector: str = "body") -> str:
