@@ -114,6 +114,41 @@ def test_one_pushed_message_looks_right_in_windows_98_and_in_dark_at_once(site, 
     assert not dark_bubble.evaluate("el => getComputedStyle(el).fontFamily").startswith('"Pixelated')
 
 
+# MESSAGE BOXES
+
+
+def test_confirmations_and_the_invite_link_are_the_pages_own_message_box(site, people):
+    customer_name, friend_name = site.users("canceller", "friend")
+    order_pk = site.task("order", customer=customer_name)
+    room = site.group(admin=customer_name, members=[friend_name])
+    customer = people(customer_name)
+    page = customer.page
+    choose_theme(page, "win98")
+    page.goto("/dashboard/")
+    card = page.locator(f"#my-orders #order-{order_pk}")
+    box = page.locator("#message-box")
+
+    card.locator("[data-action=cancel]").click()
+    expect(box).to_be_visible()
+    expect(box.locator("#message-box-text")).to_have_text(re.compile(r"^Cancel LOL-\d+\?$"))
+    assert background(page, "#message-box") == "rgb(192, 192, 192)"  # a 98 window, not the browser's dialog
+    box.get_by_role("button", name="Cancel").click()
+    expect(box).to_be_hidden()
+    expect(card).to_have_attribute("data-status", "pending")
+
+    card.locator("[data-action=cancel]").click()
+    box.get_by_role("button", name="OK").click()
+    expect(card).to_have_attribute("data-status", "cancelled")
+
+    page.goto(f"/chat/{room}/")
+    page.get_by_role("button", name="Invite link").click()
+    expect(box).to_be_visible()
+    expect(box.locator("#message-box-text")).to_contain_text(f"/chat/{room}/join/")
+    expect(box.get_by_role("button", name="Cancel")).to_be_hidden()
+    box.get_by_role("button", name="OK").click()
+    expect(box).to_be_hidden()
+
+
 # FIRST PAINT, LOGOUT AND LOGIN
 
 
