@@ -12,7 +12,7 @@ THEME_COOKIE = "theme"
 THEME_COOKIE_MAX_AGE = 365 * 24 * 3600
 
 
-def theme_from_cookie(request: HttpRequest) -> str:
+def theme_from_cookie(request: HttpRequest | None) -> str:
     value = request.COOKIES.get(THEME_COOKIE) if request is not None else None
     return value if value in Theme.values else Theme.SYSTEM
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.http import HttpRequest
 
 from accounts.cookies import theme_from_cookie
 from accounts.models import Preferences
 
 
-def preferences_for(*, user) -> Preferences:
+def preferences_for(*, user: AbstractBaseUser) -> Preferences:
     """The user's saved preferences, or unsaved defaults if they never saved any."""
     return Preferences.objects.filter(user=user).first() or Preferences(user=user)
 

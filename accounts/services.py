@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import partial
 
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 
 from accounts import broadcasts
@@ -17,7 +18,7 @@ class PreferencesError(ValueError):
 
 
 @transaction.atomic
-def preferences_update(*, user, theme: str | None = None) -> Preferences:
+def preferences_update(*, user: AbstractBaseUser, theme: str | None = None) -> Preferences:
     """Save the settings given (None leaves one as it is); every open page of the
     user follows a theme change once it is committed."""
     if theme is not None and theme not in Theme.values:
