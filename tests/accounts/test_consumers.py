@@ -9,7 +9,7 @@ from channels.db import database_sync_to_async
 from accounts import services
 from accounts.models import Theme
 from orders import services as order_services
-from tests.presence.conftest import drain, presence_clock, receive_until, settle_presence  # noqa: F401
+from tests.presence.conftest import presence_clock, receive_until, settle_presence  # noqa: F401
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -38,7 +38,10 @@ async def test_a_theme_change_reaches_every_tab_of_that_user_and_nobody_else(soc
     for tab in (first_tab, second_tab):
         frames = await receive_until(tab, has_theme)
         assert frames[-1] == WIN98_STATE  # the same bytes to each tab
-    assert not any(has_theme(frame) for frame in await drain(bobs_tab, 0.5))
+    # Bob's own change is the next thing his tab hears: nothing of alice's came first.
+    await database_sync_to_async(services.preferences_update)(user=bob, theme=Theme.DARK)
+    frames = await receive_until(bobs_tab, has_theme)
+    assert [frame for frame in frames if has_theme(frame)] == [WIN98_STATE.replace("win98", "dark")]
     for tab in (first_tab, second_tab, bobs_tab):
         await tab.disconnect()
 
@@ -79,6 +82,9 @@ async def test_order_cards_on_the_users_group_stay_off_the_presence_socket(socke
 
     card = await orders.receive_from(timeout=3)
     assert 'id="order-' in card
-    assert not any('id="order-' in frame for frame in await drain(presence, 0.5))
+    # A later event on the same group marks the end: no card came before it.
+    await database_sync_to_async(services.preferences_update)(user=customer, theme=Theme.WIN98)
+    frames = await receive_until(presence, has_theme)
+    assert not any('id="order-' in frame for frame in frames)
     await presence.disconnect()
     await orders.disconnect()
