@@ -79,6 +79,8 @@ class Message(models.Model):
 
     # Set by message_post when a send with a known client_id returned the stored row.
     is_retry = False
+    # Set by message_post: the room's message just before this one, for the broadcast.
+    previous_id: int | None = None
 
     def __str__(self) -> str:
         return f"{self.author_id}@{self.room_id}#{self.pk}"

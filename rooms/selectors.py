@@ -111,6 +111,12 @@ def latest_message_id(*, room: Room) -> int:
     return newest or 0
 
 
+def previous_message_id(*, room: Room, before: int) -> int:
+    """The id of the room's message just before id `before` (0 for none)."""
+    rows = Message.objects.filter(room=room, id__lt=before).order_by("-id").values_list("id", flat=True)
+    return rows.first() or 0
+
+
 def _message_rows(room: Room) -> QuerySet[Message]:
     return Message.objects.filter(room=room).select_related("author")
 

@@ -1,7 +1,8 @@
 """Every chat action: one keyword-only function per user action.
 
 Views, consumers, the admin and management commands all call these. Broadcasts
-leave only after the transaction commits (`transaction.on_commit`).
+leave only after the transaction commits (`realtime.aftercommit`), and a failed
+push never turns a stored change into an error.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from realtime import ratelimit
+from realtime.aftercommit import after_commit
 from realtime.mail import send_mail_safely
 from rooms import broadcasts, files, selectors
 from rooms.models import PUBLIC_ROOM_NAME, Message, Room
@@ -78,7 +80,8 @@ def message_post(
     """Store a message once and broadcast it after commit.
 
     A retry with the same `client_id` returns the stored message without a second
-    row or a second broadcast.
+    row, and broadcasts it again: the first attempt's push may never have left
+    (the layer was away, or the sender never heard back), and sockets drop repeats.
     """
     body = (body or "").strip()
     limit = settings.CHAT_MESSAGE_MAX_LENGTH
@@ -96,6 +99,8 @@ def message_post(
         if existing is not None:
             if existing.room_id != room.pk:
                 raise ChatError(CLIENT_ID_REUSED)
+            existing.previous_id = selectors.previous_message_id(room=room, before=existing.pk)
+            after_commit(broadcasts.message_created, existing)
             return existing
     limit_count, window = settings.CHAT_RATE_LIMIT
     if not ratelimit.allow(f"msg:{room.pk}:{author.pk}", limit=limit_count, window=window):
@@ -112,11 +117,14 @@ def message_post(
             # other rooms and foreign keys to this room unblocked.
             if not Room.objects.select_for_update(no_key=True).filter(pk=room.pk).exists():
                 raise selectors.RoomAccessDenied(room.name)  # deleted since it was read
+            # Its predecessor, read under the lock: a socket that has that one and
+            # gets this one has seen the room without a gap (rooms.consumers).
+            message.previous_id = selectors.latest_message_id(room=room)
             message.save()
             Room.objects.filter(pk=room.pk).update(last_message_at=message.created)
-            # robust: the message is stored whatever happens to the push; sockets
-            # that missed it catch up through resume.
-            transaction.on_commit(partial(broadcasts.message_created, message), robust=True)
+            # The message is stored whatever happens to the push; sockets that
+            # missed it catch up through resume.
+            after_commit(broadcasts.message_created, message)
     except IntegrityError:
         # Two retries raced past the lookup; the unique constraint kept one.
         _discard_files(message, attachment)
@@ -249,7 +257,7 @@ def room_join(*, room: Room, user: AbstractBaseUser) -> Room:
     if not selectors.has_verified_email(user=user):
         raise ChatError(EMAIL_NOT_VERIFIED)
     room.members.add(user)
-    transaction.on_commit(partial(broadcasts.members_changed, room))
+    after_commit(broadcasts.members_changed, room)
     return room
 
 
@@ -263,11 +271,11 @@ def room_leave(*, room: Room, user: AbstractBaseUser) -> None:
             if successor is None:
                 room_pk = room.pk
                 room.delete()
-                transaction.on_commit(partial(broadcasts.room_closed, room_pk))
+                after_commit(broadcasts.room_closed, room_pk)
                 return
             room.admin = successor
             room.save(update_fields=["admin"])
-        transaction.on_commit(partial(broadcasts.members_revoked, room, [user.pk]))
+        after_commit(broadcasts.members_revoked, room, [user.pk])
 
 
 def room_update(
@@ -287,7 +295,7 @@ def room_update(
         removed = [pk for pk in remove_user_ids if pk != by.pk]
         if removed:
             room.members.remove(*removed)
-            transaction.on_commit(partial(broadcasts.members_revoked, room, removed))
+            after_commit(broadcasts.members_revoked, room, removed)
     return room
 
 
@@ -305,7 +313,7 @@ def room_delete(*, room: Room, by: AbstractBaseUser) -> None:
         # whose attachments must still open.
         if names:
             transaction.on_commit(partial(_delete_files_quietly, names))
-        transaction.on_commit(partial(broadcasts.room_closed, room_pk))
+        after_commit(broadcasts.room_closed, room_pk)
 
 
 def room_create_for_order(*, name: str, title: str, members: list[AbstractBaseUser]) -> Room:
@@ -325,7 +333,7 @@ def room_set_members(*, room: Room, members: list[AbstractBaseUser]) -> None:
     removed = sorted(current - wanted)
     room.members.set(members)
     if removed:
-        transaction.on_commit(partial(broadcasts.members_revoked, room, removed))
+        after_commit(broadcasts.members_revoked, room, removed)
 
 
 def _require_admin(room: Room, user: AbstractBaseUser) -> None:
