@@ -56,6 +56,7 @@ class ChatConsumer(FanoutConsumer):
         self.gap_timer: asyncio.TimerHandle | None = None
         self.tasks: set[asyncio.Task] = set()
         self.seen_through = 0
+        self.client_has: int | None = None  # the newest `after` of the client's resumes
         self.resuming = True  # until seen_through is known
         await self.join(self.room.group_name)
         # Read after joining: anything newer comes live.
@@ -107,19 +108,24 @@ class ChatConsumer(FanoutConsumer):
         await self.send(text_data=broadcasts.clear_error_fragment(client_id))
         if message.is_retry and message.room_id == self.room.pk:
             # The retry was broadcast again, but the layer may still be away, and
-            # the message may predate this socket: catch it up from the database.
-            await self.resume(min(self.seen_through, message.pk - 1), unsent_only=True)
+            # the message may predate this socket: catch it up from the database,
+            # but not with what the client said it has.
+            await self.catch_up(max(min(self.seen_through, message.pk - 1), self.client_has or 0))
 
-    async def resume(self, after: Any, *, unsent_only: bool = False) -> None:
-        """Send what came after `after`: all of it when the client asks (it may
-        have lost what it was sent), only what this socket was not sent yet when
-        the server catches it up."""
+    async def resume(self, after: Any) -> None:
+        """The client has everything up to `after`: send it what came since."""
         if isinstance(after, bool) or not isinstance(after, int) or after < 0:
             return await self.send(text_data=broadcasts.error_fragment(RESUME_INVALID))
+        self.client_has = max(self.client_has or 0, after)
+        await self.catch_up(after)
+
+    async def catch_up(self, after: int) -> None:
+        """Send every message after `after` that this socket was not sent yet (a
+        live one may have gone out before the client's resume was read)."""
         async with self.resume_lock:
             self.resuming = True
             try:
-                skip = frozenset(self.sent) if unsent_only else frozenset()
+                skip = frozenset(self.sent)
                 html, ids, newest, overflow = await database_sync_to_async(_missed)(self.room, after, skip)
                 if overflow:
                     await self.send(text_data=broadcasts.render_reload_notice(self.room))
@@ -142,7 +148,7 @@ class ChatConsumer(FanoutConsumer):
         # newest message too: catch up from what it has seen without a gap. In a
         # task of its own, so the hub goes on to its other sockets meanwhile.
         self.resuming = True  # live events wait until the catch-up is sent
-        self.spawn(self.resume(self.seen_through, unsent_only=True))
+        self.spawn(self.catch_up(self.seen_through))
 
     def spawn(self, coroutine) -> None:
         task = asyncio.ensure_future(coroutine)
@@ -179,7 +185,7 @@ class ChatConsumer(FanoutConsumer):
     def gap_due(self) -> None:
         self.gap_timer = None
         if self.waiting:
-            self.spawn(self.resume(self.seen_through, unsent_only=True))
+            self.spawn(self.catch_up(self.seen_through))
 
     async def disconnect(self, code: int) -> None:
         if getattr(self, "gap_timer", None) is not None:

@@ -170,3 +170,26 @@ async def test_after_a_redis_restart_a_socket_resumes_from_what_it_saw_without_a
     after = await db(services.message_post)(room=room, author=owner, body="after the restart")
     assert ids_in(await reader.receive_from(timeout=5)) == [after.pk]
     await reader.disconnect()
+
+
+async def test_a_resume_does_not_repeat_what_the_socket_was_sent_live(socket_for, squad):
+    room, owner, member = squad
+    reader = await connected(socket_for, member)
+    # Live before the client's resume is read (a reconnect racing new traffic).
+    live = await db(services.message_post)(room=room, author=owner, body="live")
+    assert ids_in(await reader.receive_from(timeout=3)) == [live.pk]
+    await send(reader, type="resume", after=0)
+    assert await reader.receive_nothing(timeout=0.3)
+    await reader.disconnect()
+
+
+async def test_a_retry_on_a_new_socket_does_not_repeat_what_the_client_holds(socket_for, squad):
+    room, owner, _ = squad
+    # Stored and shown on the sender's old socket, which dropped before the ack.
+    shown = await db(Message.objects.create)(room=room, author=owner, body="shown", client_id="ack-lost")
+    sender = await connected(socket_for, owner)
+    await send(sender, type="resume", after=shown.pk)
+    await send(sender, body="shown", client_id="ack-lost")
+    assert 'data-stored="ack-lost"' in await sender.receive_from(timeout=3)
+    assert await sender.receive_nothing(timeout=0.3)
+    await sender.disconnect()
