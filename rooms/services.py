@@ -21,7 +21,7 @@ from realtime import ratelimit
 from realtime.aftercommit import after_commit
 from realtime.mail import send_mail_safely
 from rooms import broadcasts, files, selectors
-from rooms.models import PUBLIC_ROOM_NAME, Message, Room
+from rooms.models import PUBLIC_ROOM_NAME, Message, Room, RoomInvite, RoomRemoval
 
 logger = logging.getLogger("boostroom.rooms")
 
@@ -38,6 +38,9 @@ EMAIL_NOT_VERIFIED = "Verify your email address before joining group chats."
 NOT_ROOM_ADMIN = "Only the room's admin can do that."
 ONLY_GROUPS = "Only group chats can be joined, left or edited."
 RETENTION_INVALID = "Retention must be between 1 and 365 days, or empty to keep messages."
+INVITE_INVALID = "This invite link is not valid: it expired or was replaced. Ask the group's admin for a new one."
+INVITE_PREDATES_REMOVAL = "You were removed from this group. Ask its admin for a new invite link."
+INVITE_EXPIRY_INVALID = "An invite link can last 1 to 365 days, or leave it empty to keep it until you replace it."
 
 RESERVED_NAMES = {
     "new",
@@ -220,6 +223,7 @@ def room_create_group(*, creator: AbstractBaseUser, name: str, title: str = "") 
         except IntegrityError:
             raise ChatError(ROOM_NAME_TAKEN) from None
         room.members.add(creator)
+        RoomInvite.objects.create(room=room, created_by=creator)
     return room
 
 
@@ -251,7 +255,8 @@ def room_get_or_create_private(*, user: AbstractBaseUser, other: AbstractBaseUse
 
 
 def room_join(*, room: Room, user: AbstractBaseUser) -> Room:
-    """Join a group through its invite link; needs a verified email address."""
+    """Add `user` to a group; needs a verified email address. For trusted callers
+    (the demo data, the shell): people join through `room_join_by_invite`."""
     if room.kind != Room.Kind.GROUP:
         raise ChatError(ONLY_GROUPS)
     if not selectors.has_verified_email(user=user):
@@ -259,6 +264,48 @@ def room_join(*, room: Room, user: AbstractBaseUser) -> Room:
     room.members.add(user)
     after_commit(broadcasts.members_changed, room)
     return room
+
+
+@transaction.atomic
+def room_join_by_invite(*, token: str, user: AbstractBaseUser) -> Room:
+    """Join the group whose live invite link carries `token`.
+
+    A member the admin removed needs an invite made after the removal: the link
+    they knew no longer lets them back in.
+    """
+    try:
+        invite = selectors.invite_for_token(token=token)
+    except selectors.InviteInvalid:
+        raise ChatError(INVITE_INVALID) from None
+    room = invite.room
+    if selectors.can_read(room=room, user=user):
+        return room
+    if selectors.removed_since(room=room, user=user, invite=invite):
+        raise RoomPermissionDenied(INVITE_PREDATES_REMOVAL)
+    return room_join(room=room, user=user)
+
+
+@transaction.atomic
+def invite_regenerate(*, room: Room, by: AbstractBaseUser, expires_in_days: int | None = None) -> RoomInvite:
+    """A new invite link for the group; the old one stops working."""
+    _require_admin(room, by)
+    if expires_in_days is not None and not 1 <= expires_in_days <= 365:
+        raise ChatError(INVITE_EXPIRY_INVALID)
+    now = timezone.now()
+    _revoke_invites(room, now)
+    expires_at = now + timedelta(days=expires_in_days) if expires_in_days else None
+    return RoomInvite.objects.create(room=room, created_by=by, created=now, expires_at=expires_at)
+
+
+@transaction.atomic
+def invite_revoke(*, room: Room, by: AbstractBaseUser) -> None:
+    """The group's invite link stops working; nobody can join until a new one is made."""
+    _require_admin(room, by)
+    _revoke_invites(room, timezone.now())
+
+
+def _revoke_invites(room: Room, now: datetime) -> None:
+    RoomInvite.objects.filter(room=room, revoked_at=None).update(revoked_at=now)
 
 
 def room_leave(*, room: Room, user: AbstractBaseUser) -> None:
@@ -295,6 +342,10 @@ def room_update(
         removed = [pk for pk in remove_user_ids if pk != by.pk]
         if removed:
             room.members.remove(*removed)
+            newest_invite = RoomInvite.objects.filter(room=room).order_by("-id").values_list("id", flat=True).first()
+            record = {"removed_at": timezone.now(), "newest_invite_id": newest_invite or 0}
+            for pk in removed:
+                RoomRemoval.objects.update_or_create(room=room, user_id=pk, defaults=record)
             after_commit(broadcasts.members_revoked, room, removed)
     return room
 
