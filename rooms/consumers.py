@@ -187,6 +187,11 @@ class ChatConsumer(FanoutConsumer):
         if self.waiting:
             self.spawn(self.catch_up(self.seen_through))
 
+    async def access_changed(self) -> None:
+        # Order rooms are readable by staff: a former manager loses them.
+        if not await database_sync_to_async(selectors.can_read)(room=self.room, user=self.user):
+            await self.close(code=CLOSE_FORBIDDEN)
+
     async def disconnect(self, code: int) -> None:
         if getattr(self, "gap_timer", None) is not None:
             self.gap_timer.cancel()
