@@ -28,6 +28,7 @@ logger = logging.getLogger("boostroom.rooms")
 MESSAGE_EMPTY = "Write something before sending."
 MESSAGE_RATE_LIMITED = "You are sending messages too fast. Wait a few seconds."
 MESSAGE_TOO_LONG = "Messages can be at most {limit} characters."
+MESSAGE_NUL = "Messages cannot contain NUL characters."
 CLIENT_ID_INVALID = "client_id must be 1 to 64 letters, digits, '-' or '_'."
 CLIENT_ID_REUSED = "That client_id was already used for a message in another room."
 ROOM_NAME_INVALID = "Room names are 3 to 50 lowercase letters, digits and dashes, starting with a letter."
@@ -87,6 +88,9 @@ def message_post(
     (the layer was away, or the sender never heard back), and sockets drop repeats.
     """
     body = (body or "").strip()
+    # PostgreSQL cannot store NUL and SQLite would: refused here, the same way on both.
+    if "\x00" in body:
+        raise ChatError(MESSAGE_NUL)
     limit = settings.CHAT_MESSAGE_MAX_LENGTH
     if not body and attachment is None:
         raise ChatError(MESSAGE_EMPTY)
