@@ -195,6 +195,12 @@ ACCOUNT_LOGIN_METHODS = {"username", "email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "username*", "password1*", "password2*"]
 ACCOUNT_EMAIL_VERIFICATION = "optional"
 ACCOUNT_UNIQUE_EMAIL = True
+# Signing up with a registered email must look like any other signup. With
+# optional verification only "strict" can do that: the second account keeps the
+# address unverified, and only its real owner can ever verify it.
+ACCOUNT_PREVENT_ENUMERATION = "strict"
+# Usernames: NFKC, no invisible characters, no look-alikes (accounts/usernames.py).
+ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"
 ACCOUNT_LOGOUT_ON_GET = False
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = "http" if DEBUG else "https"
 AUTH_PASSWORD_VALIDATORS = [

@@ -3,14 +3,17 @@ membership through the process hub, and connect/disconnect logging."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import uuid
 from functools import cache
 from typing import Any
 
+from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.template.loader import render_to_string
 
 from realtime import groups
@@ -77,9 +80,17 @@ class FanoutConsumer(AsyncWebsocketConsumer):
         if not socket_slots.take(user.pk, settings.SOCKETS_PER_USER):
             return await self.refuse(CLOSE_TOO_MANY_SOCKETS)
         self.slot_user_id = user.pk
-        # Logout, deactivation and token revocation close every socket of the user.
+        # Logout, deactivation, password and role changes reach every socket of the user.
         await self.join(groups.user_sockets(user.pk))
+        expires_at = self.scope.get("token_expires_at")
+        if expires_at is not None:
+            delay = max(0.0, expires_at - time.time())
+            self.expiry_timer = asyncio.get_running_loop().call_later(delay, self._token_expired)
         await super().websocket_connect(message)
+
+    def _token_expired(self) -> None:
+        self.expiry_timer = None
+        self._close_soon = asyncio.ensure_future(self.close(code=CLOSE_TOKEN_INVALID))
 
     @property
     def user(self):
@@ -106,6 +117,9 @@ class FanoutConsumer(AsyncWebsocketConsumer):
         logger.info("ws connect url=%s user=%s", socket_url(self.scope), getattr(user, "pk", None))
 
     async def disconnect(self, code: int) -> None:
+        if getattr(self, "expiry_timer", None) is not None:
+            self.expiry_timer.cancel()
+            self.expiry_timer = None
         hub = get_hub()
         for group in list(getattr(self, "groups_joined", ())):
             await hub.leave(group, self)
@@ -119,7 +133,32 @@ class FanoutConsumer(AsyncWebsocketConsumer):
         if "close" in event:
             await self.close(code=event["close"])
             return
+        if event.get("credentials_changed"):
+            return await self.credentials_changed(event.get("keep_session"))
+        if event.get("access_changed"):
+            return await self.recheck_access()
         await self.deliver_event(group, event)
+
+    async def credentials_changed(self, keep_session: str | None) -> None:
+        """The password changed: tokens from before are void, and so are other
+        browsers' sessions; the session that changed it stays signed in."""
+        if self.scope.get("auth_via") == "token":
+            return await self.close(code=CLOSE_TOKEN_INVALID)
+        session = self.scope.get("session")
+        if keep_session is None or getattr(session, "session_key", None) != keep_session:
+            await self.close(code=CLOSE_NO_CREDENTIALS)
+
+    async def recheck_access(self) -> None:
+        """A role changed: read the user afresh (roles are cached on the object)
+        and let the socket narrow what it sends, or close."""
+        user = await database_sync_to_async(_current_user)(self.user.pk)
+        if user is None or not user.is_active:
+            return await self.close(code=CLOSE_USER_INVALID)
+        self.scope["user"] = user
+        await self.access_changed()
+
+    async def access_changed(self) -> None:
+        """Subclasses whose access depends on roles re-check it here."""
 
     async def fanout_resync(self) -> None:
         # Pages with live state re-read it over HTTP when they get this signal
@@ -136,6 +175,10 @@ class FanoutConsumer(AsyncWebsocketConsumer):
         return event.get("html")
 
 
+def _current_user(user_id: int):
+    return get_user_model().objects.filter(pk=user_id).first()
+
+
 class PingConsumer(FanoutConsumer):
     """`/ws/realtime/ping/` for staff: echoes a timestamp through the channel layer."""
 
@@ -145,6 +188,10 @@ class PingConsumer(FanoutConsumer):
         self.ping_group = f"ping-{uuid.uuid4().hex}"
         await self.join(self.ping_group)
         await self.accept_logged()
+
+    async def access_changed(self) -> None:
+        if not self.user.is_staff:
+            await self.close(code=CLOSE_FORBIDDEN)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         started = time.monotonic()
