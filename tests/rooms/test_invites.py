@@ -168,7 +168,7 @@ class TestManaging:
 @pytest.mark.django_db(transaction=True)
 def test_groups_made_before_invites_get_a_token_by_migration():
     executor = MigrationExecutor(connection)
-    before, after = [("rooms", "0002_public_chat")], [("rooms", "0003_invites")]
+    before, after = [("rooms", "0003_message_body_html_mentions")], [("rooms", "0004_invites")]
     executor.migrate(before)
     old_apps = executor.loader.project_state(before).apps
     User = old_apps.get_model("auth", "User")
