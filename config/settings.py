@@ -286,6 +286,10 @@ CONTENT_SECURITY_POLICY = {
 API_TOKEN_MAX_AGE = env_int("API_TOKEN_MAX_AGE", 3600)
 API_TOKEN_RATE_LIMIT = (env_int("API_TOKEN_RATE_LIMIT", 10), 60)  # attempts per login/address per minute
 SOCKETS_PER_USER = env_int("SOCKETS_PER_USER", 20)
+# What one socket may be owed before it is closed with 1013 and resumes: its
+# frames wait in its own queue, so a reader that stops reading holds up no one.
+WS_QUEUE_MAX_FRAMES = env_int("WS_QUEUE_MAX_FRAMES", 1000)
+WS_QUEUE_MAX_BYTES = env_int("WS_QUEUE_MAX_BYTES", 1024 * 1024)
 CHAT_RATE_LIMIT = (env_int("CHAT_RATE_LIMIT", 20), 10)  # messages per user per room per seconds
 
 # BOOSTROOM

@@ -1,12 +1,15 @@
 """What every Boostroom socket shares: refusal with close codes, group
-membership through the process hub, and connect/disconnect logging."""
+membership through the process hub, a bounded queue of what it is owed, and
+connect/disconnect logging."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
 import uuid
+from collections import deque
 from typing import Any
 
 from channels.generic.websocket import AsyncWebsocketConsumer
@@ -23,6 +26,8 @@ CLOSE_USER_INVALID = 4002
 CLOSE_TOKEN_INVALID = 4003
 CLOSE_FORBIDDEN = 4004
 CLOSE_TOO_MANY_SOCKETS = 4008
+# "Try again later": the htmx ws extension reconnects on it, and the page resumes.
+CLOSE_BEHIND = 1013
 RESYNC_FRAME = '<div id="resync-signal" hx-swap-oob="true" hidden data-resync-now></div>'
 
 
@@ -48,6 +53,84 @@ class _SocketSlots:
 
 socket_slots = _SocketSlots()
 
+# Queued in place of an event: the layer was away, catch up.
+_RESYNC: dict[str, Any] = {}
+# The loop keeps only weak references to tasks; closes in flight live here.
+_closing: set[asyncio.Task] = set()
+
+
+class Outbox:
+    """What the hub has handed one socket and the socket has not written yet.
+
+    The hub appends without waiting; the socket's own writer task (started when
+    something arrives, ended when the queue is empty, so idle sockets have none)
+    turns each event into a frame and sends it. The server's send waits while
+    the socket's transport is full, so a reader that stops reading lets only its
+    own queue grow; past WS_QUEUE_MAX_FRAMES or WS_QUEUE_MAX_BYTES the socket is
+    closed with 1013 and its page reconnects and resumes.
+    """
+
+    __slots__ = ("consumer", "items", "size", "writer", "closed")
+
+    def __init__(self, consumer: FanoutConsumer) -> None:
+        self.consumer = consumer
+        # Made on first use: an idle socket should cost as little as possible.
+        self.items: deque[tuple[str | None, dict[str, Any], int]] | None = None
+        self.size = 0
+        self.writer: asyncio.Task | None = None
+        self.closed = False
+
+    def offer(self, group: str | None, event: dict[str, Any], size: int) -> None:
+        if self.closed:
+            return
+        items = self.items
+        if items is None:
+            items = self.items = deque()
+        if len(items) >= settings.WS_QUEUE_MAX_FRAMES or self.size + size > settings.WS_QUEUE_MAX_BYTES:
+            return self.overflow()
+        items.append((group, event, size))
+        self.size += size
+        if self.writer is None:
+            self.writer = asyncio.get_running_loop().create_task(self._write())
+
+    async def _write(self) -> None:
+        items = self.items
+        try:
+            while items:
+                group, event, size = items[0]
+                try:
+                    if event is _RESYNC:
+                        await self.consumer.fanout_resync()
+                    else:
+                        await self.consumer.fanout_deliver(group, event)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:  # this socket's event failed; its next ones still go
+                    logger.warning("fanout delivery failed for group %s", group, exc_info=True)
+                # Counted until written: a send waiting on a full transport is still owed.
+                if items:
+                    items.popleft()
+                    self.size -= size
+        finally:
+            self.writer = None
+
+    def overflow(self) -> None:
+        logger.info("ws behind url=%s frames=%s size=%s", socket_url(self.consumer.scope), len(self.items), self.size)
+        self.discard()
+        task = asyncio.get_running_loop().create_task(self.consumer.close_behind())
+        _closing.add(task)
+        task.add_done_callback(_closing.discard)
+
+    def discard(self) -> None:
+        """Drop what is queued and stop writing: the socket is closing."""
+        self.closed = True
+        if self.items:
+            self.items.clear()
+        self.size = 0
+        if self.writer is not None:
+            self.writer.cancel()
+            self.writer = None
+
 
 class FanoutConsumer(AsyncWebsocketConsumer):
     """A socket that receives pre-rendered frames from the process hub."""
@@ -59,6 +142,7 @@ class FanoutConsumer(AsyncWebsocketConsumer):
     async def websocket_connect(self, message: dict[str, Any]) -> None:
         """Who is asking, checked before any consumer's own `connect()`."""
         self.groups_joined = set()
+        self.outbox = Outbox(self)
         self.slot_user_id: int | None = None
         user = self.user
         if self.scope.get("auth_error"):
@@ -99,6 +183,9 @@ class FanoutConsumer(AsyncWebsocketConsumer):
         logger.info("ws connect url=%s user=%s", socket_url(self.scope), getattr(user, "pk", None))
 
     async def disconnect(self, code: int) -> None:
+        outbox = getattr(self, "outbox", None)
+        if outbox is not None:
+            outbox.discard()
         hub = get_hub()
         for group in list(getattr(self, "groups_joined", ())):
             await hub.leave(group, self)
@@ -108,7 +195,33 @@ class FanoutConsumer(AsyncWebsocketConsumer):
             self.slot_user_id = None
         logger.info("ws disconnect url=%s code=%s", socket_url(self.scope), code)
 
+    def fanout_offer(self, group: str, event: dict[str, Any]) -> None:
+        if "close" in event:
+            size = 0
+        else:
+            frame = self.frame_for(group, event)
+            size = len(frame) if frame else 0
+        self.outbox.offer(group, event, size)
+
+    def fanout_resync_offer(self) -> None:
+        self.outbox.offer(None, _RESYNC, len(RESYNC_FRAME))
+
+    async def close_behind(self) -> None:
+        """This socket fell too far behind: stop its work now, then close with 1013.
+
+        The close frame waits behind what the transport still holds, so a client
+        that is merely slow reads its frames, then the code, and resumes; one that
+        never reads is already out of every group and its slot."""
+        await self.disconnect(CLOSE_BEHIND)
+        try:
+            await self.close(code=CLOSE_BEHIND)
+        except Exception:  # the connection is already gone
+            logger.info("ws behind close failed url=%s", socket_url(self.scope))
+
     async def fanout_deliver(self, group: str, event: dict[str, Any]) -> None:
+        if group not in self.groups_joined:
+            # Left while this waited in the queue (e.g. removed from a room's presence).
+            return
         if "close" in event:
             await self.close(code=event["close"])
             return
