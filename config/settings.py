@@ -134,6 +134,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 # CHANNELS
 REDIS_URL = os.environ.get("REDIS_URL", "")
 REDIS_PREFIX = os.environ.get("REDIS_PREFIX", "boostroom")
+# The channel layer may shard over several Redis servers (channels-redis hashes
+# each group and channel to one of them); presence and the cache stay on REDIS_URL.
+REDIS_SHARDS = env_list("REDIS_SHARDS", [REDIS_URL] if REDIS_URL else [])
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
@@ -141,7 +144,7 @@ if REDIS_URL:
             "CONFIG": {
                 "hosts": [
                     {
-                        "address": REDIS_URL,
+                        "address": shard,
                         # redis-py 8 defaults to a 100-connection pool that raises
                         # "Too many connections", and to a 5 s socket timeout that
                         # equals the layer's 5 s blocking pop (channels_redis#422).
@@ -150,6 +153,7 @@ if REDIS_URL:
                         "socket_connect_timeout": 5,
                         "health_check_interval": 15,
                     }
+                    for shard in REDIS_SHARDS
                 ],
                 "prefix": f"{REDIS_PREFIX}:asgi",
                 # One process channel carries every event for that process, so it
