@@ -42,6 +42,7 @@ import sys
 import tempfile
 import time
 import uuid
+import warnings
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -156,11 +157,25 @@ def loadavg() -> str:
 
 
 class Database:
-    """A fresh SQLite database for every server of the run, made in this process."""
+    """A fresh database for every server of the run, made in this process: SQLite, or
+    with a PostgreSQL DATABASE_URL a new database on that server, dropped at the end
+    (four processes writing to one SQLite file measure its lock, not the site)."""
 
     def __init__(self) -> None:
         self.dir = tempfile.mkdtemp(prefix="boostroom-bench-")
-        os.environ["DATABASE_URL"] = f"sqlite:///{self.dir}/bench.sqlite3"
+        base = os.environ.get("DATABASE_URL", "")
+        self.admin_url = base if base.startswith(("postgres://", "postgresql://")) else ""
+        if self.admin_url:
+            import psycopg
+
+            self.name = f"boostroom_bench_{uuid.uuid4().hex[:12]}"
+            with psycopg.connect(self.admin_url, autocommit=True, connect_timeout=10) as conn:
+                conn.execute(f'CREATE DATABASE "{self.name}"')
+            os.environ["DATABASE_URL"] = self.admin_url.rsplit("/", 1)[0] + f"/{self.name}"
+            # Persistent connections, as production should run them.
+            os.environ["DB_CONN_MAX_AGE"] = "60"
+        else:
+            os.environ["DATABASE_URL"] = f"sqlite:///{self.dir}/bench.sqlite3"
         # Sessions made here must verify in the servers: one key for all.
         os.environ["SECRET_KEY"] = "bench-" + uuid.uuid4().hex * 2
         os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -169,6 +184,21 @@ class Database:
         import django
 
         django.setup()
+
+    @property
+    def kind(self) -> str:
+        return "postgresql" if self.admin_url else "sqlite"
+
+    def drop(self) -> None:
+        shutil.rmtree(self.dir, ignore_errors=True)
+        if not self.admin_url:
+            return
+        import psycopg
+        from django.db import connections
+
+        connections.close_all()
+        with psycopg.connect(self.admin_url, autocommit=True, connect_timeout=10) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
 
     def users(self, count: int, *, staff: bool = False) -> list:
         from django.contrib.auth.models import User
@@ -215,7 +245,9 @@ class Database:
 
         room = Room.objects.get(name="public-chat")
         message = services.message_post(room=room, author=user, body=SAMPLE_BODY, client_id=None)
-        return broadcasts.render_message(message)
+        with warnings.catch_warnings():  # no request here, so no CSRF token: the floor does not need one
+            warnings.simplefilter("ignore")
+            return broadcasts.render_message(message)
 
     def order_in_play(self) -> tuple[int, object]:
         """An order assigned to a new booster, through the services; its pk and booster."""
@@ -611,7 +643,10 @@ async def scale(people: Scale, shard: str) -> list[Result]:
         presence_ws = await connect_all(server, presence)
         total = len(public_ws) + len(private_ws) + len(dashboard_ws) + len(presence_ws)
         opened = time.monotonic() - opened
-        await asyncio.sleep(3)  # presence settles (coalesced to one update a second)
+        presence_frames = [0]
+        settled = await presence_settled(presence_ws, len(presence_ws), presence_frames)
+        await asyncio.sleep(2)
+        presence_frames[0] = 0
 
         public_messages = SCALE_PUBLIC_RATE * SCALE_SECONDS
         updates = SCALE_ORDER_RATE * SCALE_SECONDS
@@ -639,7 +674,9 @@ async def scale(people: Scale, shard: str) -> list[Result]:
 
         async def chat_in_private() -> None:
             for n in range(rooms):
-                await private_ws[2 * n].send(json.dumps({"body": chat_body(n), "client_id": uuid.uuid4().hex}))
+                # Either member writes, so posts come to every process.
+                sender = private_ws[2 * n + n % 2]
+                await sender.send(json.dumps({"body": chat_body(n), "client_id": uuid.uuid4().hex}))
                 await asyncio.sleep(SCALE_SECONDS / rooms)
 
         async def order_updates() -> None:
@@ -677,6 +714,7 @@ async def scale(people: Scale, shard: str) -> list[Result]:
         per_socket = [(after - before) * 1024 / (total / processes) for before, after in grown]
         overall.notes += [
             f"{total} sockets opened in {opened:.0f} s",
+            f"presence {'settled' if settled else 'NOT settled'}; {presence_frames[0]} presence frames meanwhile",
             "per process: "
             + ", ".join(
                 f"{frames[n]} frames {cpu[n]:.1f} s cpu {cpu[n] * 1e6 / max(1, frames[n]):.0f} µs/frame"
@@ -691,6 +729,32 @@ async def scale(people: Scale, shard: str) -> list[Result]:
             *(ws.close() for ws in [*public_ws, *private_ws, *dashboard_ws, *presence_ws]), return_exceptions=True
         )
         return [overall, *results.values()]
+
+
+async def presence_settled(sockets: list, online: int, frames: list[int]) -> bool:
+    """Until every presence socket shows `online` users online; keeps counting their frames after."""
+    shown = [0] * len(sockets)
+    everyone = asyncio.Event()
+
+    async def read(n: int, ws) -> None:
+        with contextlib.suppress(Exception):
+            async for frame in ws:
+                frames[0] += 1
+                for value in ONLINE_COUNT.findall(frame):
+                    shown[n] = int(value)
+                if shown.count(online) == len(sockets):
+                    everyone.set()
+
+    # Kept by the sockets' own lifetime: they end when the sockets close.
+    READERS.extend(asyncio.create_task(read(n, ws)) for n, ws in enumerate(sockets))
+    try:
+        await asyncio.wait_for(everyone.wait(), timeout=WAIT_SECONDS)
+    except TimeoutError:
+        return False
+    return True
+
+
+READERS: list[asyncio.Task] = []
 
 
 async def scale_floor(frames_per_second: float) -> Result:
@@ -877,11 +941,14 @@ def main() -> None:
         runner = uvloop.run
     except ImportError:
         runner = asyncio.run
-    results, pages = runner(run_all(db, people, staff_cookies))
+    try:
+        results, pages = runner(run_all(db, people, staff_cookies))
+    finally:
+        db.drop()
     RESULTS.mkdir(parents=True, exist_ok=True)
     layers = "memory+redis" if os.environ.get("REDIS_URL") else "memory"
     out = RESULTS / f"{time.strftime('%Y%m%d-%H%M%S')}-{layers}.json"
-    load = f"load average {started_load} before, {loadavg()} after"
+    load = f"database {db.kind}; load average {started_load} before, {loadavg()} after"
     out.write_text(
         json.dumps({"layers": layers, "load": load, "results": [asdict(r) for r in results], "pages": pages}, indent=1)
     )
