@@ -674,8 +674,9 @@ async def scale(people: Scale, shard: str) -> list[Result]:
 
         async def chat_in_private() -> None:
             for n in range(rooms):
-                # Either member writes, so posts come to every process.
-                sender = private_ws[2 * n + n % 2]
+                # Room n's members are sockets 2n and 2n+1, on processes 2n and 2n+1 mod 4:
+                # picking one by n mod 4 spreads the posts evenly over four processes.
+                sender = private_ws[2 * n + (n % 4 >= 2)]
                 await sender.send(json.dumps({"body": chat_body(n), "client_id": uuid.uuid4().hex}))
                 await asyncio.sleep(SCALE_SECONDS / rooms)
 
