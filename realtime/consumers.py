@@ -1,12 +1,16 @@
 """What every Boostroom socket shares: refusal with close codes, group
-membership through the process hub, and connect/disconnect logging."""
+membership through the process hub, a bounded queue of what it is owed, and
+connect/disconnect logging."""
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import time
 import uuid
+from collections import deque
+from collections.abc import Coroutine
 from functools import cache
 from typing import Any
 
@@ -15,6 +19,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.template.loader import render_to_string
+from django.utils.functional import LazyObject
 
 from realtime import groups
 from realtime.fanout import get_hub, publish
@@ -34,6 +39,10 @@ def resync_frame() -> str:
     """The same bytes for every socket of every page (base.html's #resync-signal),
     rendered once per process: a resync reaches all of them at once."""
     return render_to_string("base.html#resync-signal", {"oob": True})
+
+
+# "Try again later": the htmx ws extension reconnects on it, and the page resumes.
+CLOSE_BEHIND = 1013
 
 
 class _SocketSlots:
@@ -58,6 +67,132 @@ class _SocketSlots:
 
 socket_slots = _SocketSlots()
 
+# Queued in place of an event: the layer was away, catch up.
+_RESYNC: dict[str, Any] = {}
+# The loop keeps only weak references to tasks; closes in flight live here.
+_closing: set[asyncio.Task] = set()
+
+
+def _start_eagerly(coroutine: Coroutine[Any, Any, None]) -> asyncio.Task | None:
+    """Run `coroutine` now, up to its first real wait, and only then make it a task.
+
+    A socket whose transport has room writes its frame without ever waiting, so
+    most deliveries finish here and cost no task: a fifth of the CPU of a
+    delivery (asyncio's eager tasks, which Python 3.11 does not have). Both parts
+    run in one context of their own, as a task's would. Only for writing frames:
+    while the first part runs, asyncio's current task is still the caller's, which
+    `asyncio.timeout()` (database and Redis clients) would capture.
+    """
+    context = contextvars.copy_context()
+    try:
+        waiting = context.run(coroutine.send, None)
+    except StopIteration:
+        return None
+    return asyncio.get_running_loop().create_task(_go_on(coroutine, waiting), context=context)
+
+
+async def _go_on(coroutine: Coroutine[Any, Any, None], waiting: Any) -> None:
+    """Drive a coroutine that has yielded `waiting`, as its own task would."""
+    while True:
+        throw = None
+        try:
+            if waiting is None:  # a bare yield (asyncio.sleep(0))
+                await asyncio.sleep(0)
+            else:
+                # The coroutine's own await marked the future as waited on; a
+                # task clears the mark before it waits, and so must we.
+                waiting._asyncio_future_blocking = False
+                await waiting
+        except asyncio.CancelledError as cancelled:
+            # Cancelled while the future it waits on finished anyway: pass it on.
+            if not waiting.cancelled():
+                throw = cancelled
+        except BaseException:
+            pass  # the coroutine reads the same outcome from the future itself
+        try:
+            waiting = coroutine.throw(throw) if throw is not None else coroutine.send(None)
+        except StopIteration:
+            return
+
+
+class Outbox:
+    """What the hub has handed one socket and the socket has not written yet.
+
+    The hub appends without waiting; the socket's own writer task (started when
+    something arrives, ended when the queue is empty, so idle sockets have none)
+    turns each event into a frame and sends it. The server's send waits while
+    the socket's transport is full, so a reader that stops reading lets only its
+    own queue grow; past WS_QUEUE_MAX_FRAMES or WS_QUEUE_MAX_BYTES the socket is
+    closed with 1013 and its page reconnects and resumes.
+    """
+
+    __slots__ = ("consumer", "items", "size", "writer", "closed", "max_frames", "max_size")
+
+    def __init__(self, consumer: FanoutConsumer) -> None:
+        self.consumer = consumer
+        # Read once: a settings lookup per offer is a measurable share of a delivery.
+        self.max_frames, self.max_size = settings.WS_QUEUE_MAX_FRAMES, settings.WS_QUEUE_MAX_BYTES
+        # Made on first use: an idle socket should cost as little as possible.
+        self.items: deque[tuple[str | None, dict[str, Any], int]] | None = None
+        self.size = 0
+        self.writer: asyncio.Task | None = None
+        self.closed = False
+
+    def offer(self, group: str | None, event: dict[str, Any], size: int, *, only_writes: bool = False) -> None:
+        """Queue an event; `only_writes` when handling it is no more than writing frames."""
+        if self.closed:
+            return
+        items = self.items
+        if items is None:
+            items = self.items = deque()
+        if len(items) >= self.max_frames or self.size + size > self.max_size:
+            return self.overflow()
+        items.append((group, event, size))
+        self.size += size
+        if self.writer is None:
+            if only_writes:
+                self.writer = _start_eagerly(self._write())
+            else:
+                self.writer = asyncio.get_running_loop().create_task(self._write())
+
+    async def _write(self) -> None:
+        items = self.items
+        try:
+            while items:
+                group, event, size = items[0]
+                try:
+                    if event is _RESYNC:
+                        await self.consumer.fanout_resync()
+                    else:
+                        await self.consumer.fanout_deliver(group, event)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:  # this socket's event failed; its next ones still go
+                    logger.warning("fanout delivery failed for group %s", group, exc_info=True)
+                # Counted until written: a send waiting on a full transport is still owed.
+                if items:
+                    items.popleft()
+                    self.size -= size
+        finally:
+            self.writer = None
+
+    def overflow(self) -> None:
+        logger.info("ws behind url=%s frames=%s size=%s", socket_url(self.consumer.scope), len(self.items), self.size)
+        self.discard()
+        task = asyncio.get_running_loop().create_task(self.consumer.close_behind())
+        _closing.add(task)
+        task.add_done_callback(_closing.discard)
+
+    def discard(self) -> None:
+        """Drop what is queued and stop writing: the socket is closing."""
+        self.closed = True
+        if self.items:
+            self.items.clear()
+        self.size = 0
+        if self.writer is not None:
+            self.writer.cancel()
+            self.writer = None
+
 
 class FanoutConsumer(AsyncWebsocketConsumer):
     """A socket that receives pre-rendered frames from the process hub."""
@@ -69,6 +204,7 @@ class FanoutConsumer(AsyncWebsocketConsumer):
     async def websocket_connect(self, message: dict[str, Any]) -> None:
         """Who is asking, checked before any consumer's own `connect()`."""
         self.groups_joined = set()
+        self.outbox = Outbox(self)
         self.slot_user_id: int | None = None
         user = self.user
         if self.scope.get("auth_error"):
@@ -79,6 +215,10 @@ class FanoutConsumer(AsyncWebsocketConsumer):
             return await self.refuse(CLOSE_USER_INVALID)
         if not socket_slots.take(user.pk, settings.SOCKETS_PER_USER):
             return await self.refuse(CLOSE_TOO_MANY_SOCKETS)
+        if isinstance(user, LazyObject):
+            # Every delivery reads the user; through the lazy proxy that is a
+            # measurable share of it. It is loaded by now.
+            self.scope["user"] = user._wrapped
         self.slot_user_id = user.pk
         # Logout, deactivation, password and role changes reach every socket of the user.
         await self.join(groups.user_sockets(user.pk))
@@ -120,6 +260,9 @@ class FanoutConsumer(AsyncWebsocketConsumer):
         if getattr(self, "expiry_timer", None) is not None:
             self.expiry_timer.cancel()
             self.expiry_timer = None
+        outbox = getattr(self, "outbox", None)
+        if outbox is not None:
+            outbox.discard()
         hub = get_hub()
         for group in list(getattr(self, "groups_joined", ())):
             await hub.leave(group, self)
@@ -129,7 +272,35 @@ class FanoutConsumer(AsyncWebsocketConsumer):
             self.slot_user_id = None
         logger.info("ws disconnect url=%s code=%s", socket_url(self.scope), code)
 
+    def fanout_offer(self, group: str, event: dict[str, Any]) -> None:
+        if "close" in event:
+            size = 0
+        else:
+            frame = self.frame_for(group, event)
+            size = len(frame) if frame else 0
+        # An event with a frame for this socket only needs writing (sockets that
+        # do more, e.g. re-read the database, do it for events without one).
+        self.outbox.offer(group, event, size, only_writes=size > 0)
+
+    def fanout_resync_offer(self) -> None:
+        self.outbox.offer(None, _RESYNC, len(resync_frame()))
+
+    async def close_behind(self) -> None:
+        """This socket fell too far behind: stop its work now, then close with 1013.
+
+        The close frame waits behind what the transport still holds, so a client
+        that is merely slow reads its frames, then the code, and resumes; one that
+        never reads is already out of every group and its slot."""
+        await self.disconnect(CLOSE_BEHIND)
+        try:
+            await self.close(code=CLOSE_BEHIND)
+        except Exception:  # the connection is already gone
+            logger.info("ws behind close failed url=%s", socket_url(self.scope))
+
     async def fanout_deliver(self, group: str, event: dict[str, Any]) -> None:
+        if group not in self.groups_joined:
+            # Left while this waited in the queue (e.g. removed from a room's presence).
+            return
         if "close" in event:
             await self.close(code=event["close"])
             return
