@@ -10,10 +10,13 @@ urlpatterns = [
     path("chat/older/<str:name>/", views.older_messages, name="older"),
     path("chat/<str:name>/", views.room_page, name="room"),
     path("chat/<str:name>/messages/", views.post_message, name="post_message"),
+    path("chat/<str:name>/messages/<int:pk>/versions/", views.message_versions, name="versions"),
     path("chat/<str:name>/join/", views.join_group, name="join"),
     path("chat/<str:name>/edit/", views.edit_group, name="edit"),
     path("chat/<str:name>/delete/", views.delete_group, name="delete"),
     path("chat/<str:name>/leave/", views.leave_group, name="leave"),
     path("api/chat/messages/", views.api_messages, name="api_public_messages"),
     path("api/rooms/<str:name>/messages/", views.api_messages, name="api_messages"),
+    path("api/chat/changes/", views.api_changes, name="api_public_changes"),
+    path("api/rooms/<str:name>/changes/", views.api_changes, name="api_changes"),
 ]

@@ -5,9 +5,10 @@ import json
 import pytest
 from channels.db import database_sync_to_async
 from django.db import transaction
+from django.db.models import F
 
 from rooms import broadcasts, services
-from rooms.models import Message
+from rooms.models import Message, Room, RoomChange
 from tests.conftest import expect_close
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -228,33 +229,40 @@ async def test_resume_from_a_bogus_future_id_does_not_silence_the_socket(socket_
     await b.disconnect()
 
 
-async def test_late_live_message_is_sent_once_not_dropped(socket_for, squad):
-    # Two processes commit 10 and 11, and 11's broadcast overtakes 10's.
+def commit_without_push(room, author, body):
+    """A message committed at the room's next position whose push is still on its
+    way (another process published it): the rows a service writes, no broadcast."""
+    with transaction.atomic():
+        Room.objects.filter(pk=room.pk).update(last_seq=F("last_seq") + 1)
+        seq = Room.objects.get(pk=room.pk).last_seq
+        message = Message.objects.create(room=room, author=author, body=body, body_html=f"<p>{body}</p>")
+        RoomChange.objects.create(room=room, seq=seq, kind=RoomChange.Kind.POSTED, message=message, actor=author)
+    return message, seq
+
+
+async def test_a_push_that_overtakes_an_earlier_one_sends_both_in_order_once(socket_for, squad):
+    # Two processes commit positions N and N+1, and N+1's push arrives first.
     room, owner, member, _ = squad
     b = await connected(socket_for, "/ws/chatroom/squad/", member)
-
-    def store_quietly(body):
-        return Message.objects.create(room=room, author=owner, body=body)
-
-    earlier, later = await db(store_quietly)("earlier"), await db(store_quietly)("later")
-    await db(broadcasts.message_created)(later)
-    await db(broadcasts.message_created)(earlier)
-    first, second = await frames(b, 2)
-    assert f'id="message-{later.pk}"' in first and f'id="message-{earlier.pk}"' in second
-    # Each reaches the socket once, whichever order repeats come in.
-    await db(broadcasts.message_created)(earlier)
-    await db(broadcasts.message_created)(later)
+    (earlier, first_seq), (later, second_seq) = [await db(commit_without_push)(room, owner, body) for body in "ab"]
+    await db(broadcasts.message_created)(later, second_seq)
+    frame = await b.receive_from(timeout=3)
+    assert frame.index(f'id="message-{earlier.pk}"') < frame.index(f'id="message-{later.pk}"')
+    assert f'data-seq="{second_seq}"' in frame
+    # The late push and any repeats are not sent again.
+    await db(broadcasts.message_created)(earlier, first_seq)
+    await db(broadcasts.message_created)(later, second_seq)
     assert await b.receive_nothing(timeout=0.3)
     await b.disconnect()
 
 
-async def test_live_messages_already_sent_by_resume_are_not_repeated(socket_for, squad):
+async def test_pushes_already_sent_by_resume_are_not_repeated(socket_for, squad):
     room, owner, member, _ = squad
-    first = await db(Message.objects.create)(room=room, author=owner, body="before the socket")
+    first, seq = await db(commit_without_push)(room, owner, "before the socket")
     b = await connected(socket_for, "/ws/chatroom/squad/", member)
-    await send(b, type="resume", after=0)
+    await send(b, type="resume", seq=0)
     assert f'id="message-{first.pk}"' in await b.receive_from(timeout=3)
-    await db(broadcasts.message_created)(first)
+    await db(broadcasts.message_created)(first, seq)
     assert await b.receive_nothing(timeout=0.3)
     await b.disconnect()
 

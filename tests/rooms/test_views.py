@@ -211,17 +211,20 @@ def test_delete_and_leave_are_post_only_and_checked(group, client_for):
 def test_http_fallback_posts_and_returns_what_the_page_missed(public_room, make_user, client_for):
     author, other = make_user(), make_user()
     before = services.message_post(room=public_room, author=other, body="earlier")
+    page_seq = Room.objects.get(pk=public_room.pk).last_seq  # what a page showing `before` holds
     missed = services.message_post(room=public_room, author=other, body="missed")
     client = client_for(author)
     response = client.post(
         "/chat/public-chat/messages/",
-        {"body": "via http", "client_id": "fb-1", "after": before.pk},
+        {"body": "via http", "client_id": "fb-1", "seq": page_seq},
         HTTP_HX_REQUEST="true",
     )
     assert response.status_code == 201
     html = response.content.decode()
     mine = Message.objects.get(body="via http")
+    assert f'id="message-{before.pk}"' not in html
     assert html.index(f'id="message-{missed.pk}"') < html.index(f'id="message-{mine.pk}"')
+    assert f'data-seq="{page_seq + 2}"' in html  # the page's new position
     # A retry of the same send stores nothing new.
     client.post("/chat/public-chat/messages/", {"body": "via http", "client_id": "fb-1"}, HTTP_HX_REQUEST="true")
     assert Message.objects.filter(body="via http").count() == 1
