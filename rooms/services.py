@@ -20,10 +20,12 @@ from django.utils import timezone
 from realtime import ratelimit
 from realtime.mail import send_mail_safely
 from realtime.roles import is_staff_user
-from rooms import broadcasts, files, selectors
+from rooms import broadcasts, selectors
 from rooms.formatting import render_body
 from rooms.mentions import mentioned_users
 from rooms.models import PUBLIC_ROOM_NAME, Message, MessageVersion, Reaction, Room, RoomChange
+from uploads import storage
+from uploads.validation import ValidatedFile
 
 logger = logging.getLogger("boostroom.rooms")
 
@@ -83,7 +85,7 @@ def message_post(
     author: AbstractBaseUser,
     body: str,
     client_id: str | None = None,
-    attachment: files.ValidatedFile | None = None,
+    attachment: ValidatedFile | None = None,
     reply_to_id: int | None = None,
 ) -> Message:
     """Store a message once and broadcast it after commit.
@@ -123,7 +125,7 @@ def message_post(
     )
     if attachment is not None:
         # Stored before the transaction so no row lock is held during a slow upload.
-        files.store_attachment(message=message, file=attachment)
+        store_attachment(message=message, file=attachment)
     try:
         with transaction.atomic():
             _lock_room(room)
@@ -292,7 +294,18 @@ def reaction_set(*, message: Message, user: AbstractBaseUser, emoji: str, on: bo
     return True
 
 
-def _discard_files(message: Message, attachment: files.ValidatedFile | None) -> None:
+def store_attachment(*, message: Message, file: ValidatedFile) -> None:
+    """Store `file` for `message` and fill its attachment fields (the caller saves)."""
+    prefix = timezone.now().strftime("chat/%Y/%m")
+    name, thumbnail_name = storage.save_validated(file=file, prefix=prefix)
+    message.attachment = name
+    message.attachment_thumbnail = thumbnail_name or ""
+    message.attachment_name = file.original_name
+    message.attachment_type = file.content_type
+    message.attachment_size = len(file.content)
+
+
+def _discard_files(message: Message, attachment: ValidatedFile | None) -> None:
     # Quietly: an orphan file is harmless; hiding the original error would not be.
     if attachment is not None:
         _delete_files_quietly([message.attachment.name, message.attachment_thumbnail.name])
@@ -350,7 +363,7 @@ def _file_names(messages) -> list[str]:
 def _delete_files_quietly(names: list[str]) -> None:
     for name in names:
         try:
-            files.delete_stored(name)
+            storage.delete_stored(name)
         except Exception:
             logger.warning("could not delete stored file %s", name, exc_info=True)
 

@@ -14,8 +14,9 @@ from django.db import connection, transaction
 from django.utils import timezone
 from PIL import Image
 
-from rooms import broadcasts, files, selectors, services
+from rooms import broadcasts, selectors, services
 from rooms.models import Message, MessageVersion, Reaction, Room, RoomChange
+from uploads import validation
 
 pytestmark = pytest.mark.django_db
 
@@ -150,10 +151,10 @@ def test_delete_leaves_a_tombstone_and_staff_may_delete_any(group, make_user):
     assert Message.objects.get(pk=theirs.pk).is_deleted
 
 
-def png_upload() -> files.ValidatedFile:
+def png_upload() -> validation.ValidatedFile:
     out = BytesIO()
     Image.new("RGB", (40, 30), (30, 120, 200)).save(out, format="PNG")
-    return files.validate_upload(SimpleUploadedFile("shot.png", out.getvalue()))
+    return validation.validate_upload(SimpleUploadedFile("shot.png", out.getvalue()))
 
 
 def test_delete_removes_the_files_only_after_commit(group, settings, tmp_path, django_capture_on_commit_callbacks):
