@@ -308,3 +308,93 @@ async def test_no_typing_frames_in_a_room_of_more_than_100(socket_for, squad):
     assert "member is typing" in await a.receive_from(timeout=3)
     await a.disconnect()
     await b.disconnect()
+
+
+# EDIT, DELETE, REACT, REPLY OVER THE SOCKET
+
+
+def page_position(room) -> int:
+    return Room.objects.get(pk=room.pk).last_seq
+
+
+async def test_changes_made_while_a_reader_was_away_replay_once_in_order(socket_for, squad):
+    room, owner, member, _ = squad
+    kept = await db(services.message_post)(room=room, author=owner, body="kept")
+    doomed = await db(services.message_post)(room=room, author=owner, body="doomed")
+    away_at = await db(page_position)(room)  # the reader's page shows both, then goes offline
+
+    bob = await connected(socket_for, "/ws/chatroom/squad/", owner)
+    await send(bob, type="edit", message=kept.pk, body="kept, **edited**", client_id="e1")
+    await send(bob, type="react", message=kept.pk, emoji="👍", on=True, client_id="r1")
+    await send(bob, type="message", body="a reply", reply_to=kept.pk, client_id="p1")
+    await send(bob, type="delete", message=doomed.pk, client_id="d1")
+    received = await frames(bob, 8)
+    acks = [broadcasts.clear_error_fragment(client_id) for client_id in ("e1", "r1", "p1", "d1")]
+    assert [frame for frame in received if "data-stored" in frame] == acks
+    await bob.disconnect()
+
+    alice = await connected(socket_for, "/ws/chatroom/squad/", member)
+    await send(alice, type="resume", seq=away_at)
+    frame = await alice.receive_from(timeout=3)
+    reply = await db(Message.objects.get)(body="a reply")
+    assert frame.count(f'id="message-{kept.pk}"') == 1 and "<strong>edited</strong>" in frame and "👍" in frame
+    assert frame.count(f'id="message-{doomed.pk}"') == 1 and "message deleted" in frame and "doomed" not in frame
+    assert f'id="message-{reply.pk}"' in frame and f'data-reply-to="{kept.pk}"' in frame
+    assert f'data-seq="{away_at + 4}"' in frame
+    assert await alice.receive_nothing(timeout=0.3)
+    # Up to date: the next change arrives live, once.
+    await db(services.reaction_set)(message=kept, user=owner, emoji="👍", on=False)
+    live = await alice.receive_from(timeout=3)
+    assert f'id="message-{kept.pk}" ' in live and 'hx-swap-oob="true"' in live and f'data-seq="{away_at + 5}"' in live
+    assert await alice.receive_nothing(timeout=0.3)
+    await alice.disconnect()
+
+
+async def test_an_old_client_resuming_by_message_id_gets_what_came_after_it(socket_for, squad):
+    room, owner, member, _ = squad
+    first = await db(services.message_post)(room=room, author=owner, body="first")
+    second = await db(services.message_post)(room=room, author=owner, body="second")
+    await db(services.message_edit)(message=first, by=owner, body="first, edited")
+    b = await connected(socket_for, "/ws/chatroom/squad/", member)
+    await send(b, type="resume", after=first.pk)
+    frame = await b.receive_from(timeout=3)
+    assert f'id="message-{second.pk}"' in frame and "first, edited" in frame
+    await b.disconnect()
+
+
+@pytest.mark.parametrize(
+    "frame, error",
+    [
+        ({"type": "edit", "message": "theirs", "body": "hijack"}, services.NOT_YOUR_MESSAGE),
+        ({"type": "delete", "message": "theirs"}, services.NOT_YOUR_MESSAGE),
+        ({"type": "edit", "message": "mine", "body": "  "}, services.MESSAGE_EMPTY),
+        ({"type": "edit", "message": "mine"}, services.MESSAGE_EMPTY),
+        ({"type": "edit", "message": 10**9, "body": "x"}, "could not be found"),
+        ({"type": "delete", "message": "12abc"}, "could not be found"),
+        ({"type": "delete", "message": True}, "could not be found"),
+        ({"type": "react", "message": "mine", "emoji": "💩", "on": True}, services.REACTION_UNKNOWN),
+        ({"type": "react", "message": "mine", "emoji": "👍", "on": "maybe"}, "set to true or false"),
+        ({"type": "react", "message": "elsewhere", "emoji": "👍", "on": True}, "could not be found"),
+        ({"type": "message", "body": "re", "reply_to": "elsewhere"}, services.REPLY_INVALID),
+        ({"type": "resume", "seq": -1}, "resume needs"),
+    ],
+)
+async def test_refused_actions_say_why_and_change_nothing(socket_for, squad, public_room, frame, error):
+    room, owner, member, _ = squad
+    ids = {
+        "theirs": await db(services.message_post)(room=room, author=owner, body="theirs"),
+        "mine": await db(services.message_post)(room=room, author=member, body="mine"),
+        "elsewhere": await db(services.message_post)(room=public_room, author=member, body="elsewhere"),
+    }
+    frame = {key: ids[value].pk if isinstance(value, str) and value in ids else value for key, value in frame.items()}
+    before = await db(page_position)(room)
+    a = await connected(socket_for, "/ws/chatroom/squad/", owner)
+    b = await connected(socket_for, "/ws/chatroom/squad/", member)
+    await send(b, **frame)
+    reply = await b.receive_from(timeout=3)
+    assert 'id="chat-error"' in reply and error in reply and "data-stored" not in reply
+    assert await a.receive_nothing(timeout=0.3)
+    assert await db(page_position)(room) == before
+    assert await db(lambda: sorted(Message.objects.values_list("body", flat=True)))() == ["elsewhere", "mine", "theirs"]
+    await a.disconnect()
+    await b.disconnect()
