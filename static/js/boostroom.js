@@ -82,6 +82,12 @@
     if (socket.hasAttribute("data-chat-socket")) {
       showConnection(true);
       event.detail.socketWrapper.send(JSON.stringify({ type: "resume", seq: currentSeq() }));
+      // A send that could not leave the browser goes now, with the same client_id.
+      var form = composerForm();
+      if (form && form.dataset.waiting) {
+        delete form.dataset.waiting;
+        form.requestSubmit();
+      }
     } else if (reopened && socket.hasAttribute("data-resync")) {
       resyncPage();
     }
@@ -184,6 +190,12 @@
     var status = event.detail.xhr && event.detail.xhr.status;
     if (status === 400 || status === 403) return; // shown by its own fragment
     if (source.closest("#older-sentinel") || source.matches(".msg-act")) return;
+    if (event.type === "htmx:sendError" && source.hasAttribute("data-composer")) {
+      // The server is out of reach: the message waits, still "sending…", and
+      // goes as soon as the socket is back.
+      source.dataset.waiting = "1";
+      return;
+    }
     setStatus("");
     error.textContent = "Your message could not be sent right now. Please try again.";
   }
@@ -211,9 +223,10 @@
       if (incoming && Number(incoming.dataset.seq) < currentSeq()) event.detail.shouldSwap = false;
       return;
     }
+    var list = document.getElementById("messages");
+    if (list && list.contains(target) && !list.dataset.stick) list.dataset.stick = nearBottom(list) ? "1" : "0";
     if (target.id !== "messages") return;
     var fragment = event.detail.fragment;
-    target.dataset.stick = nearBottom(target) ? "1" : "";
     Array.prototype.slice.call(fragment.children || fragment.childNodes).forEach(function (child) {
       if (!child.dataset || !child.dataset.id) return;
       if (document.getElementById(child.id)) {
@@ -264,11 +277,19 @@
       updateQuotes(swapped);
       if (pendingAction && pendingAction.kind === "edit" && editorFor() === swapped.dataset.id) placeEditor(swapped);
     }
+  });
+
+  // After every frame or response that may have touched the list (appends fire
+  // no oobAfterSwap of their own).
+  function refreshList() {
     var list = document.getElementById("messages");
-    if (!list || !swapped || !list.contains(swapped)) return;
+    if (!list || !list.dataset.stick) return;
     decorate(list);
     if (list.dataset.stick === "1") list.scrollTop = list.scrollHeight;
-  });
+    delete list.dataset.stick;
+  }
+  document.addEventListener("htmx:wsAfterMessage", refreshList);
+  document.addEventListener("htmx:afterRequest", refreshList);
 
   // READING: times in the viewer's zone, groups by author, a separator per day.
 
