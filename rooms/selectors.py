@@ -71,6 +71,16 @@ def room_for_deletion(*, name: str, user: AbstractBaseUser | AnonymousUser) -> R
     return room_for_user(name=name, user=user)
 
 
+def readable_rooms(*, user: AbstractBaseUser) -> QuerySet[Room]:
+    """Every room `user` may read: what `can_read` says, as one query."""
+    if not user.is_authenticated or not user.is_active:
+        return Room.objects.none()
+    readable = Q(kind=Room.Kind.PUBLIC) | Q(pk__in=Room.members.through.objects.filter(user=user).values("room_id"))
+    if is_staff_user(user):
+        readable |= Q(staff_access=True)
+    return Room.objects.filter(readable)
+
+
 def rooms_for_user(*, user: AbstractBaseUser) -> QuerySet[Room]:
     """Every room in the user's chat list: the public room and their memberships."""
     return (

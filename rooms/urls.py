@@ -6,6 +6,7 @@ app_name = "rooms"
 urlpatterns = [
     path("chat/new/", views.new_group, name="new_group"),
     path("chat/people/", views.people, name="people"),
+    path("chat/search/", views.search_messages, name="search"),
     path("chat/private/<str:username>/", views.private_room, name="private"),
     path("chat/older/<str:name>/", views.older_messages, name="older"),
     path("chat/<str:name>/", views.room_page, name="room"),

@@ -16,7 +16,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseClientRedirect
 
 from realtime.roles import is_staff_user
-from rooms import broadcasts, frames, selectors, services
+from rooms import broadcasts, frames, search, selectors, services
 from rooms.consumers import SEND_FAILED
 from rooms.file_views import attachment_url
 from rooms.forms import GroupCreateForm, GroupEditForm
@@ -230,6 +230,23 @@ def leave_group(request: HttpRequest, name: str) -> HttpResponse:
         return HttpResponse(str(error), status=400)
     flash.success(request, f"You left {room.display_title}.")
     return _to_public(request)
+
+
+@login_required
+@require_GET
+def search_messages(request: HttpRequest) -> HttpResponse:
+    """`?q=` over every room the user may read; `&room=<name>` over one."""
+    query = request.GET.get("q", "")[:200]
+    room = _room_or_404(request.GET["room"], request.user) if request.GET.get("room") else None
+    scope = request.GET.get("in") or (room.name if room else "")
+    context = {
+        "query": query,
+        "room": room,
+        "scope_room": _room_or_404(scope, request.user) if scope else None,
+        "hits": search.messages_search(user=request.user, query=query, room=room),
+        "limit": search.RESULT_LIMIT,
+    }
+    return render(request, "rooms/search.html", context)
 
 
 @login_required
