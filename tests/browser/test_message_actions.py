@@ -167,3 +167,29 @@ def test_scrolling_up_loads_one_page_and_keeps_the_reading_place(site, people):
     assert shown.count() == 60
     reader.page.locator("#messages").evaluate("list => { list.scrollTop = 0; }")
     expect(shown).to_have_count(90)
+
+
+def test_files_dropped_on_the_room_or_pasted_go_up_one_after_another(site, people):
+    import base64
+
+    from tests.browser.test_chat import png_bytes
+
+    name = site.users("dropper")[0]
+    room = site.group(admin=name, members=[])
+    person = people(name)
+    open_room(person.page, room)
+    picture = base64.b64encode(png_bytes()).decode()
+    make_files = """([picture, names]) => {
+        const bytes = Uint8Array.from(atob(picture), c => c.charCodeAt(0));
+        const transfer = new DataTransfer();
+        for (const name of names) transfer.items.add(new File([bytes], name, { type: "image/png" }));
+        return transfer;
+    }"""
+    dropped = person.page.evaluate_handle(make_files, [picture, ["first.png", "second.png"]])
+    person.page.locator("#messages").dispatch_event("drop", {"dataTransfer": dropped})
+    pasted = person.page.evaluate_handle(make_files, [picture, ["third.png"]])
+    person.page.locator("#composer-body").dispatch_event("paste", {"clipboardData": pasted})
+    images = person.page.locator("#messages > article.msg img")
+    expect(images).to_have_count(3)
+    assert sorted(images.evaluate_all("els => els.map(e => e.alt)")) == ["first.png", "second.png", "third.png"]
+    assert len(site.task("room_messages", room=room)) == 3
