@@ -384,3 +384,29 @@ def test_changes_api_pages_through_the_stream(group, client_for):
     }
     assert client.get(f"/api/rooms/{room.name}/changes/", {"after": "x"}).status_code == 400
     assert client_for(None).get(f"/api/rooms/{room.name}/changes/").status_code == 401
+
+
+def test_replies_reactions_and_edits_cost_no_query_per_message(group, make_user, client_for):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    room, owner, member = group
+    client = client_for(member)
+
+    def count(url: str) -> int:
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(url).status_code == 200
+        return len(queries.captured_queries)
+
+    plain = [services.message_post(room=room, author=owner, body=f"plain {n}") for n in range(3)]
+    client.get(f"/chat/{room.name}/")
+    few_page, few_older = count(f"/chat/{room.name}/"), count(f"/chat/older/{room.name}/?before={plain[-1].pk + 1}")
+    for n in range(30):
+        reader = make_user()
+        room.members.add(reader)
+        reply = services.message_post(room=room, author=reader, body=f"reply {n}", reply_to_id=plain[n % 3].pk)
+        services.reaction_set(message=reply, user=member, emoji="👍", on=True)
+        services.reaction_set(message=reply, user=reader, emoji="😂", on=True)
+        services.message_edit(message=reply, by=reader, body=f"reply {n}, edited")
+    assert count(f"/chat/{room.name}/") == few_page
+    assert count(f"/chat/older/{room.name}/?before={reply.pk + 1}") == few_older
