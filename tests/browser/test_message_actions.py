@@ -188,8 +188,33 @@ def test_files_dropped_on_the_room_or_pasted_go_up_one_after_another(site, peopl
     dropped = person.page.evaluate_handle(make_files, [picture, ["first.png", "second.png"]])
     person.page.locator("#messages").dispatch_event("drop", {"dataTransfer": dropped})
     pasted = person.page.evaluate_handle(make_files, [picture, ["third.png"]])
-    person.page.locator("#composer-body").dispatch_event("paste", {"clipboardData": pasted})
+    person.page.locator("#composer-body").evaluate(
+        "(box, data) => box.dispatchEvent(new ClipboardEvent('paste', { clipboardData: data, bubbles: true }))", pasted
+    )
     images = person.page.locator("#messages > article.msg img")
     expect(images).to_have_count(3)
     assert sorted(images.evaluate_all("els => els.map(e => e.alt)")) == ["first.png", "second.png", "third.png"]
     assert len(site.task("room_messages", room=room)) == 3
+
+
+def test_search_finds_a_message_of_a_group_and_opens_the_room_at_it(site, people):
+    alice_name, bob_name, carol_name = site.users("alice", "bob", "carol")
+    group = site.group(admin=bob_name, members=[alice_name])
+    secret = site.group(admin=carol_name, members=[])
+    site.task("messages", room=secret, author=carol_name, bodies=["quartz plans, carol only"])
+    ids = site.task("messages", room=group, author=bob_name, bodies=["the quartz boost starts at nine"])
+    site.task("messages", room=group, author=bob_name, bodies=[f"filler {n}" for n in range(40)])
+    alice = people(alice_name)
+    open_room(alice.page, "public-chat")
+    # From the room's search box, with "only this room" unticked: every room alice may read.
+    alice.page.get_by_label("only this room").uncheck()
+    alice.page.locator("#room-search").fill("quartz")
+    alice.page.locator("#room-search").press("Enter")
+    hits = alice.page.locator("#search-results .search-hit")
+    expect(hits).to_have_count(1)
+    expect(hits.locator("mark")).to_have_text("quartz")
+    expect(alice.page.locator("#search-results")).not_to_contain_text("carol only")
+    hits.first.locator("a").click()
+    expect(alice.page).to_have_url(re.compile(rf"/chat/{group}/\?around={ids[0]}#message-{ids[0]}$"))
+    expect(alice.page.locator(f"#message-{ids[0]}")).to_have_class(re.compile("msg-highlight"))
+    expect(alice.page.locator(f"#message-{ids[0]}")).to_be_in_viewport()
