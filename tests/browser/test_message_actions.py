@@ -76,10 +76,11 @@ def test_changes_made_while_a_page_was_offline_show_once_in_order_without_a_relo
     expect(bob.page.locator("#reply-bar")).to_be_visible()
     send(bob.page, "a reply to it")
     expect(article(bob.page, "a reply to it").locator(".reply-quote")).to_contain_text("keep me")
-    bob.page.once("dialog", lambda dialog: dialog.accept())
     doomed = article(bob.page, "delete me")
     doomed.hover()
     doomed.locator("[data-act=delete]").click()
+    expect(bob.page.locator("#message-box-text")).to_have_text("Delete this message for everyone?")
+    bob.page.locator("#message-box button[value=ok]").click()
     expect(bob.page.locator("#messages > article.msg[data-deleted]")).to_have_count(1)
 
     first.start().wait_answering()
