@@ -18,6 +18,10 @@ urlpatterns = [
     path("chat/<str:name>/leave/", views.leave_group, name="leave"),
     path("api/chat/messages/", views.api_messages, name="api_public_messages"),
     path("api/rooms/<str:name>/messages/", views.api_messages, name="api_messages"),
+    path("api/chat/messages/<int:pk>/", views.api_message, name="api_public_message"),
+    path("api/rooms/<str:name>/messages/<int:pk>/", views.api_message, name="api_message"),
+    path("api/chat/messages/<int:pk>/reactions/", views.api_reactions, name="api_public_reactions"),
+    path("api/rooms/<str:name>/messages/<int:pk>/reactions/", views.api_reactions, name="api_reactions"),
     path("api/chat/changes/", views.api_changes, name="api_public_changes"),
     path("api/rooms/<str:name>/changes/", views.api_changes, name="api_changes"),
 ]

@@ -334,21 +334,64 @@ def api_messages(request: HttpRequest, name: str = PUBLIC_ROOM_NAME) -> JsonResp
     return JsonResponse({"room": room.name, "messages": [_message_json(m, room) for m in rows]})
 
 
-def _api_post(request: HttpRequest, room: Room) -> JsonResponse:
+def _json_object(request: HttpRequest) -> dict | JsonResponse:
     try:
         payload = json.loads(request.body or b"{}")
     except (ValueError, RecursionError):
         return _api_error("The body must be JSON.", 400)
     if not isinstance(payload, dict):
         return _api_error("The body must be a JSON object.", 400)
+    return payload
+
+
+def _api_post(request: HttpRequest, room: Room) -> JsonResponse:
+    payload = _json_object(request)
+    if isinstance(payload, JsonResponse):
+        return payload
     body, client_id = payload.get("body"), payload.get("client_id")
     if not isinstance(body, str) or (client_id is not None and not isinstance(client_id, str)):
         return _api_error("body must be a string and client_id a string or null.", 400)
+    frame = {"body": body, "client_id": client_id, "reply_to": payload.get("reply_to")}
     try:
-        message = services.message_post(room=room, author=request.user, body=body, client_id=client_id or None)
+        message = frames.perform(room=room, user=request.user, frame=frame).message
     except services.ChatError as error:
         return _api_error(str(error), 400)
     return JsonResponse(_message_json(message, room), status=200 if message.is_retry else 201)
+
+
+@require_http_methods(["PATCH", "DELETE"])
+def api_message(request: HttpRequest, pk: int, name: str = PUBLIC_ROOM_NAME) -> JsonResponse:
+    """PATCH `{"body"}` edits a message, DELETE deletes it; both answer with it as it is now."""
+    return _api_action(request, name, pk, "edit" if request.method == "PATCH" else "delete")
+
+
+@require_POST
+def api_reactions(request: HttpRequest, pk: int, name: str = PUBLIC_ROOM_NAME) -> JsonResponse:
+    """`{"emoji", "on"}` adds or removes the caller's reaction."""
+    return _api_action(request, name, pk, "react")
+
+
+def _api_action(request: HttpRequest, name: str, pk: int, kind: str) -> JsonResponse:
+    if not request.user.is_authenticated:
+        return _api_error("Authentication required.", 401)
+    try:
+        room = selectors.room_for_user(name=name, user=request.user)
+    except selectors.RoomAccessDenied:
+        return _api_error(ROOM_NOT_FOUND, 404)
+    if selectors.message_in_room(room=room, message_id=pk) is None:
+        return _api_error(frames.MESSAGE_ID_INVALID, 404)
+    payload = _json_object(request) if kind != "delete" else {}
+    if isinstance(payload, JsonResponse):
+        return payload
+    try:
+        frames.perform(room=room, user=request.user, frame={**payload, "type": kind, "message": pk})
+    except services.RoomPermissionDenied as error:
+        return _api_error(str(error), 403)
+    except services.ChatError as error:
+        return _api_error(str(error), 400)
+    except selectors.RoomAccessDenied:
+        return _api_error(ROOM_NOT_FOUND, 404)
+    return JsonResponse(_message_json(selectors.message_in_room(room=room, message_id=pk), room))
 
 
 @require_GET

@@ -256,6 +256,9 @@ HTTP_TABLE = [
     ("order room messages API",  "GET",  "/api/rooms/{booster_room}/messages/",        ORDER),
     ("room messages API send",   "POST", "/api/rooms/{group}/messages/",               GROUP),
     ("room changes API",         "GET",  "/api/rooms/{group}/changes/?after=0",        GROUP),
+    ("message edit API",         "PATCH", "/api/rooms/{group}/messages/{message}/",    {"room_admin"}),
+    ("message delete API",       "DELETE", "/api/rooms/{group}/messages/{message}/",   {"room_admin"}),
+    ("reaction API",             "POST", "/api/rooms/{group}/messages/{message}/reactions/", GROUP),
     ("public chat changes API",  "GET",  "/api/chat/changes/",                         SIGNED_IN),
     ("public chat API",          "GET",  "/api/chat/messages/",                        SIGNED_IN),
     ("public chat API send",     "POST", "/api/chat/messages/",                        SIGNED_IN),
@@ -355,6 +358,14 @@ SUCCESS = {
         done=lambda w, user, r: f'id="message-{w.group_message.pk}"' in r.content.decode()
     ),
     "earlier versions": Success(done=lambda w, user, r: "welcome" in r.content.decode()),
+    "message edit API": Success(
+        done=lambda w, user, r: message_now(w).body == "matrix edit", data=lambda w, role: {"body": "matrix edit"}
+    ),
+    "message delete API": Success(done=lambda w, user, r: message_now(w).is_deleted),
+    "reaction API": Success(
+        done=lambda w, user, r: Reaction.objects.filter(message=w.group_message, user=user).exists(),
+        data=lambda w, role: {"emoji": "👍", "on": True},
+    ),
     "search everywhere": Success(done=found_welcome),
     "search in the group": Success(done=found_welcome),
     "room changes API": Success(
@@ -463,7 +474,8 @@ def http_outcome(world: World, row: Http, role: str, transport: str) -> str:
     if row.method == "GET":
         response = client.get(path, headers=headers)
     elif row.api:
-        response = client.post(path, json.dumps(data), content_type="application/json", headers=headers)
+        send = {"POST": client.post, "PATCH": client.patch, "DELETE": client.delete}[row.method]
+        response = send(path, json.dumps(data), content_type="application/json", headers=headers)
     else:
         response = client.post(path, data, headers=headers)
     location = response.get("Location", "")

@@ -410,3 +410,32 @@ def test_replies_reactions_and_edits_cost_no_query_per_message(group, make_user,
         services.message_edit(message=reply, by=reader, body=f"reply {n}, edited")
     assert count(f"/chat/{room.name}/") == few_page
     assert count(f"/chat/older/{room.name}/?before={reply.pk + 1}") == few_older
+
+
+def test_json_api_edits_deletes_reacts_and_replies(group, make_user, client_for):
+    room, owner, member = group
+    base = f"/api/rooms/{room.name}/messages/"
+    owner_api, member_api = client_for(owner), client_for(member)
+    posted = owner_api.post(base, json.dumps({"body": "hello"}), content_type="application/json").json()
+    reply = member_api.post(base, json.dumps({"body": "hi", "reply_to": posted["id"]}), content_type="application/json")
+    assert reply.status_code == 201 and reply.json()["reply_to"] == posted["id"]
+
+    url = f"{base}{posted['id']}/"
+    edited = owner_api.patch(url, json.dumps({"body": "hello **all**"}), content_type="application/json")
+    assert edited.status_code == 200 and edited.json()["body_html"] == "<p>hello <strong>all</strong></p>"
+    assert edited.json()["edited"] is not None
+    refused = member_api.patch(url, json.dumps({"body": "mine now"}), content_type="application/json")
+    assert refused.status_code == 403 and refused.json() == {"error": services.NOT_YOUR_MESSAGE}
+
+    reacted = member_api.post(
+        f"{url}reactions/", json.dumps({"emoji": "👍", "on": True}), content_type="application/json"
+    )
+    assert reacted.json()["reactions"] == [{"emoji": "👍", "users": [{"id": member.pk, "username": member.username}]}]
+    assert member_api.post(f"{url}reactions/", "{}", content_type="application/json").status_code == 400
+
+    assert member_api.delete(url).status_code == 403
+    deleted = owner_api.delete(url)
+    assert deleted.status_code == 200 and deleted.json()["deleted"] and deleted.json()["body"] == ""
+    assert owner_api.delete(f"{base}{10**9}/").status_code == 404
+    assert client_for(make_user()).delete(url).status_code == 404
+    assert client_for(None).delete(url).status_code == 401
