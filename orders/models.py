@@ -99,7 +99,8 @@ class Order(models.Model):
 
     def clean(self) -> None:
         """The ladder's rules for direct edits (the admin's change form): each
-        rank/division/LP triple must exist, and the goal must be above the start."""
+        rank/division/LP triple must exist, the goal must be above the start, and
+        the reached rank between the two."""
         errors: dict[str, str] = {}
         for prefix, lp_field in (("current", "current_lp"), ("desired", None), ("reached", "reached_lp")):
             rank, division = getattr(self, f"{prefix}_rank"), getattr(self, f"{prefix}_division")
@@ -118,6 +119,15 @@ class Order(models.Model):
                 self.current_rank, self.current_division
             ):
                 errors["desired_rank"] = DESIRED_NOT_HIGHER
+            elif not errors:
+                try:
+                    ranks.check_between(
+                        start=(self.current_rank, self.current_division, self.current_lp),
+                        reached=(self.reached_rank, self.reached_division, self.reached_lp),
+                        desired=(self.desired_rank, self.desired_division),
+                    )
+                except ranks.RankError as error:
+                    errors["reached_rank"] = str(error)
         if errors:
             raise ValidationError(errors)
 

@@ -42,6 +42,8 @@ RANK_UNKNOWN = "Unknown rank."
 DIVISION_REQUIRED = "{rank} needs a division (IV to I)."
 DIVISION_NOT_ALLOWED = "{rank} has no divisions."
 LP_OUT_OF_RANGE = "LP must be between 0 and {limit}."
+BELOW_START = "Progress can't be below where the order started ({start})."
+PAST_GOAL = "Progress can't go past the order's goal ({goal})."
 
 
 class RankError(ValueError):
@@ -110,3 +112,17 @@ def progress_percent(
         return 100
     done = (position(*reached) - begin) / (end - begin)
     return int(max(0.0, min(1.0, done)) * 100)
+
+
+def check_between(
+    *,
+    start: tuple[str, int | None, int | None],
+    reached: tuple[str, int | None, int | None],
+    desired: tuple[str, int | None],
+) -> None:
+    """`reached` must lie from `start` (LP included) up to the goal's division
+    (any LP in it: a win after the promotion is still the goal)."""
+    if position(*reached) < position(*start):
+        raise RankError(BELOW_START.format(start=f"{label(start[0], start[1])} {start[2] or 0} LP"))
+    if step(reached[0], reached[1]) > step(*desired):
+        raise RankError(PAST_GOAL.format(goal=label(*desired)))

@@ -275,6 +275,11 @@ def order_progress_update(
         raise OrderError(PROGRESS_NEEDS_PLAY)
     try:
         ranks.validate(reached_rank, reached_division, reached_lp)
+        ranks.check_between(
+            start=(order.current_rank, order.current_division, order.current_lp),
+            reached=(reached_rank, reached_division, reached_lp),
+            desired=(order.desired_rank, order.desired_division),
+        )
     except ranks.RankError as error:
         raise OrderError(str(error)) from None
     previous = order.status

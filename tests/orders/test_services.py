@@ -327,6 +327,62 @@ def test_progress_needs_valid_ranks_and_an_active_order(order_in, people):
         )
 
 
+@pytest.mark.parametrize(
+    "order, reached, error",
+    [
+        # The two: far past the goal, and far below the start.
+        (
+            {},
+            ("diamond", 1, 60),
+            ranks.PAST_GOAL.format(goal="Gold IV"),
+        ),
+        (
+            {"current_rank": "platinum", "current_division": 2, "desired_rank": "emerald", "desired_division": 4},
+            ("iron", 4, 0),
+            ranks.BELOW_START.format(start="Platinum II 0 LP"),
+        ),
+        ({}, ("gold", 3, 0), ranks.PAST_GOAL.format(goal="Gold IV")),  # one division past
+        ({"current_lp": 40}, ("silver", 2, 39), ranks.BELOW_START.format(start="Silver II 40 LP")),
+    ],
+)
+def test_progress_outside_start_and_goal_is_refused_and_not_stored(people, order, reached, error):
+    placed = services.order_claim(order=place(people["customer"], **order), booster=people["booster"])
+    events = placed.events.count()
+    with pytest.raises(services.OrderError) as raised:
+        services.order_progress_update(
+            order=placed,
+            booster=people["booster"],
+            reached_rank=reached[0],
+            reached_division=reached[1],
+            reached_lp=reached[2],
+        )
+    assert str(raised.value) == error
+    fresh = Order.objects.get(pk=placed.pk)
+    assert (fresh.reached_rank, fresh.reached_division, fresh.reached_lp, fresh.status) == (
+        placed.current_rank,
+        placed.current_division,
+        placed.current_lp,
+        Status.ASSIGNED,
+    )
+    assert fresh.events.count() == events
+
+
+@pytest.mark.parametrize(
+    "reached, percent",
+    [(("silver", 2, 40), 0), (("silver", 1, 90), 93), (("gold", 4, 0), 100), (("gold", 4, 35), 100)],
+)
+def test_progress_from_the_start_up_to_the_goal_division_is_accepted(people, reached, percent):
+    placed = services.order_claim(order=place(people["customer"], current_lp=40), booster=people["booster"])
+    order = services.order_progress_update(
+        order=placed,
+        booster=people["booster"],
+        reached_rank=reached[0],
+        reached_division=reached[1],
+        reached_lp=reached[2],
+    )
+    assert (order.reached_rank, order.reached_division, order.reached_lp, order.progress) == (*reached, percent)
+
+
 def test_completion_pays_the_booster_once(order_in, people):
     order = order_in(Status.COMPLETED)
     payout = BoosterTransaction.objects.get(order=order)

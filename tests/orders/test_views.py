@@ -13,7 +13,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from PIL import Image
 
-from orders import pricing, services
+from orders import pricing, ranks, services
 from orders.admin import ONLY_ASSIGNED_START, PICK_A_BOOSTER
 from orders.models import Order, OrderEvent, ProofScreenshot
 from realtime import groups
@@ -245,6 +245,16 @@ def test_progress_form_errors_are_shown(client_for, people, order_in):
     assert Order.objects.get(pk=order.pk).reached_rank == "silver"
 
 
+def test_progress_past_the_goal_is_refused_inline(client_for, people, order_in):
+    order = order_in(Status.IN_PROGRESS)
+    data = {"reached_rank": "diamond", "reached_division": "1", "reached_lp": "60"}
+    html = client_for(people["booster"]).post(f"/orders/{order.pk}/progress/", data, **HTMX).content.decode()
+    assert 'id="order-notice"' in html and escape(ranks.PAST_GOAL.format(goal="Gold IV")) in html
+    assert f'<article id="order-{order.pk}"' in html  # the card stays, with its form
+    fresh = Order.objects.get(pk=order.pk)
+    assert (fresh.reached_rank, fresh.reached_division, fresh.reached_lp) == ("silver", 2, 0)
+
+
 def test_non_htmx_actions_redirect_back(client_for, people, order_in):
     order = order_in(Status.IN_PROGRESS)
     response = client_for(people["manager"]).post(f"/orders/{order.pk}/status/", {"status": "paused"})
@@ -449,6 +459,7 @@ def test_admin_change_form_save_pushes_after_commit_and_is_on_the_timeline(
         ({"current_division": ""}, "current_division", "Silver needs a division (IV to I)."),
         ({"reached_lp": "150"}, "reached_lp", "LP must be between 0 and 100."),
         ({"desired_rank": "silver", "desired_division": "3"}, "desired_rank", pricing.DESIRED_NOT_HIGHER),
+        ({"reached_rank": "diamond", "reached_division": "1"}, "reached_rank", ranks.PAST_GOAL.format(goal="Gold IV")),
     ],
 )
 def test_admin_change_form_refuses_impossible_ranks(
