@@ -39,6 +39,7 @@ class OrderActionForm(ActionForm):
     booster = BoosterChoiceField(
         queryset=selectors.assignable_boosters(), required=False, label="Booster (for assign):"
     )
+    reason = forms.CharField(max_length=200, required=False, label="Reason (for cancel, or complete before the goal):")
 
 
 class OrderEventInline(admin.TabularInline):
@@ -178,11 +179,25 @@ class OrderAdmin(admin.ModelAdmin):
 
     @admin.action(description="Complete selected orders (records the payout)")
     def complete_orders(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
-        _run(self, request, queryset, "Completed", lambda o: services.order_complete(order=o, by=request.user))
+        reason = request.POST.get("reason", "")[:200]
+        _run(
+            self,
+            request,
+            queryset,
+            "Completed",
+            lambda o: services.order_complete(order=o, by=request.user, reason=reason),
+        )
 
     @admin.action(description="Cancel selected orders")
     def cancel_orders(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
-        _run(self, request, queryset, "Cancelled", lambda o: services.order_cancel(order=o, by=request.user))
+        reason = request.POST.get("reason", "")[:200]
+        _run(
+            self,
+            request,
+            queryset,
+            "Cancelled",
+            lambda o: services.order_cancel(order=o, by=request.user, reason=reason),
+        )
 
 
 @admin.register(BoosterTransaction)

@@ -151,6 +151,12 @@ class Order(models.Model):
         return ranks.label(self.reached_rank, self.reached_division)
 
     @property
+    def goal_reached(self) -> bool:
+        return ranks.step(self.reached_rank, self.reached_division) >= ranks.step(
+            self.desired_rank, self.desired_division
+        )
+
+    @property
     def progress(self) -> int:
         if self.status == self.Status.COMPLETED:
             return 100

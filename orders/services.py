@@ -40,6 +40,8 @@ BOOSTER_INVALID = "Pick an active booster."
 PROGRESS_NEEDS_PLAY = "Progress can only be reported while the order is assigned or in progress."
 PROOF_NOT_ALLOWED = "Only the order's booster can upload proof while the order is open."
 CANCEL_BY_CUSTOMER = "You can only cancel your order before a booster takes it."
+GOAL_NOT_REACHED = "Report reaching {goal} before marking the order complete."
+EARLY_COMPLETION_NEEDS_REASON = "Say why this order is complete before reaching {goal}."
 STATUS_UNKNOWN = "Unknown status."
 
 
@@ -298,12 +300,20 @@ def order_progress_update(
 
 @broadcasts.pushes_explicitly
 @transaction.atomic
-def order_complete(*, order: Order, by: AbstractBaseUser) -> Order:
-    """Finish the order and record the booster's payout (once)."""
+def order_complete(*, order: Order, by: AbstractBaseUser, reason: str = "") -> Order:
+    """Finish the order and record the booster's payout (once). The booster
+    finishes at the goal; staff may finish earlier, saying why on the timeline."""
     order = _locked(order)
-    if not (is_staff_user(by) or (order.booster_id is not None and order.booster_id == by.pk)):
+    staff = is_staff_user(by)
+    if not (staff or (order.booster_id is not None and order.booster_id == by.pk)):
         raise OrderPermissionDenied(NOT_ASSIGNEE)
     _require_transition(order, Status.COMPLETED)
+    reason = reason.strip()
+    early = not order.goal_reached
+    if early and not staff:
+        raise OrderError(GOAL_NOT_REACHED.format(goal=order.desired_label))
+    if early and not reason:
+        raise OrderError(EARLY_COMPLETION_NEEDS_REASON.format(goal=order.desired_label))
     previous = order.status
     order.status = Status.COMPLETED
     order.completed_at = timezone.now()
@@ -314,7 +324,7 @@ def order_complete(*, order: Order, by: AbstractBaseUser) -> Order:
         order,
         actor=by,
         kind=OrderEvent.Kind.COMPLETED,
-        message=f"Completed by {by.username}",
+        message=f"Completed by {by.username}" + (f" before reaching {order.desired_label}: {reason}" if early else ""),
         from_status=previous,
         payouts=True,
     )

@@ -273,7 +273,8 @@ def order_progress(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def order_complete(request: HttpRequest, pk: int) -> HttpResponse:
-    return _act(request, pk, lambda order: services.order_complete(order=order, by=request.user))
+    reason = request.POST.get("reason", "")[:200]
+    return _act(request, pk, lambda order: services.order_complete(order=order, by=request.user, reason=reason))
 
 
 @login_required

@@ -84,7 +84,7 @@ SOCKET_SETTLE_SECONDS = 0.5
 @dataclass
 class World:
     users: dict[str, User | None]
-    order: Order  # customer's, in progress, booster reassigned from `removed`
+    order: Order  # customer's, in progress at its goal, booster reassigned from `removed`
     open_order: Order  # customer's, pending: on every booster's claim list
     group: Room  # admin room_admin, member other_customer; `removed` was removed
     staff_room: Room
@@ -135,6 +135,10 @@ def build_world(*, with_files: bool) -> World:
     order = order_services.order_assign(order=order, booster=users["removed"], by=manager)
     order = order_services.order_assign(order=order, booster=booster, by=manager)
     order = order_services.order_status_set(order=order, status=Order.Status.IN_PROGRESS, by=booster)
+    # At the goal, so its booster may mark it complete (progress may still be reported below it).
+    order = order_services.order_progress_update(
+        order=order, booster=booster, reached_rank="gold", reached_division=4, reached_lp=0
+    )
     open_order = order_services.order_create(
         customer=customer, current_rank="iron", current_division=1, desired_rank="bronze", desired_division=2
     )

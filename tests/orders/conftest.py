@@ -77,7 +77,18 @@ def drive_to(order: Order, status: str, *, booster, staff) -> Order:
         return order
     if status == Status.PAUSED:
         return services.order_status_set(order=order, status=Status.PAUSED, by=booster)
-    return services.order_complete(order=order, by=booster)
+    return services.order_complete(order=reach_goal(order, booster), by=booster)
+
+
+def reach_goal(order: Order, booster) -> Order:
+    """The booster reports the goal division: what lets them mark the order complete."""
+    return services.order_progress_update(
+        order=order,
+        booster=booster,
+        reached_rank=order.desired_rank,
+        reached_division=order.desired_division,
+        reached_lp=0,
+    )
 
 
 def commit_point() -> None:

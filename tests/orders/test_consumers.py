@@ -16,7 +16,7 @@ from PIL import Image
 from orders import broadcasts, services
 from orders.models import Order
 from tests.conftest import expect_close
-from tests.orders.conftest import Status
+from tests.orders.conftest import Status, reach_goal
 from uploads.validation import validate_upload
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -220,6 +220,7 @@ async def test_reassignment_closes_the_previous_boosters_page(socket_for, people
 
 async def test_completion_pushes_the_payout(socket_for, people, order_in):
     order = await db(order_in)(Status.IN_PROGRESS)
+    await db(reach_goal)(order, people["booster"])
     dashboard = await connected(socket_for, "/ws/orders/", people["booster"])
     await db(services.order_complete)(order=order, by=people["booster"])
     frame = await dashboard.receive_from(timeout=3)

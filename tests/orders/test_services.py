@@ -20,7 +20,7 @@ from orders import broadcasts, permissions, pricing, ranks, services
 from orders.models import BoosterTransaction, Order, OrderEvent
 from realtime import groups
 from rooms.models import Room
-from tests.orders.conftest import Status, commit_point, place
+from tests.orders.conftest import Status, commit_point, place, reach_goal
 
 pytestmark = pytest.mark.django_db
 
@@ -173,7 +173,7 @@ def _move(order: Order, to: str, people) -> Order:
     if to == Status.ASSIGNED:
         return services.order_claim(order=order, booster=people["other_booster"])
     if to == Status.COMPLETED:
-        return services.order_complete(order=order, by=people["manager"])
+        return services.order_complete(order=order, by=people["manager"], reason="the customer is happy")
     if to == Status.CANCELLED:
         return services.order_cancel(order=order, by=people["manager"])
     return services.order_status_set(order=order, status=to, by=people["manager"])
@@ -389,8 +389,40 @@ def test_completion_pays_the_booster_once(order_in, people):
     assert (payout.booster, payout.amount) == (people["booster"], Decimal("11.20"))
     assert order.progress == 100
     with pytest.raises(services.OrderError):
-        services.order_complete(order=order, by=people["manager"])
+        services.order_complete(order=order, by=people["manager"], reason="again")
     assert BoosterTransaction.objects.filter(order=order).count() == 1
+
+
+def test_the_booster_completes_only_at_the_goal(order_in, people):
+    order = order_in(Status.IN_PROGRESS)
+    assert "complete" not in permissions.allowed_actions(order=order, audience="booster")
+    events = order.events.count()
+    with pytest.raises(services.OrderError) as raised:
+        services.order_complete(order=order, by=people["booster"])
+    assert str(raised.value) == services.GOAL_NOT_REACHED.format(goal="Gold IV")
+    assert Order.objects.get(pk=order.pk).status == Status.IN_PROGRESS
+    assert order.events.count() == events and not BoosterTransaction.objects.exists()
+
+    order = reach_goal(order, people["booster"])
+    assert "complete" in permissions.allowed_actions(order=order, audience="booster")
+    assert services.order_complete(order=order, by=people["booster"]).status == Status.COMPLETED
+    assert order.events.latest("id").message == f"Completed by {people['booster'].username}"
+
+
+def test_staff_complete_before_the_goal_only_with_a_reason_on_the_timeline(order_in, people):
+    order = order_in(Status.PAUSED)
+    assert "complete" in permissions.allowed_actions(order=order, audience="staff")
+    for blank in ("", "   "):
+        with pytest.raises(services.OrderError) as raised:
+            services.order_complete(order=order, by=people["manager"], reason=blank)
+        assert str(raised.value) == services.EARLY_COMPLETION_NEEDS_REASON.format(goal="Gold IV")
+    assert Order.objects.get(pk=order.pk).status == Status.PAUSED and not BoosterTransaction.objects.exists()
+
+    order = services.order_complete(order=order, by=people["manager"], reason=" account banned from ranked ")
+    assert order.status == Status.COMPLETED and order.payout.amount == order.booster_price
+    assert order.events.latest("id").message == (
+        f"Completed by {people['manager'].username} before reaching Gold IV: account banned from ranked"
+    )
 
 
 def test_order_rooms_follow_the_order(order_in, people):
@@ -415,7 +447,7 @@ def test_assignment_and_completion_email_after_commit(order_in, people, django_c
         services.order_claim(order=order, booster=people["booster"])
     assert sorted(m.to[0] for m in mail.outbox) == [people["booster"].email, people["customer"].email]
     mail.outbox.clear()
-    services.order_status_set(order=order, status=Status.IN_PROGRESS, by=people["booster"])
+    reach_goal(order, people["booster"])
     with django_capture_on_commit_callbacks(execute=True):
         services.order_complete(order=order, by=people["booster"])
     assert [m.to for m in mail.outbox] == [[people["customer"].email]]

@@ -255,6 +255,26 @@ def test_progress_past_the_goal_is_refused_inline(client_for, people, order_in):
     assert (fresh.reached_rank, fresh.reached_division, fresh.reached_lp) == ("silver", 2, 0)
 
 
+def test_mark_complete_is_offered_at_the_goal_and_to_staff_with_a_reason(client_for, people, order_in):
+    order = order_in(Status.IN_PROGRESS)
+    page = f"/orders/{order.pk}/"
+    booster, manager = client_for(people["booster"]), client_for(people["manager"])
+    assert 'data-action="complete"' not in booster.get(page).content.decode()
+    staff_html = manager.get(page).content.decode()
+    assert 'data-action="complete"' in staff_html and 'name="reason"' in staff_html
+
+    refused = manager.post(f"/orders/{order.pk}/complete/", **HTMX).content.decode()
+    assert escape(services.EARLY_COMPLETION_NEEDS_REASON.format(goal="Gold IV")) in refused
+    assert Order.objects.get(pk=order.pk).status == Status.IN_PROGRESS
+
+    data = {"reached_rank": "gold", "reached_division": "4", "reached_lp": "0"}
+    reached = booster.post(f"/orders/{order.pk}/progress/", data, **HTMX).content.decode()
+    assert 'data-action="complete"' in reached and 'name="reason"' not in reached
+    assert 'name="reason"' not in manager.get(page).content.decode()
+    booster.post(f"/orders/{order.pk}/complete/", **HTMX)
+    assert Order.objects.get(pk=order.pk).status == Status.COMPLETED
+
+
 def test_non_htmx_actions_redirect_back(client_for, people, order_in):
     order = order_in(Status.IN_PROGRESS)
     response = client_for(people["manager"]).post(f"/orders/{order.pk}/status/", {"status": "paused"})
@@ -268,7 +288,7 @@ def test_staff_assign_and_complete(client_for, people, order_in):
     client.post(f"/orders/{order.pk}/assign/", {"booster": people["other_booster"].pk}, **HTMX)
     assert Order.objects.get(pk=order.pk).booster == people["other_booster"]
     client.post(f"/orders/{order.pk}/status/", {"status": "in_progress"}, **HTMX)
-    client.post(f"/orders/{order.pk}/complete/", **HTMX)
+    client.post(f"/orders/{order.pk}/complete/", {"reason": "played out by support"}, **HTMX)
     order.refresh_from_db()
     assert order.status == Status.COMPLETED and order.payout.booster == people["other_booster"]
 
@@ -396,6 +416,18 @@ def test_admin_start_action_starts_assigned_orders_only(client_for, superuser, o
     assert (assigned.status, paused.status) == (Status.IN_PROGRESS, Status.PAUSED)
     event = assigned.events.latest("id")
     assert (event.actor, event.message) == (superuser, f"Started by {superuser.username}")
+
+
+def test_admin_complete_action_before_the_goal_needs_the_reason_field(client_for, superuser, order_in):
+    order = order_in(Status.IN_PROGRESS)
+    client = client_for(superuser)
+    refused = admin_action(client, "complete_orders", [order]).content.decode()
+    assert escape(services.EARLY_COMPLETION_NEEDS_REASON.format(goal="Gold IV")) in refused
+    assert Order.objects.get(pk=order.pk).status == Status.IN_PROGRESS
+    admin_action(client, "complete_orders", [order], reason="refunded half, customer agreed")
+    order.refresh_from_db()
+    assert order.status == Status.COMPLETED
+    assert order.events.latest("id").message.endswith(": refunded half, customer agreed")
 
 
 def test_admin_action_reports_refused_transitions(client_for, superuser, order_in):

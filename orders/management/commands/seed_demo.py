@@ -90,7 +90,9 @@ class Command(BaseCommand):
         services.order_status_set(order=paused, status=Order.Status.PAUSED, by=manager)
 
         done = services.order_claim(order=order("alice", ("iron", 1, 50), ("bronze", 2)), booster=booster1)
-        services.order_status_set(order=done, status=Order.Status.IN_PROGRESS, by=booster1)
+        services.order_progress_update(
+            order=done, booster=booster1, reached_rank="bronze", reached_division=2, reached_lp=0
+        )
         services.order_complete(order=done, by=booster1)
 
         services.order_cancel(order=order("bob", ("bronze", 3, 0), ("silver", 4)), by=users["bob"])
