@@ -187,9 +187,10 @@ def render_notice(text: str = "") -> str:
 
 
 @cache
-def order_gone_notice() -> str:
-    # The same words for every socket that loses an order: rendered once per process.
-    return render_notice(ORDER_GONE)
+def order_gone_frame() -> str:
+    """The notice, and the order page without the card and its controls. The
+    same for every socket that loses an order: rendered once per process."""
+    return render_to_string(f"{PAGE}#gone", {"notice": ORDER_GONE})
 
 
 def render_timeline(order: Order, *, oob: bool = True) -> str:

@@ -57,26 +57,26 @@ class OrderConsumer(_OrderSocket):
         if event.get("kind") != broadcasts.EVENT_KIND:
             return
         if event.get("removed"):
-            return await self._revoke(None)
+            return await self._revoke()
         booster_id, me = event.get("booster_id"), self.user.pk
         if self.audience == selectors.BOOSTER and booster_id != me:
-            return await self._revoke(None)
+            return await self._revoke()
         if self.audience == selectors.CLAIM and not event.get("claimable"):
-            if booster_id == me:
-                # This booster claimed it: from now on they see it as its booster.
-                self.audience = selectors.BOOSTER
-            else:
-                return await self._revoke(self.frame_for(group, event))
+            if booster_id != me:
+                return await self._revoke()
+            # This booster claimed it: from now on they see it as its booster.
+            self.audience = selectors.BOOSTER
         frame = self.frame_for(group, event)
         if frame is not None:
             await self.send(text_data=frame)
 
-    async def _revoke(self, last_frame: str | None) -> None:
-        """The user may no longer see this order: say so, then close like a refusal."""
+    async def _revoke(self) -> None:
+        """The user may no longer see this order: say so, take its controls off
+        the page, then close like a refusal."""
         if self.json_format:
             await self.send(text_data=broadcasts.removed_event(self.order_id))
         else:
-            await self.send(text_data=(last_frame or "") + broadcasts.order_gone_notice())
+            await self.send(text_data=broadcasts.order_gone_frame())
         await self.close(code=CLOSE_FORBIDDEN)
 
 

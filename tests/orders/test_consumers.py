@@ -209,13 +209,23 @@ async def test_claim_page_socket_follows_the_claim(socket_for, people, order_in)
     await claimer.disconnect()
 
 
-async def test_reassignment_closes_the_previous_boosters_page(socket_for, people, order_in):
+async def test_reassignment_takes_the_order_and_its_controls_from_the_previous_booster(socket_for, people, order_in):
     order = await db(order_in)(Status.IN_PROGRESS)
-    previous = await connected(socket_for, f"/ws/orders/{order.pk}/", people["booster"])
+    page = await connected(socket_for, f"/ws/orders/{order.pk}/", people["booster"])
+    dashboard = await connected(socket_for, "/ws/orders/", people["booster"])
     await db(services.order_assign)(order=order, booster=people["other_booster"], by=people["manager"])
-    frame = await previous.receive_from(timeout=3)
-    assert 'id="order-notice"' in frame and people["other_booster"].username not in frame
-    assert await previous.receive_output(timeout=3) == {"type": "websocket.close", "code": 4004}
+
+    frame = await page.receive_from(timeout=3)
+    assert 'id="order-notice" hx-swap-oob="true"' in frame and broadcasts.ORDER_GONE in frame
+    # The card and the proof form are replaced: no control of the order is left on the page.
+    assert '<div id="order-main" hx-swap-oob="true"' in frame
+    assert "data-action" not in frame and "<form" not in frame and f"/orders/{order.pk}/" not in frame
+    assert people["other_booster"].username not in frame
+    assert await page.receive_output(timeout=3) == {"type": "websocket.close", "code": 4004}
+
+    assert f'hx-swap-oob="delete:#my-orders #order-{order.pk}"' in await dashboard.receive_from(timeout=3)
+    assert await dashboard.receive_nothing(timeout=0.2)
+    await dashboard.disconnect()
 
 
 async def test_completion_pushes_the_payout(socket_for, people, order_in):
