@@ -205,6 +205,11 @@ def render_proofs(order: Order, *, oob: bool = True) -> str:
     )
 
 
+def render_chats(order: Order, audience: str) -> str:
+    rooms = selectors.order_rooms(order=order, audience=audience)
+    return render_to_string(f"{PAGE}#chats", {"rooms": rooms, "oob": True})
+
+
 def render_payouts(booster: Any, *, oob: bool = True) -> str:
     context = {
         "payouts": selectors.booster_payouts(user=booster),
@@ -283,7 +288,7 @@ def push(
     page_extras = render_timeline(order) + render_proofs(order)
     frames = {
         audience: render_card(order, audience, oob=True, body=bodies[audience])
-        + ("" if audience == CLAIM else page_extras)
+        + ("" if audience == CLAIM else page_extras + render_chats(order, audience))
         for audience in audiences
     }
 

@@ -92,6 +92,16 @@ def boosters_for_assign() -> list:
     return list(assignable_boosters().only("pk", "username"))
 
 
+def order_rooms(*, order: Order, audience: str) -> list:
+    """The order's chat rooms this audience may read, in the order the page lists them."""
+    rooms = []
+    if audience in (CUSTOMER, STAFF) and order.staff_room:
+        rooms.append(order.staff_room)
+    if audience in (CUSTOMER, BOOSTER, STAFF) and order.booster_room:
+        rooms.append(order.booster_room)
+    return rooms
+
+
 def order_timeline(*, order: Order) -> list[OrderEvent]:
     rows = list(order.events.select_related("actor").order_by("-id")[:TIMELINE_LIMIT])
     rows.reverse()

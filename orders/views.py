@@ -132,12 +132,6 @@ def order_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _page_context(order: Order, audience: str) -> dict:
-    rooms = []
-    if audience != CLAIM:
-        if audience in (CUSTOMER, STAFF) and order.staff_room:
-            rooms.append(order.staff_room)
-        if audience in (CUSTOMER, BOOSTER, STAFF) and order.booster_room:
-            rooms.append(order.booster_room)
     return {
         "order": order,
         "audience": audience,
@@ -145,7 +139,7 @@ def _page_context(order: Order, audience: str) -> dict:
         "boosters": selectors.boosters_for_assign() if audience == STAFF else [],
         "events": selectors.order_timeline(order=order) if audience != CLAIM else [],
         "proofs": selectors.order_proofs(order=order) if audience != CLAIM else [],
-        "rooms": rooms,
+        "rooms": selectors.order_rooms(order=order, audience=audience),
         **_card_choices(),
     }
 

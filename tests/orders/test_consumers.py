@@ -209,6 +209,26 @@ async def test_claim_page_socket_follows_the_claim(socket_for, people, order_in)
     await claimer.disconnect()
 
 
+async def test_the_order_pages_chat_list_gets_the_boosters_room_live(socket_for, client_for, people, order_in):
+    order = await db(order_in)()
+    booster_room = f"/chat/order-{order.pk}-booster/"
+    page = await db(lambda: client_for(people["booster"]).get(f"/orders/{order.pk}/").content.decode())()
+    assert '<section id="order-chats"' in page and booster_room not in page  # there, hidden, for the swap
+    customer = await connected(socket_for, f"/ws/orders/{order.pk}/", people["customer"])
+    claimer = await connected(socket_for, f"/ws/orders/{order.pk}/", people["booster"])
+
+    await db(services.order_claim)(order=order, booster=people["booster"])
+
+    customer_frame = await customer.receive_from(timeout=3)
+    assert '<section id="order-chats" hx-swap-oob="true"' in customer_frame
+    assert booster_room in customer_frame and f"/chat/order-{order.pk}-staff/" in customer_frame
+    claimer_frame = await claimer.receive_from(timeout=3)
+    chats = claimer_frame.split('<section id="order-chats"', 1)[1]
+    assert booster_room in chats and "-staff/" not in chats
+    for socket in (customer, claimer):
+        await socket.disconnect()
+
+
 async def test_reassignment_takes_the_order_and_its_controls_from_the_previous_booster(socket_for, people, order_in):
     order = await db(order_in)(Status.IN_PROGRESS)
     page = await connected(socket_for, f"/ws/orders/{order.pk}/", people["booster"])
@@ -221,6 +241,7 @@ async def test_reassignment_takes_the_order_and_its_controls_from_the_previous_b
     assert '<div id="order-main" hx-swap-oob="true"' in frame
     assert "data-action" not in frame and "<form" not in frame and f"/orders/{order.pk}/" not in frame
     assert people["other_booster"].username not in frame
+    assert '<section id="order-chats" hx-swap-oob="true"' in frame and "/chat/" not in frame
     assert await page.receive_output(timeout=3) == {"type": "websocket.close", "code": 4004}
 
     assert f'hx-swap-oob="delete:#my-orders #order-{order.pk}"' in await dashboard.receive_from(timeout=3)
