@@ -92,6 +92,10 @@ def _record(
         from_status=from_status,
         to_status=order.status if from_status else "",
     )
+    # The card's "last change" is the timeline's latest line, also for changes
+    # that do not save the order (a proof, an edit note).
+    order.updated = event.created
+    Order.objects.filter(pk=order.pk).update(updated=event.created)
     broadcasts.schedule(
         order.pk,
         message=event.message,

@@ -579,6 +579,30 @@ def test_proof_errors_swap_into_the_error_line_and_a_stored_proof_clears_it(clie
     assert 'hx-swap-oob="true"' in attributes and text == ""
 
 
+def _card_times(html: str, pk: int) -> tuple[str, str]:
+    card = html.split(f'id="order-{pk}"', 1)[1].split("</article>", 1)[0]
+    placed = re.search(r'<time datetime="([^"]+)" data-placed>', card)
+    changed = re.search(r'<time datetime="([^"]+)" data-changed>', card)
+    assert placed and changed, card
+    return placed.group(1), changed.group(1)
+
+
+def test_cards_show_when_the_order_was_placed_and_last_changed(client_for, people, order_in, media, published):
+    order = order_in(Status.IN_PROGRESS)
+    placed, changed = _card_times(client_for(people["customer"]).get("/dashboard/").content.decode(), order.pk)
+    assert placed == order.created.isoformat()
+    assert changed == order.events.latest("id").created.isoformat()
+
+    # A proof does not save the order, but it is its latest change.
+    client_for(people["booster"]).post(f"/orders/{order.pk}/proofs/", {"file": _png()}, HTTP_HX_REQUEST="true")
+    commit_point()
+    proof_event = order.events.latest("id")
+    assert proof_event.kind == OrderEvent.Kind.PROOF
+    assert Order.objects.get(pk=order.pk).updated == proof_event.created
+    pushed = dict(published)[groups.user(people["customer"].pk)]["html"]
+    assert _card_times(pushed, order.pk) == (placed, proof_event.created.isoformat())
+
+
 def test_card_markup_scopes_dashboard_swaps(client_for, people, order_in):
     order = order_in()
     html = client_for(people["booster"]).get("/dashboard/").content.decode()
