@@ -7,7 +7,8 @@ from typing import Any
 
 from django import forms
 
-from orders import pricing, ranks
+from orders import pricing, ranks, selectors
+from orders.models import Order
 from orders.ranks import Division, Rank
 
 DIVISION_CHOICES = [("", "—"), *Division.choices]
@@ -68,6 +69,27 @@ class ProgressForm(_RankFields):
             except ranks.RankError as error:
                 self.rank_error("reached_rank", error)
         return data
+
+
+class StaffFilterForm(forms.Form):
+    """The staff list's search, filter and sort (GET); anything invalid means "not filtered"."""
+
+    q = forms.CharField(required=False, max_length=selectors.SEARCH_MAX_LENGTH, label="Search")
+    status = forms.ChoiceField(required=False, choices=[("", "Any status"), *Order.Status.choices])
+    sort = forms.ChoiceField(
+        required=False, choices=[("newest", "Newest first"), ("changed", "Last change first")], initial="newest"
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            field.widget.attrs.setdefault("class", "field py-1")
+        self.fields["q"].widget.attrs.update(type="search", placeholder="Order, customer or booster")
+
+    def filters(self) -> dict[str, str]:
+        self.is_valid()
+        data = getattr(self, "cleaned_data", {})
+        return {name: data.get(name) or "" for name in self.fields}
 
 
 class AssignForm(forms.Form):

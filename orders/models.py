@@ -65,6 +65,8 @@ class Order(models.Model):
         indexes = [
             # The staff dashboard's unfiltered list: newest first without sorting the table.
             models.Index(fields=["-created", "-id"], name="order_created_id"),
+            # ...and its "last change first" order.
+            models.Index(fields=["-updated", "-id"], name="order_updated_id"),
             models.Index(fields=["status", "-created"], name="order_status_created"),
             models.Index(fields=["customer", "-created"], name="order_customer_created"),
             models.Index(fields=["booster", "-created"], name="order_booster_created"),

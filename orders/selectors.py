@@ -4,11 +4,13 @@ into close code 4004."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import QuerySet, Sum
+from django.db.models import Q, QuerySet, Sum
 
 from orders.models import BoosterTransaction, Order, OrderEvent, ProofScreenshot
 from realtime import roles
@@ -17,6 +19,10 @@ from realtime.roles import BOOSTER, CUSTOMER, STAFF, is_booster, is_staff_user
 User = get_user_model()
 DASHBOARD_LIMIT = 100
 TIMELINE_LIMIT = 100
+STAFF_PAGE_SIZE = 25
+# The staff list's orders: newest placed first, or most recently changed first.
+STAFF_SORTS = {"newest": "created", "changed": "updated"}
+SEARCH_MAX_LENGTH = 100
 
 # Audiences: who a rendered card is for. Each gets its own render per change.
 # CUSTOMER, BOOSTER and STAFF are the roles of the same names.
@@ -76,11 +82,51 @@ def orders_claimable() -> list[Order]:
     )
 
 
-def orders_for_staff(*, status: str | None = None) -> list[Order]:
-    rows = _orders()
+@dataclass(frozen=True)
+class StaffPage:
+    orders: list[Order]
+    next_cursor: str | None  # `after` for the next page; None on the last one
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _cursor(order: Order, field: str) -> str:
+    # Whole microseconds and the pk: exact, URL-safe, and stable while new orders arrive.
+    return f"{(getattr(order, field) - _EPOCH) // timedelta(microseconds=1)}.{order.pk}"
+
+
+def _parse_cursor(text: str | None) -> tuple[datetime, int] | None:
+    micros, _, pk = (text or "").partition(".")
+    if not (micros.isdigit() and pk.isdigit()):
+        return None
+    try:
+        return _EPOCH + timedelta(microseconds=int(micros)), int(pk)
+    except OverflowError:
+        return None
+
+
+def orders_for_staff(
+    *, status: str | None = None, query: str = "", sort: str = "newest", after: str | None = None
+) -> StaffPage:
+    """One page of every order, keyset-paginated: `after` is the previous page's
+    `next_cursor`, so orders placed meanwhile neither repeat nor push rows off."""
+    field = STAFF_SORTS.get(sort, STAFF_SORTS["newest"])
+    rows = _orders().order_by(f"-{field}", "-id")
     if status:
         rows = rows.filter(status=status)
-    return list(rows[:DASHBOARD_LIMIT])
+    query = query.strip()[:SEARCH_MAX_LENGTH]
+    if query:
+        rows = rows.filter(
+            Q(name__icontains=query) | Q(customer__username__icontains=query) | Q(booster__username__icontains=query)
+        )
+    if position := _parse_cursor(after):
+        value, pk = position
+        rows = rows.filter(Q(**{f"{field}__lt": value}) | Q(**{field: value, "id__lt": pk}))
+    page = list(rows[: STAFF_PAGE_SIZE + 1])
+    more = len(page) > STAFF_PAGE_SIZE
+    page = page[:STAFF_PAGE_SIZE]
+    return StaffPage(orders=page, next_cursor=_cursor(page[-1], field) if more else None)
 
 
 def assignable_boosters() -> QuerySet:

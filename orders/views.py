@@ -61,17 +61,30 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     role = roles.user_role(request.user)
     context: dict = {"role": role, **_card_choices()}
     if role == STAFF:
-        status = request.GET.get("status") or ""
-        if status not in Order.Status.values:
-            status = ""
-        context.update(
-            orders=_with_actions(selectors.orders_for_staff(status=status or None), STAFF),
-            boosters=selectors.boosters_for_assign(),
-            status_filter=status,
-            statuses=Order.Status.choices,
+        filter_form = forms.StaffFilterForm(request.GET)
+        filters = filter_form.filters()
+        after = request.GET.get("after")
+        page = selectors.orders_for_staff(
+            status=filters["status"] or None, query=filters["q"], sort=filters["sort"], after=after
         )
-        if request.htmx and not request.htmx.boosted and request.htmx.target == "staff-orders":
+        more = request.GET.copy()
+        more["after"] = page.next_cursor or ""
+        context.update(
+            orders=_with_actions(page.orders, STAFF),
+            boosters=selectors.boosters_for_assign(),
+            filter_form=filter_form,
+            filters=filters,
+            filtered=any(filters[name] for name in ("q", "status")),
+            next_cursor=page.next_cursor,
+            more_query=more.urlencode(),
+            later_page=bool(after),
+            page_size=selectors.STAFF_PAGE_SIZE,
+        )
+        target = request.htmx.target if request.htmx and not request.htmx.boosted else None
+        if target == "staff-orders":
             return render(request, f"{DASHBOARD}#staff-orders", context)
+        if target == "staff-more":
+            return render(request, f"{DASHBOARD}#staff-page", context)
     elif role == BOOSTER:
         context.update(
             orders=_with_actions(selectors.orders_for_booster(user=request.user), BOOSTER),

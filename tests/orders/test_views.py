@@ -130,9 +130,78 @@ def test_staff_dashboard_shows_everything_with_status_filters(client_for, people
     assert partial.content.decode().lstrip().startswith('<div id="staff-orders"')
 
 
-def _dashboard_queries(client) -> int:
+def _card_ids(html: str) -> list[int]:
+    return [int(pk) for pk in re.findall(r'<article id="order-(\d+)"', html)]
+
+
+def _more_link(html: str) -> str | None:
+    match = re.search(r'<a class="btn" href="([^"]+)" hx-get="[^"]+" hx-target="#staff-more"', html)
+    return match.group(1).replace("&amp;", "&") if match else None
+
+
+def test_staff_list_pages_by_keyset_25_at_a_time(client_for, people):
+    orders = [place(people["customer"]) for _ in range(30)]
+    client = client_for(people["manager"])
+    first = client.get("/dashboard/").content.decode()
+    newest = [order.pk for order in reversed(orders)]
+    assert _card_ids(first) == newest[:25]
+    more = _more_link(first)
+    assert more and "after=" in more
+
+    # Orders placed meanwhile do not push cards from page one onto page two.
+    late = place(people["other_customer"])
+    second = client.get(f"/dashboard/{more}", HTTP_HX_REQUEST="true", HTTP_HX_TARGET="staff-more")
+    html = second.content.decode()
+    assert html.lstrip().startswith('<div hx-swap-oob="beforeend:#all-orders">')
+    assert _card_ids(html) == newest[25:] and late.pk not in _card_ids(html)
+    assert _more_link(html) is None
+
+    # Without JavaScript the link opens that page alone, with a way back.
+    plain = client.get(f"/dashboard/{more}").content.decode()
+    assert _card_ids(plain) == newest[25:] and "Back to the first page" in plain
+
+
+@pytest.mark.parametrize("field", ["name", "customer", "booster"])
+def test_staff_search_finds_orders_by_name_customer_or_booster(client_for, people, order_in, make_user, field):
+    wanted = order_in(Status.IN_PROGRESS, customer=make_user("Zelda"), booster=people["other_booster"])
+    other = order_in(Status.IN_PROGRESS)
+    query = {"name": wanted.name.lower(), "customer": "zeL", "booster": "BOOST2"}[field]
+    response = client_for(people["manager"]).get(
+        "/dashboard/", {"q": query}, HTTP_HX_REQUEST="true", HTTP_HX_TARGET="staff-orders"
+    )
+    assert _card_ids(response.content.decode()) == [wanted.pk]
+    assert other.pk not in _card_ids(
+        client_for(people["manager"]).get("/dashboard/?q=nobody-like-this").content.decode()
+    )
+
+
+def test_staff_list_sorts_by_newest_or_last_change(client_for, people, order_in):
+    older, newer = order_in(Status.IN_PROGRESS), order_in(Status.IN_PROGRESS)
+    services.order_status_set(order=older, status=Status.PAUSED, by=people["manager"])
+    client = client_for(people["manager"])
+    assert _card_ids(client.get("/dashboard/").content.decode()) == [newer.pk, older.pk]
+    assert _card_ids(client.get("/dashboard/?sort=changed").content.decode()) == [older.pk, newer.pk]
+    # An unknown sort or status is no filter at all.
+    assert _card_ids(client.get("/dashboard/?sort=price&status=won").content.decode()) == [newer.pk, older.pk]
+
+
+def test_staff_pages_stay_flat_in_queries_with_search_and_sort(client_for, people, order_in, django_assert_num_queries):
+    client = client_for(people["manager"])
+    urls = ["/dashboard/", "/dashboard/?q=cust&sort=changed", "/dashboard/?status=in_progress&q=boost"]
+    for _ in range(2):
+        order_in(Status.IN_PROGRESS)
+    few = [_dashboard_queries(client, url) for url in urls]
+    for _ in range(28):
+        order_in(Status.IN_PROGRESS)
+    for url, count in zip(urls, few, strict=True):
+        with django_assert_num_queries(count):
+            html = client.get(url).content.decode()
+        assert len(_card_ids(html)) == 25, url
+
+
+def _dashboard_queries(client, url: str = "/dashboard/") -> int:
     with CaptureQueriesContext(connection) as queries:
-        assert client.get("/dashboard/").status_code == 200
+        assert client.get(url).status_code == 200
     return len(queries)
 
 
