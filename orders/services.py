@@ -13,11 +13,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from functools import partial
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
-from orders import broadcasts, pricing, ranks
+from orders import broadcasts, mails, pricing, ranks
 from orders.models import BoosterTransaction, Order, OrderEvent, ProofScreenshot
 from orders.permissions import REASSIGNABLE, can_transition
 from realtime import roles
@@ -28,6 +29,7 @@ from uploads import storage
 from uploads.validation import ValidatedFile
 
 Status = Order.Status
+User = get_user_model()
 
 TRANSITION_INVALID = "This order can't go from {from_status} to {to_status}."
 NOT_A_BOOSTER = "Only boosters can take orders."
@@ -67,9 +69,9 @@ def _locked(order: Order) -> Order:
     return Order.objects.select_for_update().get(pk=order.pk)
 
 
-def _email_after_commit(*, to: str, subject: str, body: str) -> None:
+def _email_after_commit(to: AbstractBaseUser, mail: mails.Mail) -> None:
     # After the commit: a rolled-back action sends nothing, and SMTP never holds the row lock.
-    transaction.on_commit(partial(send_mail_safely, subject=subject, body=body, recipients=[to]))
+    transaction.on_commit(partial(send_mail_safely, subject=mail.subject, body=mail.body, recipients=[to.email]))
 
 
 def _record(
@@ -184,18 +186,13 @@ def _take(order: Order, *, booster: AbstractBaseUser, actor: AbstractBaseUser, k
         lost_user_ids=[previous_booster_id] if previous_booster_id is not None else [],
         left_claim_list=was_claimable,
     )
-    _email_after_commit(
-        to=order.customer.email,
-        subject=f"{order.name}: a booster is on it",
-        body=f"{booster.username} will boost your order {order.name} "
-        f"({order.current_label} → {order.desired_label}). Follow it live at {order.get_absolute_url()}",
-    )
-    _email_after_commit(
-        to=booster.email,
-        subject=f"{order.name} is yours",
-        body=f"You now boost {order.name} ({order.current_label} → {order.desired_label}). "
-        f"Details and chat: {order.get_absolute_url()}",
-    )
+    if previous_booster_id is None:
+        _email_after_commit(order.customer, mails.booster_found(order, booster))
+    else:
+        # Not "a booster is on it" again: the customer had one, and it changed.
+        _email_after_commit(order.customer, mails.booster_changed(order, booster))
+        _email_after_commit(User.objects.get(pk=previous_booster_id), mails.order_taken_from_you(order))
+    _email_after_commit(booster, mails.order_yours(order))
     return order
 
 
@@ -332,11 +329,7 @@ def order_complete(*, order: Order, by: AbstractBaseUser, reason: str = "") -> O
         from_status=previous,
         payouts=True,
     )
-    _email_after_commit(
-        to=order.customer.email,
-        subject=f"{order.name} is complete",
-        body=f"Your boost to {order.desired_label} is done. Thanks for ordering with Boostroom!",
-    )
+    _email_after_commit(order.customer, mails.completed_for_customer(order))
     return order
 
 
@@ -354,7 +347,8 @@ def order_cancel(*, order: Order, by: AbstractBaseUser, reason: str = "") -> Ord
     previous, was_claimable = order.status, order.is_claimable
     order.status = Status.CANCELLED
     order.save()
-    message = f"Cancelled by {by.username}" + (f": {reason.strip()}" if reason.strip() else "")
+    reason = reason.strip()
+    message = f"Cancelled by {by.username}" + (f": {reason}" if reason else "")
     _record(
         order,
         actor=by,
@@ -363,6 +357,10 @@ def order_cancel(*, order: Order, by: AbstractBaseUser, reason: str = "") -> Ord
         from_status=previous,
         left_claim_list=was_claimable,
     )
+    by_customer = by.pk == order.customer_id
+    _email_after_commit(order.customer, mails.cancelled_for_customer(order, by_customer=by_customer, reason=reason))
+    if order.booster is not None:
+        _email_after_commit(order.booster, mails.cancelled_for_booster(order, reason=reason))
     return order
 
 

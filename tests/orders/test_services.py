@@ -453,6 +453,50 @@ def test_assignment_and_completion_email_after_commit(order_in, people, django_c
     assert [m.to for m in mail.outbox] == [[people["customer"].email]]
 
 
+def _mails() -> dict[str, list[str]]:
+    """Subjects by recipient, of everything sent so far."""
+    sent: dict[str, list[str]] = {}
+    for message in mail.outbox:
+        for to in message.to:
+            sent.setdefault(to, []).append(message.subject)
+    return sent
+
+
+def test_reassignment_mails_each_person_its_own_news(order_in, people, django_capture_on_commit_callbacks):
+    order = order_in(Status.IN_PROGRESS)
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        services.order_assign(order=order, booster=people["other_booster"], by=people["manager"])
+    customer, previous, new = (people[name].email for name in ("customer", "booster", "other_booster"))
+    assert _mails() == {
+        customer: [f"{order.name}: your booster changed"],
+        previous: [f"{order.name} was reassigned"],
+        new: [f"{order.name} is yours"],
+    }
+    bodies = {message.to[0]: message.body for message in mail.outbox}
+    assert people["other_booster"].username in bodies[customer] and "a booster is on it" not in bodies[customer]
+    assert "no longer yours" in bodies[previous] and people["other_booster"].username not in bodies[previous]
+
+
+def test_cancelling_mails_the_customer_and_the_booster(order_in, people, django_capture_on_commit_callbacks):
+    order = order_in(Status.IN_PROGRESS)
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        services.order_cancel(order=order, by=people["manager"], reason=" duplicate order ")
+    customer, booster = people["customer"].email, people["booster"].email
+    assert _mails() == {customer: [f"{order.name} was cancelled"], booster: [f"{order.name} was cancelled"]}
+    bodies = {message.to[0]: message.body for message in mail.outbox}
+    assert "Our staff cancelled your order" in bodies[customer] and "Reason: duplicate order" in bodies[customer]
+    assert "which you were boosting" in bodies[booster] and "Reason: duplicate order" in bodies[booster]
+
+    pending = order_in()
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        services.order_cancel(order=pending, by=people["customer"])
+    assert _mails() == {customer: [f"{pending.name} is cancelled"]}
+    assert mail.outbox[0].body.startswith("You cancelled your order")
+
+
 def test_smtp_failure_does_not_break_the_action(settings, order_in, people, django_capture_on_commit_callbacks):
     settings.EMAIL_BACKEND = "tests.orders.conftest.FailingEmailBackend"
     order = order_in()
