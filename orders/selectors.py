@@ -19,7 +19,7 @@ from realtime.roles import BOOSTER, CUSTOMER, STAFF, is_booster, is_staff_user
 User = get_user_model()
 DASHBOARD_LIMIT = 100
 TIMELINE_LIMIT = 100
-STAFF_PAGE_SIZE = 25
+PAGE_SIZE = 25  # the staff list and /orders/
 # The staff list's orders: newest placed first, or most recently changed first.
 STAFF_SORTS = {"newest": "created", "changed": "updated"}
 SEARCH_MAX_LENGTH = 100
@@ -83,7 +83,7 @@ def orders_claimable() -> list[Order]:
 
 
 @dataclass(frozen=True)
-class StaffPage:
+class OrderPage:
     orders: list[Order]
     next_cursor: str | None  # `after` for the next page; None on the last one
 
@@ -106,13 +106,32 @@ def _parse_cursor(text: str | None) -> tuple[datetime, int] | None:
         return None
 
 
+def _keyset_page(rows: QuerySet[Order], *, field: str, after: str | None) -> OrderPage:
+    """One page of `rows`, newest `field` first, keyset-paginated: `after` is the
+    previous page's `next_cursor`, so orders placed meanwhile neither repeat nor
+    push rows onto the next page."""
+    rows = rows.order_by(f"-{field}", "-id")
+    if position := _parse_cursor(after):
+        value, pk = position
+        rows = rows.filter(Q(**{f"{field}__lt": value}) | Q(**{field: value, "id__lt": pk}))
+    page = list(rows[: PAGE_SIZE + 1])
+    more = len(page) > PAGE_SIZE
+    page = page[:PAGE_SIZE]
+    return OrderPage(orders=page, next_cursor=_cursor(page[-1], field) if more else None)
+
+
+def orders_of_user(*, user: AbstractBaseUser, after: str | None = None) -> OrderPage:
+    """`/orders/`: a customer's orders, or the ones a booster boosts, newest first."""
+    rows = _orders().filter(booster=user) if is_booster(user) else _orders().filter(customer=user)
+    return _keyset_page(rows, field="created", after=after)
+
+
 def orders_for_staff(
     *, status: str | None = None, query: str = "", sort: str = "newest", after: str | None = None
-) -> StaffPage:
-    """One page of every order, keyset-paginated: `after` is the previous page's
-    `next_cursor`, so orders placed meanwhile neither repeat nor push rows off."""
+) -> OrderPage:
+    """A page of every order, filtered, searched and sorted."""
     field = STAFF_SORTS.get(sort, STAFF_SORTS["newest"])
-    rows = _orders().order_by(f"-{field}", "-id")
+    rows = _orders()
     if status:
         rows = rows.filter(status=status)
     query = query.strip()[:SEARCH_MAX_LENGTH]
@@ -120,13 +139,7 @@ def orders_for_staff(
         rows = rows.filter(
             Q(name__icontains=query) | Q(customer__username__icontains=query) | Q(booster__username__icontains=query)
         )
-    if position := _parse_cursor(after):
-        value, pk = position
-        rows = rows.filter(Q(**{f"{field}__lt": value}) | Q(**{field: value, "id__lt": pk}))
-    page = list(rows[: STAFF_PAGE_SIZE + 1])
-    more = len(page) > STAFF_PAGE_SIZE
-    page = page[:STAFF_PAGE_SIZE]
-    return StaffPage(orders=page, next_cursor=_cursor(page[-1], field) if more else None)
+    return _keyset_page(rows, field=field, after=after)
 
 
 def assignable_boosters() -> QuerySet:

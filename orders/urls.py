@@ -5,6 +5,7 @@ from orders import views
 app_name = "orders"
 urlpatterns = [
     path("dashboard/", views.dashboard, name="dashboard"),
+    path("orders/", views.order_list, name="list"),
     path("orders/new/", views.order_create, name="create"),
     path("orders/price/", views.price_preview, name="price"),
     path("orders/<int:pk>/", views.order_detail, name="detail"),

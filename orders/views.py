@@ -24,6 +24,7 @@ from uploads import delivery, limits, validation
 
 DASHBOARD = "orders/dashboard.html"
 PAGE = "orders/order.html"
+LIST = "orders/list.html"
 ONLY_CUSTOMERS_ORDER = "Only customer accounts can place orders."
 
 User = get_user_model()
@@ -63,28 +64,20 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     if role == STAFF:
         filter_form = forms.StaffFilterForm(request.GET)
         filters = filter_form.filters()
-        after = request.GET.get("after")
         page = selectors.orders_for_staff(
-            status=filters["status"] or None, query=filters["q"], sort=filters["sort"], after=after
+            status=filters["status"] or None, query=filters["q"], sort=filters["sort"], after=request.GET.get("after")
         )
-        more = request.GET.copy()
-        more["after"] = page.next_cursor or ""
         context.update(
-            orders=_with_actions(page.orders, STAFF),
             boosters=selectors.boosters_for_assign(),
             filter_form=filter_form,
             filters=filters,
             filtered=any(filters[name] for name in ("q", "status")),
-            next_cursor=page.next_cursor,
-            more_query=more.urlencode(),
-            later_page=bool(after),
-            page_size=selectors.STAFF_PAGE_SIZE,
+            **_page_of(request, page, STAFF),
         )
-        target = request.htmx.target if request.htmx and not request.htmx.boosted else None
-        if target == "staff-orders":
+        if _htmx_target(request) == "staff-orders":
             return render(request, f"{DASHBOARD}#staff-orders", context)
-        if target == "staff-more":
-            return render(request, f"{DASHBOARD}#staff-page", context)
+        if _htmx_target(request) == "orders-more":
+            return render(request, f"{DASHBOARD}#more-page", context)
     elif role == BOOSTER:
         context.update(
             orders=_with_actions(selectors.orders_for_booster(user=request.user), BOOSTER),
@@ -99,6 +92,42 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             quote=forms.initial_quote(),
         )
     return render(request, DASHBOARD, context)
+
+
+def _htmx_target(request: HttpRequest) -> str | None:
+    return request.htmx.target if request.htmx and not request.htmx.boosted else None
+
+
+def _page_of(request: HttpRequest, page: selectors.OrderPage, audience: str) -> dict:
+    """A keyset page's cards and its links: the next page (the same query, later
+    cursor) and, on a later page, the first one."""
+    more, first = request.GET.copy(), request.GET.copy()
+    more["after"] = page.next_cursor or ""
+    first.pop("after", None)
+    return {
+        "orders": _with_actions(page.orders, audience),
+        "audience": audience,
+        "in_list": broadcasts.LISTS[audience],
+        "next_cursor": page.next_cursor,
+        "more_query": more.urlencode(),
+        "first_query": first.urlencode(),
+        "later_page": "after" in request.GET,
+        "page_size": selectors.PAGE_SIZE,
+    }
+
+
+@login_required
+@require_GET
+def order_list(request: HttpRequest) -> HttpResponse:
+    """The user's orders, all of them, 25 at a time (staff: every order, on the dashboard)."""
+    role = roles.user_role(request.user)
+    if role == STAFF:
+        return redirect("orders:dashboard")
+    page = selectors.orders_of_user(user=request.user, after=request.GET.get("after"))
+    context = {"role": role, **_card_choices(), **_page_of(request, page, role)}
+    if _htmx_target(request) == "orders-more":
+        return render(request, f"{DASHBOARD}#more-page", context)
+    return render(request, LIST, context)
 
 
 def _create_form_context(form: forms.OrderCreateForm) -> dict:

@@ -238,6 +238,7 @@ HTTP_TABLE = [
     ("proof file",               "GET",  "/orders/{order}/proofs/{proof}/",            ORDER),
     ("proof thumbnail",          "GET",  "/orders/{order}/proofs/{proof}/thumbnail/",  ORDER),
     ("dashboard",                "GET",  "/dashboard/",                                SIGNED_IN),
+    ("my orders",                "GET",  "/orders/",                                   SIGNED_IN),
     ("new order",                "POST", "/orders/new/",                               CUSTOMERS),
     ("price preview",            "GET",  "/orders/price/?desired_rank=gold",           SIGNED_IN),
     ("realtime test",            "GET",  "/realtime/test/",                            {"admin"}),
@@ -353,6 +354,8 @@ SUCCESS = {
         lambda w, user, r: Order.objects.filter(customer=user, current_rank="gold").exists(),
         lambda w, role: {**NEW_ORDER, "desired_division": "4"},
     ),
+    # Staff are sent to the dashboard, which lists every order.
+    "my orders": Success((200, 302)),
     "realtime test": Success(refused_is_login=True),
     "room messages API send": Success((201,), posted_in("group"), message_body),
     "public chat API send": Success((201,), posted_in(None), message_body),

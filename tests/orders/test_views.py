@@ -135,7 +135,7 @@ def _card_ids(html: str) -> list[int]:
 
 
 def _more_link(html: str) -> str | None:
-    match = re.search(r'<a class="btn" href="([^"]+)" hx-get="[^"]+" hx-target="#staff-more"', html)
+    match = re.search(r'<a class="btn" href="([^"]+)" hx-get="[^"]+" hx-target="#orders-more"', html)
     return match.group(1).replace("&amp;", "&") if match else None
 
 
@@ -150,7 +150,7 @@ def test_staff_list_pages_by_keyset_25_at_a_time(client_for, people):
 
     # Orders placed meanwhile do not push cards from page one onto page two.
     late = place(people["other_customer"])
-    second = client.get(f"/dashboard/{more}", HTTP_HX_REQUEST="true", HTTP_HX_TARGET="staff-more")
+    second = client.get(f"/dashboard/{more}", HTTP_HX_REQUEST="true", HTTP_HX_TARGET="orders-more")
     html = second.content.decode()
     assert html.lstrip().startswith('<div hx-swap-oob="beforeend:#all-orders">')
     assert _card_ids(html) == newest[25:] and late.pk not in _card_ids(html)
@@ -197,6 +197,32 @@ def test_staff_pages_stay_flat_in_queries_with_search_and_sort(client_for, peopl
         with django_assert_num_queries(count):
             html = client.get(url).content.decode()
         assert len(_card_ids(html)) == 25, url
+
+
+def test_orders_page_lists_the_users_own_orders_and_the_header_links_there(client_for, people, order_in):
+    mine = [order_in(Status.IN_PROGRESS) for _ in range(3)]
+    theirs = order_in(Status.IN_PROGRESS, customer=people["other_customer"], booster=people["other_booster"])
+    pending = order_in()
+    customer = client_for(people["customer"]).get("/orders/").content.decode()
+    assert '<a href="/orders/" class="nav-link">Orders</a>' in customer
+    assert _card_ids(customer) == [pending.pk, *reversed([order.pk for order in mine])]
+    assert 'ws-connect="/ws/orders/"' in customer and 'id="my-orders"' in customer
+    booster = client_for(people["booster"]).get("/orders/").content.decode()
+    assert _card_ids(booster) == [order.pk for order in reversed(mine)]  # the ones they boost
+    assert 'data-action="progress"' in booster and theirs.pk not in _card_ids(booster)
+    staff = client_for(people["manager"]).get("/orders/")
+    assert staff.status_code == 302 and staff["Location"] == "/dashboard/"
+
+
+def test_orders_page_shows_25_at_a_time(client_for, people):
+    orders = [place(people["customer"]) for _ in range(27)]
+    client = client_for(people["customer"])
+    first = client.get("/orders/").content.decode()
+    assert len(_card_ids(first)) == 25 and orders[0].pk not in _card_ids(first)
+    more = re.search(r'href="(\?after=[^"]+)" hx-get', first).group(1)
+    rest = client.get(f"/orders/{more}", HTTP_HX_REQUEST="true", HTTP_HX_TARGET="orders-more").content.decode()
+    assert rest.lstrip().startswith('<div hx-swap-oob="beforeend:#my-orders">')
+    assert _card_ids(rest) == [orders[1].pk, orders[0].pk] and "data-more" not in rest
 
 
 def _dashboard_queries(client, url: str = "/dashboard/") -> int:
