@@ -13,8 +13,8 @@ from django.conf import settings as django_settings
 from django.contrib.auth.models import Group, User
 from django.test import Client
 
+from presence.services import reset_presence
 from presence.store import new_store
-from presence.tracker import reset_presence
 from realtime.consumers import socket_slots
 from realtime.fanout import reset_hubs
 
