@@ -14,7 +14,7 @@ from channels.db import database_sync_to_async
 
 from orders import broadcasts, selectors
 from realtime import groups, roles
-from realtime.consumers import CLOSE_FORBIDDEN, FanoutConsumer
+from realtime.consumers import CLOSE_FORBIDDEN, FanoutConsumer, resync_frame
 
 
 def _wants_json(scope: dict[str, Any]) -> bool:
@@ -81,20 +81,46 @@ class OrderConsumer(_OrderSocket):
 
 
 class OrdersConsumer(_OrderSocket):
-    """Every order the user may see: their own, the claim list for boosters, all for staff."""
+    """Every order the user may see: their own, the claim list for boosters (of
+    the games and tiers they are approved for), all for staff."""
+
+    claim_scope: selectors.ClaimScope
 
     async def connect(self) -> None:
         role = await database_sync_to_async(roles.user_role)(self.user)
         self.json_format = _wants_json(self.scope)
+        self.claim_scope = {}
         if role == selectors.STAFF:
             await self.join(groups.STAFF)
         else:
             await self.join(groups.user(self.user.pk))
             if role == selectors.BOOSTER:
+                self.claim_scope = await database_sync_to_async(selectors.claim_scope)(user=self.user)
                 await self.join(groups.BOOSTERS)
         await self.accept_logged()
 
+    async def deliver_event(self, group: str, event: dict[str, Any]) -> None:
+        if event.get("kind") == broadcasts.CLAIM_SCOPE_KIND:
+            return await self._approvals_changed()
+        await super().deliver_event(group, event)
+
+    async def _approvals_changed(self) -> None:
+        def reread() -> selectors.ClaimScope:
+            selectors.forget_claim_scope(self.user)
+            return selectors.claim_scope(user=self.user)
+
+        self.claim_scope = await database_sync_to_async(reread)()
+        if not self.json_format:
+            # The claim list on the page is for the old approvals: it re-reads itself.
+            await self.send(text_data=resync_frame())
+
     def frame_for(self, group: str, event: dict[str, Any]) -> str | None:
+        if (
+            group == groups.BOOSTERS
+            and "claim" in event
+            and not selectors.scope_covers(self.claim_scope, event["claim"])
+        ):
+            return None  # not an order this booster may claim
         if self.json_format and self.user.pk in event.get("still_seen_by", ()):
             # The order left the claim list into this user's own orders (or was
             # theirs all along): "removed" would contradict their own update.

@@ -12,7 +12,8 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Q, QuerySet, Sum
 
-from orders.models import BoosterTransaction, Order, OrderEvent, ProofScreenshot
+from orders import games
+from orders.models import BoosterApproval, BoosterTransaction, Order, OrderEvent, ProofScreenshot
 from realtime import roles
 from realtime.roles import BOOSTER, CUSTOMER, STAFF, is_booster, is_staff_user
 
@@ -33,6 +34,45 @@ class OrderAccessDenied(Exception):
     """The order does not exist or this user may not see it (deliberately the same)."""
 
 
+# A booster's approvals: game slug -> index of the highest tier of its ladder they may claim.
+ClaimScope = dict[str, int]
+
+
+def claim_scope(*, user: AbstractBaseUser | AnonymousUser) -> ClaimScope:
+    """What `user` may claim (nothing unless they are a booster with approvals);
+    cached on the user object like their roles, `forget_claim_scope` re-reads."""
+    if not is_booster(user):
+        return {}
+    cached = user.__dict__.get("_claim_scope")
+    if cached is None:
+        cached = {}
+        for game, tier in BoosterApproval.objects.filter(booster=user).values_list("game", "max_tier"):
+            try:
+                cached[game] = games.get(game).ladder.tier_index(tier)
+            except games.LadderError:
+                continue  # a game or tier no longer sold approves nothing
+        user.__dict__["_claim_scope"] = cached
+    return cached
+
+
+def forget_claim_scope(user: AbstractBaseUser) -> None:
+    user.__dict__.pop("_claim_scope", None)
+
+
+def claim_key(order: Order) -> tuple[str, int]:
+    """What an approval must cover to claim `order`: its game, and its goal's tier."""
+    return order.game, order.game_def.ladder.tier_index(order.desired_rank)
+
+
+def scope_covers(scope: ClaimScope, key: tuple[str, int] | list) -> bool:
+    game, tier = key
+    return game in scope and tier <= scope[game]
+
+
+def may_claim(*, user: AbstractBaseUser, order: Order) -> bool:
+    return order.is_claimable and scope_covers(claim_scope(user=user), claim_key(order))
+
+
 def order_audience(*, order: Order, user: AbstractBaseUser | AnonymousUser) -> str | None:
     """As whom `user` sees `order`, or None when they may not see it at all."""
     if not user.is_authenticated or not user.is_active:
@@ -43,7 +83,7 @@ def order_audience(*, order: Order, user: AbstractBaseUser | AnonymousUser) -> s
         return BOOSTER
     if order.customer_id == user.pk:
         return CUSTOMER
-    if order.is_claimable and is_booster(user):
+    if may_claim(user=user, order=order):
         return CLAIM
     return None
 
@@ -67,19 +107,29 @@ def order_for_push(*, order_id: int) -> Order | None:
     return _orders().filter(pk=order_id).first()
 
 
-def orders_for_customer(*, user: AbstractBaseUser) -> list[Order]:
-    return list(_orders().filter(customer=user)[:DASHBOARD_LIMIT])
+def _of_game(rows: QuerySet[Order], game: str | None) -> QuerySet[Order]:
+    return rows.filter(game=game) if game else rows
 
 
-def orders_for_booster(*, user: AbstractBaseUser) -> list[Order]:
-    return list(_orders().filter(booster=user)[:DASHBOARD_LIMIT])
+def orders_for_customer(*, user: AbstractBaseUser, game: str | None = None) -> list[Order]:
+    return list(_of_game(_orders().filter(customer=user), game)[:DASHBOARD_LIMIT])
 
 
-def orders_claimable() -> list[Order]:
-    # Oldest first: first come, first served.
-    return list(
-        _orders().filter(status=Order.Status.PENDING, booster__isnull=True).order_by("created", "id")[:DASHBOARD_LIMIT]
-    )
+def orders_for_booster(*, user: AbstractBaseUser, game: str | None = None) -> list[Order]:
+    return list(_of_game(_orders().filter(booster=user), game)[:DASHBOARD_LIMIT])
+
+
+def orders_claimable(*, user: AbstractBaseUser, game: str | None = None) -> list[Order]:
+    """The claim list: unassigned orders of the games and tiers this booster is
+    approved for. Priority starts first, then first come, first served."""
+    covered = Q()
+    for slug, top in claim_scope(user=user).items():
+        if game in (None, slug):
+            covered |= Q(game=slug, desired_rank__in=games.get(slug).ladder.tier_values(up_to=top))
+    if not covered:
+        return []
+    rows = _orders().filter(covered, status=Order.Status.PENDING, booster__isnull=True)
+    return list(rows.order_by("-priority_start", "created", "id")[:DASHBOARD_LIMIT])
 
 
 @dataclass(frozen=True)
@@ -120,26 +170,56 @@ def _keyset_page(rows: QuerySet[Order], *, field: str, after: str | None) -> Ord
     return OrderPage(orders=page, next_cursor=_cursor(page[-1], field) if more else None)
 
 
-def orders_of_user(*, user: AbstractBaseUser, after: str | None = None) -> OrderPage:
+def orders_of_user(*, user: AbstractBaseUser, game: str | None = None, after: str | None = None) -> OrderPage:
     """`/orders/`: a customer's orders, or the ones a booster boosts, newest first."""
     rows = _orders().filter(booster=user) if is_booster(user) else _orders().filter(customer=user)
-    return _keyset_page(rows, field="created", after=after)
+    return _keyset_page(_of_game(rows, game), field="created", after=after)
 
 
 def orders_for_staff(
-    *, status: str | None = None, query: str = "", sort: str = "newest", after: str | None = None
+    *,
+    status: str | None = None,
+    game: str | None = None,
+    query: str = "",
+    sort: str = "newest",
+    after: str | None = None,
 ) -> OrderPage:
     """A page of every order, filtered, searched and sorted."""
     field = STAFF_SORTS.get(sort, STAFF_SORTS["newest"])
-    rows = _orders()
+    rows = _of_game(_orders(), game)
     if status:
         rows = rows.filter(status=status)
     query = query.strip()[:SEARCH_MAX_LENGTH]
     if query:
-        rows = rows.filter(
-            Q(name__icontains=query) | Q(customer__username__icontains=query) | Q(booster__username__icontains=query)
-        )
+        rows = rows.filter(_search(query))
     return _keyset_page(rows, field=field, after=after)
+
+
+def _search(query: str) -> Q:
+    """Orders whose name, customer or booster contains `query`, and the options
+    it names: preferences' text, a server, a switch ("duo", "priority"), a game."""
+    found = (
+        Q(name__icontains=query)
+        | Q(customer__username__icontains=query)
+        | Q(booster__username__icontains=query)
+        | Q(preferences__icontains=query)
+        | Q(region__iexact=query)
+    )
+    words = query.lower()
+    for game in games.GAMES.values():
+        if words in game.name.lower():
+            found |= Q(game=game.slug)
+        for code, label in game.regions:
+            if words in label.lower():
+                found |= Q(game=game.slug, region=code)
+        for option in game.options:
+            if option.field != "preferences" and words in option.label.lower():
+                found |= Q(game=game.slug, **{option.field: True})
+    return found
+
+
+def booster_approvals(*, user: AbstractBaseUser) -> list[BoosterApproval]:
+    return list(BoosterApproval.objects.filter(booster=user))
 
 
 def assignable_boosters() -> QuerySet:

@@ -18,8 +18,9 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
-from orders import broadcasts, mails, pricing, ranks
-from orders.models import BoosterTransaction, Order, OrderEvent, ProofScreenshot
+from orders import broadcasts, games, mails, selectors
+from orders.games import OrderOptions
+from orders.models import BoosterApproval, BoosterTransaction, Order, OrderEvent, ProofScreenshot
 from orders.permissions import REASSIGNABLE, can_transition
 from realtime import roles
 from realtime.mail import send_mail_safely
@@ -45,6 +46,7 @@ CANCEL_BY_CUSTOMER = "You can only cancel your order before a booster takes it."
 GOAL_NOT_REACHED = "Report reaching {goal} before marking the order complete."
 EARLY_COMPLETION_NEEDS_REASON = "Say why this order is complete before reaching {goal}."
 STATUS_UNKNOWN = "Unknown status."
+NOT_APPROVED = "You aren't approved to boost {game} up to {rank}."
 
 
 class OrderError(ValueError):
@@ -116,45 +118,54 @@ def _record(
 def order_create(
     *,
     customer: AbstractBaseUser,
+    game: str = games.DEFAULT,
     current_rank: str,
     current_division: int | None,
-    current_lp: int = 0,
+    current_points: int = 0,
     desired_rank: str,
     desired_division: int | None,
+    options: OrderOptions | None = None,
 ) -> Order:
-    """A new pending order, priced here from the price table, with its staff chat."""
+    """A new pending order, priced here from its game's price table (options
+    included), with its staff chat."""
     try:
-        ranks.validate(current_rank, current_division, current_lp)
-        quote = pricing.quote(
-            current_rank=current_rank,
-            current_division=current_division,
-            desired_rank=desired_rank,
-            desired_division=desired_division,
+        chosen = games.get(game)
+        chosen.ladder.validate(current_rank, current_division, current_points)
+        options = chosen.clean_options(options or OrderOptions())
+        quote = chosen.quote(
+            current=(current_rank, current_division), desired=(desired_rank, desired_division), options=options
         )
-    except ranks.RankError as error:
+    except games.LadderError as error:
         raise OrderError(str(error)) from None
     order = Order.objects.create(
         customer=customer,
+        game=chosen.slug,
         price=quote.price,
         booster_price=quote.booster_price,
         current_rank=current_rank,
         current_division=current_division,
-        current_lp=current_lp,
+        current_points=current_points,
         desired_rank=desired_rank,
         desired_division=desired_division,
         reached_rank=current_rank,
         reached_division=current_division,
-        reached_lp=current_lp,
+        reached_points=current_points,
+        duo_queue=options.duo_queue,
+        appear_offline=options.appear_offline,
+        priority_start=options.priority_start,
+        preferences=options.preferences,
+        region=options.region,
     )
     order.staff_room = room_services.room_create_for_order(
         name=f"order-{order.pk}-staff", title=f"{order.name} · support", members=[customer]
     )
     order.save(update_fields=["staff_room", "updated"])
+    extras = ", ".join(order.option_labels)
     _record(
         order,
         actor=customer,
         kind=OrderEvent.Kind.CREATED,
-        message=f"Order placed: {order.current_label} → {order.desired_label}",
+        message=f"Order placed: {order.current_label} → {order.desired_label}" + (f" ({extras})" if extras else ""),
     )
     return order
 
@@ -208,6 +219,8 @@ def order_claim(*, order: Order, booster: AbstractBaseUser) -> Order:
     _require_transition(order, Status.ASSIGNED)
     if order.customer_id == booster.pk:
         raise OrderError(OWN_ORDER)
+    if not selectors.may_claim(user=booster, order=order):
+        raise OrderPermissionDenied(NOT_APPROVED.format(game=order.game_def.name, rank=order.desired_label))
     return _take(
         order, booster=booster, actor=booster, kind=OrderEvent.Kind.CLAIMED, message=f"Claimed by {booster.username}"
     )
@@ -268,32 +281,36 @@ def order_status_set(*, order: Order, status: str, by: AbstractBaseUser) -> Orde
 @broadcasts.pushes_explicitly
 @transaction.atomic
 def order_progress_update(
-    *, order: Order, booster: AbstractBaseUser, reached_rank: str, reached_division: int | None, reached_lp: int
+    *,
+    order: Order,
+    booster: AbstractBaseUser,
+    reached_rank: str,
+    reached_division: int | None,
+    reached_points: int,
 ) -> Order:
-    """The booster reports where the account is now; reporting also starts play."""
+    """The booster reports where the account is now (in the game's points, LP or
+    RR), between the order's start and its goal; reporting also starts play."""
     order = _locked(order)
     if order.booster_id != booster.pk:
         raise OrderPermissionDenied(NOT_ASSIGNEE)
     if order.status not in (Status.ASSIGNED, Status.IN_PROGRESS):
         raise OrderError(PROGRESS_NEEDS_PLAY)
+    reached = (reached_rank, reached_division, reached_points)
+    ladder = order.game_def.ladder
     try:
-        ranks.validate(reached_rank, reached_division, reached_lp)
-        ranks.check_between(
-            start=(order.current_rank, order.current_division, order.current_lp),
-            reached=(reached_rank, reached_division, reached_lp),
-            desired=(order.desired_rank, order.desired_division),
-        )
-    except ranks.RankError as error:
+        ladder.validate(*reached)
+        ladder.check_between(start=order.start, reached=reached, goal=order.desired)
+    except games.LadderError as error:
         raise OrderError(str(error)) from None
     previous = order.status
     order.status = Status.IN_PROGRESS
-    order.reached_rank, order.reached_division, order.reached_lp = reached_rank, reached_division, reached_lp
+    order.reached_rank, order.reached_division, order.reached_points = reached
     order.save()
     _record(
         order,
         actor=booster,
         kind=OrderEvent.Kind.PROGRESS,
-        message=f"Reached {order.reached_label} {reached_lp} LP ({order.progress}%)",
+        message=f"Reached {ladder.label_with_points(*reached)} ({order.progress}%)",
         from_status=previous if previous != order.status else "",
     )
     return order
@@ -318,7 +335,7 @@ def order_complete(*, order: Order, by: AbstractBaseUser, reason: str = "") -> O
     previous = order.status
     order.status = Status.COMPLETED
     order.completed_at = timezone.now()
-    order.reached_rank, order.reached_division, order.reached_lp = order.desired_rank, order.desired_division, 0
+    order.reached_rank, order.reached_division, order.reached_points = *order.desired, 0
     order.save()
     BoosterTransaction.objects.create(booster_id=order.booster_id, order=order, amount=order.booster_price)
     _record(
@@ -371,6 +388,37 @@ def order_record_edit(*, order: Order, by: AbstractBaseUser, fields: list[str]) 
     return _record(
         order, actor=by, kind=OrderEvent.Kind.EDITED, message=f"Edited by {by.get_username()}: {', '.join(fields)}"
     )
+
+
+# BOOSTER APPROVALS
+
+
+@transaction.atomic
+def booster_approval_set(
+    *, booster: AbstractBaseUser, game: str, max_tier: str, by: AbstractBaseUser
+) -> BoosterApproval | None:
+    """Let a booster claim `game` orders whose goal is at most `max_tier`; an
+    empty `max_tier` withdraws the approval. Their open claim lists re-read."""
+    if not is_staff_user(by):
+        raise OrderPermissionDenied(NOT_STAFF)
+    if not roles.is_booster(booster):
+        raise OrderError(BOOSTER_INVALID)
+    try:
+        ladder = games.get(game).ladder
+        if max_tier:
+            ladder.tier(max_tier)
+    except games.LadderError as error:
+        raise OrderError(str(error)) from None
+    approval = None
+    if max_tier:
+        approval, _created = BoosterApproval.objects.update_or_create(
+            booster=booster, game=game, defaults={"max_tier": max_tier, "approved_by": by}
+        )
+    else:
+        BoosterApproval.objects.filter(booster=booster, game=game).delete()
+    selectors.forget_claim_scope(booster)
+    broadcasts.schedule_claim_scope(booster.pk)
+    return approval
 
 
 # PROOF

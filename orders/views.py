@@ -15,9 +15,8 @@ from django.template.loader import render_to_string
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
-from orders import broadcasts, forms, permissions, selectors, services
+from orders import broadcasts, forms, games, permissions, selectors, services
 from orders.models import Order
-from orders.ranks import Division, Rank
 from orders.selectors import BOOSTER, CLAIM, CUSTOMER, STAFF
 from realtime import roles
 from uploads import delivery, limits, validation
@@ -44,8 +43,17 @@ def _with_actions(orders: list[Order], audience: str) -> list[Order]:
     return orders
 
 
-def _card_choices() -> dict:
-    return {"rank_choices": Rank.choices, "division_choices": Division.choices}
+def _game_filter(request: HttpRequest) -> str:
+    """`?game=` when it names a game we sell; anything else shows every game."""
+    game = request.GET.get("game") or ""
+    return game if game in games.GAMES else ""
+
+
+def _game_context(request: HttpRequest, game: str) -> dict:
+    others = request.GET.copy()
+    for name in ("game", "after"):
+        others.pop(name, None)
+    return {"game_filter": game, "game_choices": games.choices(), "game_query": others.urlencode()}
 
 
 # PAGES
@@ -60,36 +68,45 @@ def home(request: HttpRequest) -> HttpResponse:
 @require_GET
 def dashboard(request: HttpRequest) -> HttpResponse:
     role = roles.user_role(request.user)
-    context: dict = {"role": role, **_card_choices()}
+    context: dict = {"role": role}
     if role == STAFF:
         filter_form = forms.StaffFilterForm(request.GET)
         filters = filter_form.filters()
         page = selectors.orders_for_staff(
-            status=filters["status"] or None, query=filters["q"], sort=filters["sort"], after=request.GET.get("after")
+            status=filters["status"] or None,
+            game=filters["game"] or None,
+            query=filters["q"],
+            sort=filters["sort"],
+            after=request.GET.get("after"),
         )
         context.update(
             boosters=selectors.boosters_for_assign(),
             filter_form=filter_form,
             filters=filters,
-            filtered=any(filters[name] for name in ("q", "status")),
+            filtered=any(filters[name] for name in ("q", "status", "game")),
             **_page_of(request, page, STAFF),
         )
         if _htmx_target(request) == "staff-orders":
             return render(request, f"{DASHBOARD}#staff-orders", context)
         if _htmx_target(request) == "orders-more":
             return render(request, f"{DASHBOARD}#more-page", context)
-    elif role == BOOSTER:
+        return render(request, DASHBOARD, context)
+    game = _game_filter(request)
+    context.update(_game_context(request, game))
+    if role == BOOSTER:
         context.update(
-            orders=_with_actions(selectors.orders_for_booster(user=request.user), BOOSTER),
-            claimable=_with_actions(selectors.orders_claimable(), CLAIM),
+            orders=_with_actions(selectors.orders_for_booster(user=request.user, game=game or None), BOOSTER),
+            claimable=_with_actions(selectors.orders_claimable(user=request.user, game=game or None), CLAIM),
+            approvals=selectors.booster_approvals(user=request.user),
             payouts=selectors.booster_payouts(user=request.user),
             payout_total=selectors.booster_payout_total(user=request.user),
         )
     else:
+        form = forms.OrderCreateForm(game=game or None)
         context.update(
-            orders=_with_actions(selectors.orders_for_customer(user=request.user), CUSTOMER),
-            form=forms.OrderCreateForm(),
-            quote=forms.initial_quote(),
+            orders=_with_actions(selectors.orders_for_customer(user=request.user, game=game or None), CUSTOMER),
+            form=form,
+            quote=form.initial_quote(),
         )
     return render(request, DASHBOARD, context)
 
@@ -123,14 +140,26 @@ def order_list(request: HttpRequest) -> HttpResponse:
     role = roles.user_role(request.user)
     if role == STAFF:
         return redirect("orders:dashboard")
-    page = selectors.orders_of_user(user=request.user, after=request.GET.get("after"))
-    context = {"role": role, **_card_choices(), **_page_of(request, page, role)}
+    game = _game_filter(request)
+    page = selectors.orders_of_user(user=request.user, game=game or None, after=request.GET.get("after"))
+    context = {"role": role, **_game_context(request, game), **_page_of(request, page, role)}
     if _htmx_target(request) == "orders-more":
         return render(request, f"{DASHBOARD}#more-page", context)
     return render(request, LIST, context)
 
 
 def _create_form_context(form: forms.OrderCreateForm) -> dict:
+    """The form with its price, or its first error. A form whose game just
+    changed comes back as that game's fresh form (its ranks, its options)."""
+    if form.switched:
+        fresh = forms.OrderCreateForm(game=form.game.slug)
+        return {
+            "form": fresh,
+            "quote": fresh.initial_quote(),
+            "preview_error": "",
+            "fields_changed": True,
+            "form_notice": forms.GAME_SWITCHED.format(game=fresh.game.name),
+        }
     form.is_valid()
     quote = getattr(form, "quote", None)
     errors = [str(error) for errors in form.errors.values() for error in errors]
@@ -140,7 +169,8 @@ def _create_form_context(form: forms.OrderCreateForm) -> dict:
 @login_required
 @require_GET
 def price_preview(request: HttpRequest) -> HttpResponse:
-    """The live price under the new-order form; the price is computed again on create."""
+    """The live price under the new-order form (and, when the game changed, its
+    fields); the price is computed again on create, whatever the form posts."""
     return render(request, f"{DASHBOARD}#price-preview", _create_form_context(forms.OrderCreateForm(request.GET)))
 
 
@@ -150,9 +180,9 @@ def order_create(request: HttpRequest) -> HttpResponse:
     if roles.user_role(request.user) != CUSTOMER:
         return HttpResponseForbidden(ONLY_CUSTOMERS_ORDER)
     form = forms.OrderCreateForm(request.POST)
-    if form.is_valid():
+    if not form.switched and form.is_valid():
         try:
-            order = services.order_create(customer=request.user, **form.cleaned_data)
+            order = services.order_create(customer=request.user, **form.create_arguments())
         except services.OrderError as error:
             form.add_error(None, str(error))
         else:
@@ -160,7 +190,7 @@ def order_create(request: HttpRequest) -> HttpResponse:
     context = {
         "role": CUSTOMER,
         "orders": _with_actions(selectors.orders_for_customer(user=request.user), CUSTOMER),
-        **_card_choices(),
+        **_game_context(request, ""),
         **_create_form_context(form),
     }
     return render(request, DASHBOARD, context, status=400)
@@ -182,7 +212,6 @@ def _page_context(order: Order, audience: str) -> dict:
         "events": selectors.order_timeline(order=order) if audience != CLAIM else [],
         "proofs": selectors.order_proofs(order=order) if audience != CLAIM else [],
         "rooms": selectors.order_rooms(order=order, audience=audience),
-        **_card_choices(),
     }
 
 
@@ -288,10 +317,11 @@ def order_status(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def order_progress(request: HttpRequest, pk: int) -> HttpResponse:
-    form = forms.ProgressForm(request.POST)
+    order, _audience = _order_or_404(pk, request.user)
+    form = forms.ProgressForm(request.POST, game=order.game_def)
     if not form.is_valid():
         message = next(iter(form.errors.values()))[0]
-        return _act(request, pk, lambda order: _raise(message))
+        return _act(request, pk, lambda order: _raise(message), order=order)
     data = form.cleaned_data
     return _act(
         request,
@@ -301,8 +331,9 @@ def order_progress(request: HttpRequest, pk: int) -> HttpResponse:
             booster=request.user,
             reached_rank=data["reached_rank"],
             reached_division=data["reached_division"],
-            reached_lp=data["reached_lp"],
+            reached_points=data["reached_points"],
         ),
+        order=order,
     )
 
 

@@ -128,6 +128,8 @@ def build_world(*, with_files: bool) -> World:
     users: dict[str, User | None] = {role: make_person(role, kinds.get(role, role)) for role in SIGNED_IN}
     users["anonymous"] = None
     customer, booster, manager = users["customer"], users["booster"], users["manager"]
+    for role in BOOSTERS:  # each may claim every League of Legends order
+        order_services.booster_approval_set(booster=users[role], game="lol", max_tier="challenger", by=users["admin"])
     order = order_services.order_create(
         customer=customer, current_rank="silver", current_division=2, desired_rank="gold", desired_division=4
     )
@@ -136,7 +138,7 @@ def build_world(*, with_files: bool) -> World:
     order = order_services.order_status_set(order=order, status=Order.Status.IN_PROGRESS, by=booster)
     # At the goal, so its booster may mark it complete (progress may still be reported below it).
     order = order_services.order_progress_update(
-        order=order, booster=booster, reached_rank="gold", reached_division=4, reached_lp=0
+        order=order, booster=booster, reached_rank="gold", reached_division=4, reached_points=0
     )
     open_order = order_services.order_create(
         customer=customer, current_rank="iron", current_division=1, desired_rank="bronze", desired_division=2
@@ -190,7 +192,7 @@ def state() -> tuple:
         sorted(Room.members.through.objects.values_list("room_id", "user_id")),
         list(
             Order.objects.order_by("pk").values_list(
-                "pk", "status", "booster_id", "reached_rank", "reached_division", "reached_lp"
+                "pk", "status", "booster_id", "reached_rank", "reached_division", "reached_points"
             )
         ),
         OrderEvent.objects.count(),
@@ -301,7 +303,7 @@ def png_upload(name: str) -> Callable[[World, str], dict]:
     return lambda w, role: {"body": "matrix file", "file": SimpleUploadedFile(name, png_bytes())}
 
 
-NEW_ORDER = {"current_rank": "gold", "current_division": "3", "current_lp": "0", "desired_rank": "platinum"}
+NEW_ORDER = {"current_rank": "gold", "current_division": "3", "current_points": "0", "desired_rank": "platinum"}
 REDIRECT = (302,)
 
 # Rows not listed answer 200 to allowed roles and 403/404 to the others.
@@ -335,8 +337,8 @@ SUCCESS = {
     "status": Success(REDIRECT, order_is("order", status=Order.Status.PAUSED), lambda w, role: {"status": "paused"}),
     "progress": Success(
         REDIRECT,
-        order_is("order", reached_rank="silver", reached_division=1, reached_lp=50),
-        lambda w, role: {"reached_rank": "silver", "reached_division": "1", "reached_lp": "50"},
+        order_is("order", reached_rank="silver", reached_division=1, reached_points=50),
+        lambda w, role: {"reached_rank": "silver", "reached_division": "1", "reached_points": "50"},
     ),
     "complete": Success(REDIRECT, order_is("order", status=Order.Status.COMPLETED)),
     "cancel (in progress)": Success(REDIRECT, order_is("order", status=Order.Status.CANCELLED)),

@@ -39,7 +39,7 @@ def test_the_customers_card_and_progress_bar_move_when_the_booster_reports(site,
     form = own.locator("form").filter(has=booster.page.locator("[data-action=progress]"))
     form.locator("[name=reached_rank]").select_option("silver")
     form.locator("[name=reached_division]").select_option("2")
-    form.locator("[name=reached_lp]").fill("50")
+    form.locator("[name=reached_points]").fill("50")
     form.locator("[data-action=progress]").click()
 
     # The booster's own card answers first; the others must follow to the same value.

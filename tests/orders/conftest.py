@@ -19,7 +19,7 @@ Status = Order.Status
 SILVER_II_TO_GOLD_IV = {
     "current_rank": "silver",
     "current_division": 2,
-    "current_lp": 0,
+    "current_points": 0,
     "desired_rank": "gold",
     "desired_division": 4,
 }
@@ -43,7 +43,8 @@ def roles(db) -> None:
 
 @pytest.fixture
 def people(roles, make_user) -> dict[str, Any]:
-    return {
+    """Both boosters may claim every League of Legends order (and no Valorant one)."""
+    people = {
         "customer": make_user("cust"),
         "other_customer": make_user("othercust"),
         "booster": make_user("boost", role="booster"),
@@ -51,6 +52,15 @@ def people(roles, make_user) -> dict[str, Any]:
         "manager": make_user("mgr", role="manager"),
         "admin": make_user("adm", role="admin"),
     }
+    for booster in ("booster", "other_booster"):
+        approve(people[booster], "lol", "challenger", by=people["admin"])
+    if connection.in_atomic_block:
+        commit_point()
+    return people
+
+
+def approve(booster, game: str, max_tier: str, *, by) -> None:
+    services.booster_approval_set(booster=booster, game=game, max_tier=max_tier, by=by)
 
 
 def place(customer, **overrides: Any) -> Order:
@@ -81,7 +91,7 @@ def reach_goal(order: Order, booster) -> Order:
         booster=booster,
         reached_rank=order.desired_rank,
         reached_division=order.desired_division,
-        reached_lp=0,
+        reached_points=0,
     )
 
 

@@ -54,7 +54,7 @@ async def frames(socket, count: int) -> list[str]:
 
 async def report_progress(order: Order, booster, lp: int = 50) -> Order:
     return await db(services.order_progress_update)(
-        order=order, booster=booster, reached_rank="silver", reached_division=1, reached_lp=lp
+        order=order, booster=booster, reached_rank="silver", reached_division=1, reached_points=lp
     )
 
 
@@ -364,7 +364,7 @@ async def test_shell_save_pushes_after_commit_and_a_rollback_pushes_nothing(
         with transaction.atomic():
             with django_capture_on_commit_callbacks() as callbacks:
                 edited = Order.objects.get(pk=order.pk)
-                edited.reached_lp = lp
+                edited.reached_points = lp
                 edited.save()
                 edited.save()
             assert published == [], "nothing may leave before the commit"

@@ -13,8 +13,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from PIL import Image
 
-from orders import pricing, ranks, services
+from orders import services
 from orders.admin import ONLY_ASSIGNED_START, PICK_A_BOOSTER
+from orders.games import ladder
 from orders.models import Order, OrderEvent, ProofScreenshot
 from realtime import groups
 from tests.conftest import go_online
@@ -81,7 +82,7 @@ def test_actions_are_post_only(client_for, people, order_in, action):
         ("customer", "assign", {"booster": "BOOSTER"}, 403),
         ("booster", "assign", {"booster": "BOOSTER"}, 403),
         ("customer", "complete", {}, 403),
-        ("customer", "progress", {"reached_rank": "gold", "reached_division": "4", "reached_lp": "0"}, 403),
+        ("customer", "progress", {"reached_rank": "gold", "reached_division": "4", "reached_points": "0"}, 403),
     ],
 )
 def test_forbidden_actions_change_nothing(client_for, people, order_in, viewer, action, data, expected):
@@ -324,17 +325,17 @@ def test_refused_transition_shows_the_reason(client_for, people, order_in):
 def test_booster_reports_progress_from_the_order_page(client_for, people, order_in):
     order = order_in(Status.IN_PROGRESS)
     headers = {"HTTP_HX_REQUEST": "true", "HTTP_HX_CURRENT_URL": f"http://testserver/orders/{order.pk}/"}
-    data = {"reached_rank": "silver", "reached_division": "1", "reached_lp": "50"}
+    data = {"reached_rank": "silver", "reached_division": "1", "reached_points": "50"}
     html = client_for(people["booster"]).post(f"/orders/{order.pk}/progress/", data, **headers).content.decode()
     assert html.startswith(f'<article id="order-{order.pk}"')  # replaces the posting card
     assert 'style="width: 75%"' in html and 'data-audience="booster"' in html
-    assert Order.objects.get(pk=order.pk).reached_lp == 50
+    assert Order.objects.get(pk=order.pk).reached_points == 50
     assert order.events.latest("id").message == "Reached Silver I 50 LP (75%)"
 
 
 def test_progress_form_errors_are_shown(client_for, people, order_in):
     order = order_in(Status.IN_PROGRESS)
-    data = {"reached_rank": "gold", "reached_division": "", "reached_lp": "10"}
+    data = {"reached_rank": "gold", "reached_division": "", "reached_points": "10"}
     html = client_for(people["booster"]).post(f"/orders/{order.pk}/progress/", data, **HTMX).content.decode()
     assert "Gold needs a division" in html
     assert Order.objects.get(pk=order.pk).reached_rank == "silver"
@@ -342,12 +343,12 @@ def test_progress_form_errors_are_shown(client_for, people, order_in):
 
 def test_progress_past_the_goal_is_refused_inline(client_for, people, order_in):
     order = order_in(Status.IN_PROGRESS)
-    data = {"reached_rank": "diamond", "reached_division": "1", "reached_lp": "60"}
+    data = {"reached_rank": "diamond", "reached_division": "1", "reached_points": "60"}
     html = client_for(people["booster"]).post(f"/orders/{order.pk}/progress/", data, **HTMX).content.decode()
-    assert 'id="order-notice"' in html and escape(ranks.PAST_GOAL.format(goal="Gold IV")) in html
+    assert 'id="order-notice"' in html and escape(ladder.PAST_GOAL.format(goal="Gold IV")) in html
     assert f'<article id="order-{order.pk}"' in html  # the card stays, with its form
     fresh = Order.objects.get(pk=order.pk)
-    assert (fresh.reached_rank, fresh.reached_division, fresh.reached_lp) == ("silver", 2, 0)
+    assert (fresh.reached_rank, fresh.reached_division, fresh.reached_points) == ("silver", 2, 0)
 
 
 def test_mark_complete_is_offered_at_the_goal_and_to_staff_with_a_reason(client_for, people, order_in):
@@ -362,7 +363,7 @@ def test_mark_complete_is_offered_at_the_goal_and_to_staff_with_a_reason(client_
     assert escape(services.EARLY_COMPLETION_NEEDS_REASON.format(goal="Gold IV")) in refused
     assert Order.objects.get(pk=order.pk).status == Status.IN_PROGRESS
 
-    data = {"reached_rank": "gold", "reached_division": "4", "reached_lp": "0"}
+    data = {"reached_rank": "gold", "reached_division": "4", "reached_points": "0"}
     reached = booster.post(f"/orders/{order.pk}/progress/", data, **HTMX).content.decode()
     assert 'data-action="complete"' in reached and 'name="reason"' not in reached
     assert 'name="reason"' not in manager.get(page).content.decode()
@@ -568,13 +569,13 @@ def test_admin_change_form_save_pushes_after_commit_and_is_on_the_timeline(
 ):
     order = order_in(Status.IN_PROGRESS)
     client = client_for(superuser)
-    data = {**change_form_values(client, order), "reached_lp": "70"}
+    data = {**change_form_values(client, order), "reached_points": "70"}
     published.clear()
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(f"/admin/orders/order/{order.pk}/change/", data)
         assert published == []
     assert response.status_code == 302
-    assert Order.objects.get(pk=order.pk).reached_lp == 70
+    assert Order.objects.get(pk=order.pk).reached_points == 70
     assert [group for group, _ in published].count(groups.order(order.pk)) == 1
     assert order.events.latest("id").kind == OrderEvent.Kind.EDITED
 
@@ -584,9 +585,9 @@ def test_admin_change_form_save_pushes_after_commit_and_is_on_the_timeline(
     [
         ({"reached_rank": "master", "reached_division": "2"}, "reached_division", "Master has no divisions."),
         ({"current_division": ""}, "current_division", "Silver needs a division (IV to I)."),
-        ({"reached_lp": "150"}, "reached_lp", "LP must be between 0 and 100."),
-        ({"desired_rank": "silver", "desired_division": "3"}, "desired_rank", pricing.DESIRED_NOT_HIGHER),
-        ({"reached_rank": "diamond", "reached_division": "1"}, "reached_rank", ranks.PAST_GOAL.format(goal="Gold IV")),
+        ({"reached_points": "150"}, "reached_points", "LP must be between 0 and 100."),
+        ({"desired_rank": "silver", "desired_division": "3"}, "desired_rank", ladder.DESIRED_NOT_HIGHER),
+        ({"reached_rank": "diamond", "reached_division": "1"}, "reached_rank", ladder.PAST_GOAL.format(goal="Gold IV")),
     ],
 )
 def test_admin_change_form_refuses_impossible_ranks(
@@ -603,7 +604,7 @@ def test_admin_change_form_refuses_impossible_ranks(
     assert response.context["adminform"].form.errors[field] == [error]
     saved = Order.objects.get(pk=order.pk)
     assert (saved.current_division, saved.desired_rank, saved.reached_rank) == (2, "gold", "silver")
-    assert saved.reached_lp == 0
+    assert saved.reached_points == 0
     assert order.events.count() == events and published == []
 
 
