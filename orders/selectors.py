@@ -222,6 +222,24 @@ def booster_approvals(*, user: AbstractBaseUser) -> list[BoosterApproval]:
     return list(BoosterApproval.objects.filter(booster=user))
 
 
+@dataclass(frozen=True)
+class BoosterRow:
+    """A booster on the staff approvals page, with their approval per game slug."""
+
+    booster: AbstractBaseUser
+    approvals: dict[str, str]  # game slug -> max tier
+
+
+def booster_rows(*, booster_id: int | None = None) -> list[BoosterRow]:
+    boosters = assignable_boosters().prefetch_related("boost_approvals")
+    if booster_id is not None:
+        boosters = boosters.filter(pk=booster_id)
+    return [
+        BoosterRow(booster, {approval.game: approval.max_tier for approval in booster.boost_approvals.all()})
+        for booster in boosters
+    ]
+
+
 def assignable_boosters() -> QuerySet:
     """Active boosters, by name: who an order may be assigned to."""
     return User.objects.filter(groups__name=roles.BOOSTERS_GROUP, is_active=True).order_by("username")

@@ -10,7 +10,7 @@ receivers for saves made elsewhere (orders.signals) from scheduling it again.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from functools import partial
 
 from django.contrib.auth import get_user_model
@@ -393,32 +393,60 @@ def order_record_edit(*, order: Order, by: AbstractBaseUser, fields: list[str]) 
 # BOOSTER APPROVALS
 
 
-@transaction.atomic
-def booster_approval_set(
-    *, booster: AbstractBaseUser, game: str, max_tier: str, by: AbstractBaseUser
-) -> BoosterApproval | None:
-    """Let a booster claim `game` orders whose goal is at most `max_tier`; an
-    empty `max_tier` withdraws the approval. Their open claim lists re-read."""
+def _check_approver(booster: AbstractBaseUser, by: AbstractBaseUser) -> None:
     if not is_staff_user(by):
         raise OrderPermissionDenied(NOT_STAFF)
     if not roles.is_booster(booster):
         raise OrderError(BOOSTER_INVALID)
+
+
+def _approval_write(
+    booster: AbstractBaseUser, game: str, max_tier: str, by: AbstractBaseUser
+) -> BoosterApproval | None:
     try:
         ladder = games.get(game).ladder
         if max_tier:
             ladder.tier(max_tier)
     except games.LadderError as error:
         raise OrderError(str(error)) from None
-    approval = None
-    if max_tier:
-        approval, _created = BoosterApproval.objects.update_or_create(
-            booster=booster, game=game, defaults={"max_tier": max_tier, "approved_by": by}
-        )
-    else:
+    if not max_tier:
         BoosterApproval.objects.filter(booster=booster, game=game).delete()
-    selectors.forget_claim_scope(booster)
-    broadcasts.schedule_claim_scope(booster.pk)
+        return None
+    approval, _created = BoosterApproval.objects.update_or_create(
+        booster=booster, game=game, defaults={"max_tier": max_tier, "approved_by": by}
+    )
     return approval
+
+
+def _approvals_changed(booster: AbstractBaseUser) -> None:
+    selectors.forget_claim_scope(booster)
+    # The booster's open claim lists re-read themselves after the commit.
+    broadcasts.schedule_claim_scope(booster.pk)
+
+
+@transaction.atomic
+def booster_approval_set(
+    *, booster: AbstractBaseUser, game: str, max_tier: str, by: AbstractBaseUser
+) -> BoosterApproval | None:
+    """Let a booster claim `game` orders whose goal is at most `max_tier`; an
+    empty `max_tier` withdraws the approval."""
+    _check_approver(booster, by)
+    approval = _approval_write(booster, game, max_tier, by)
+    _approvals_changed(booster)
+    return approval
+
+
+@transaction.atomic
+def booster_approvals_set(*, booster: AbstractBaseUser, tiers: Mapping[str, str], by: AbstractBaseUser) -> None:
+    """Several games' approvals at once (the staff page's row): all saved, or
+    none when one is refused. Unchanged ones are left alone."""
+    _check_approver(booster, by)
+    current = {approval.game: approval.max_tier for approval in BoosterApproval.objects.filter(booster=booster)}
+    changed = {game: tier for game, tier in tiers.items() if tier != current.get(game, "")}
+    for game, max_tier in changed.items():
+        _approval_write(booster, game, max_tier, by)
+    if changed:
+        _approvals_changed(booster)
 
 
 # PROOF

@@ -18,4 +18,6 @@ urlpatterns = [
     path("orders/<int:pk>/proofs/", views.proof_upload, name="proof_upload"),
     path("orders/<int:pk>/proofs/<int:proof_id>/", views.proof_file, name="proof_file"),
     path("orders/<int:pk>/proofs/<int:proof_id>/thumbnail/", views.proof_thumbnail, name="proof_thumbnail"),
+    path("staff/boosters/", views.booster_list, name="boosters"),
+    path("staff/boosters/<int:pk>/", views.booster_approvals, name="booster_approvals"),
 ]

@@ -24,6 +24,7 @@ from uploads import delivery, limits, validation
 DASHBOARD = "orders/dashboard.html"
 PAGE = "orders/order.html"
 LIST = "orders/list.html"
+BOOSTERS = "orders/boosters.html"
 ONLY_CUSTOMERS_ORDER = "Only customer accounts can place orders."
 
 User = get_user_model()
@@ -274,10 +275,11 @@ def order_claim(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         order, _audience = _order_or_404(pk, request.user)
     except Http404:
-        if roles.is_booster(request.user) and Order.objects.filter(pk=pk).exists():
-            # Another booster was quicker: take the stale card off this one's claim list.
-            return _respond(request, pk, error=services.ALREADY_TAKEN)
-        raise
+        order = Order.objects.filter(pk=pk).first() if roles.is_booster(request.user) else None
+        if order is None:
+            raise
+        # Another booster was quicker, or this one isn't approved for it: the
+        # service says which, and the stale card leaves their claim list.
     # A claimed card leaves the claim list; the socket brings it to "my orders".
     return _act(
         request,
@@ -349,6 +351,54 @@ def order_complete(request: HttpRequest, pk: int) -> HttpResponse:
 def order_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     reason = request.POST.get("reason", "")[:200]
     return _act(request, pk, lambda order: services.order_cancel(order=order, by=request.user, reason=reason))
+
+
+# BOOSTER APPROVALS (staff)
+
+
+def _approval_rows(rows: list[selectors.BoosterRow]) -> list[dict]:
+    """Each booster with, per game, the tier choices and the one approved."""
+    return [
+        {
+            "booster": row.booster,
+            "games": [
+                (game, game.ladder.tier_choices(), row.approvals.get(game.slug, "")) for game in games.GAMES.values()
+            ],
+        }
+        for row in rows
+    ]
+
+
+@login_required
+@require_GET
+def booster_list(request: HttpRequest) -> HttpResponse:
+    """Which games and tiers each booster may claim; staff change them here."""
+    if not roles.is_staff_user(request.user):
+        return HttpResponseForbidden(services.NOT_STAFF)
+    return render(request, BOOSTERS, {"rows": _approval_rows(selectors.booster_rows())})
+
+
+@login_required
+@require_POST
+def booster_approvals(request: HttpRequest, pk: int) -> HttpResponse:
+    """Save one booster's approvals: a tier per game, or "" for none."""
+    if not roles.is_staff_user(request.user):
+        return HttpResponseForbidden(services.NOT_STAFF)
+    rows = selectors.booster_rows(booster_id=pk)
+    if not rows:
+        raise Http404("No such booster.")
+    tiers = {game: request.POST[game] for game in games.GAMES if game in request.POST}
+    error = ""
+    try:
+        services.booster_approvals_set(booster=rows[0].booster, tiers=tiers, by=request.user)
+    except services.OrderError as failed:
+        error = str(failed)
+    if not request.htmx:
+        if error:
+            flash.error(request, error)
+        return redirect("orders:boosters")
+    context = {"row": _approval_rows(selectors.booster_rows(booster_id=pk))[0], "error": error, "saved": not error}
+    return render(request, f"{BOOSTERS}#booster-row", context)
 
 
 # PROOF SCREENSHOTS

@@ -44,7 +44,7 @@ from django.test import Client, override_settings
 from PIL import Image
 
 from orders import services as order_services
-from orders.models import Order, OrderEvent, ProofScreenshot
+from orders.models import BoosterApproval, Order, OrderEvent, ProofScreenshot
 from realtime import auth
 from realtime.models import TokenRevocation
 from rooms import services as room_services
@@ -104,6 +104,7 @@ class World:
             attachment=self.attachment.pk if self.attachment else None,
             proof=self.proof.pk if self.proof else None,
             target=PRIVATE_TARGET,
+            booster=self.users["booster"].pk,
         )
 
 
@@ -197,6 +198,7 @@ def state() -> tuple:
         ),
         OrderEvent.objects.count(),
         ProofScreenshot.objects.count(),
+        sorted(BoosterApproval.objects.values_list("booster_id", "game", "max_tier")),
         list(TokenRevocation.objects.values_list("user_id", flat=True)),
     )
 
@@ -240,6 +242,8 @@ HTTP_TABLE = [
     ("proof thumbnail",          "GET",  "/orders/{order}/proofs/{proof}/thumbnail/",  ORDER),
     ("dashboard",                "GET",  "/dashboard/",                                SIGNED_IN),
     ("my orders",                "GET",  "/orders/",                                   SIGNED_IN),
+    ("booster approvals page",   "GET",  "/staff/boosters/",                           STAFF),
+    ("booster approvals",        "POST", "/staff/boosters/{booster}/",                 STAFF),
     ("new order",                "POST", "/orders/new/",                               CUSTOMERS),
     ("price preview",            "GET",  "/orders/price/?desired_rank=gold",           SIGNED_IN),
     ("realtime test",            "GET",  "/realtime/test/",                            {"admin"}),
@@ -357,6 +361,11 @@ SUCCESS = {
     ),
     # Staff are sent to the dashboard, which lists every order.
     "my orders": Success((200, 302)),
+    "booster approvals": Success(
+        REDIRECT,
+        lambda w, user, r: BoosterApproval.objects.filter(booster=w.users["booster"], game="valorant").exists(),
+        lambda w, role: {"valorant": "diamond"},
+    ),
     "realtime test": Success(refused_is_login=True),
     "room messages API send": Success((201,), posted_in("group"), message_body),
     "public chat API send": Success((201,), posted_in(None), message_body),
