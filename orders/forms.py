@@ -23,7 +23,7 @@ def _game_named(slug: object) -> Game:
 class _LadderForm(forms.Form):
     """Rank fields drawn from one game's ladder: its tiers, divisions and points."""
 
-    game: Game
+    game_def: Game  # not `game`: templates would find the form field of that name first
 
     def _style(self) -> None:
         for field in self.fields.values():
@@ -31,7 +31,7 @@ class _LadderForm(forms.Form):
                 field.widget.attrs.setdefault("class", "field")
 
     def _rank_fields(self, prefix: str, *, points: str | None) -> None:
-        ladder = self.game.ladder
+        ladder = self.game_def.ladder
         self.fields[f"{prefix}_rank"] = forms.ChoiceField(choices=ladder.tier_choices(), label="Rank")
         self.fields[f"{prefix}_division"] = forms.TypedChoiceField(
             choices=[("", "—"), *ladder.division_choices()],
@@ -59,16 +59,16 @@ class OrderCreateForm(_LadderForm):
     options the game sells. Whatever else is posted (a price) is not read."""
 
     def __init__(self, data: Any = None, *, game: str | None = None) -> None:
-        self.game = _game_named(data.get("game") if data is not None else game)
-        current, desired = self.game.preset
+        self.game_def = _game_named(data.get("game") if data is not None else game)
+        current, desired = self.game_def.preset
         initial = {
-            "game": self.game.slug,
-            "shown_game": self.game.slug,
+            "game": self.game_def.slug,
+            "shown_game": self.game_def.slug,
             "current_rank": current[0],
             "current_division": current[1],
             "desired_rank": desired[0],
             "desired_division": desired[1],
-            "region": self.game.regions[0][0],
+            "region": self.game_def.regions[0][0],
         }
         super().__init__(data, initial=initial)
         self.fields["game"] = forms.ChoiceField(choices=games.choices(), required=False, label="Game")
@@ -77,7 +77,7 @@ class OrderCreateForm(_LadderForm):
         self.fields["shown_game"] = forms.CharField(required=False, widget=forms.HiddenInput)
         self._rank_fields("current", points="current_points")
         self._rank_fields("desired", points=None)
-        for option in self.game.options:
+        for option in self.game_def.options:
             if option.field == "preferences":
                 self.fields[option.field] = forms.CharField(
                     required=False, max_length=PREFERENCES_MAX_LENGTH, label=option.label, help_text=option.help
@@ -87,26 +87,26 @@ class OrderCreateForm(_LadderForm):
                 self.fields[option.field] = forms.BooleanField(
                     required=False, label=option.label, help_text=option.help
                 )
-        self.fields["region"] = forms.ChoiceField(choices=self.game.regions, required=False, label="Server")
+        self.fields["region"] = forms.ChoiceField(choices=self.game_def.regions, required=False, label="Server")
         self._style()
 
     @property
     def switched(self) -> bool:
-        return self.is_bound and self.data.get("shown_game", self.game.slug) != self.game.slug
+        return self.is_bound and self.data.get("shown_game", self.game_def.slug) != self.game_def.slug
 
     def option_rows(self) -> list[tuple[forms.BoundField, str]]:
         """The switches with their surcharge, as the form lists them ("+50%")."""
-        surcharges = self.game.option_surcharges()
+        surcharges = self.game_def.option_surcharges()
         return [
             (self[option.field], f"+{surcharges[option.field] * 100:.0f}%")
-            for option in self.game.options
+            for option in self.game_def.options
             if option.field != "preferences"
         ]
 
     def preferences_row(self) -> tuple[forms.BoundField, str] | None:
         if "preferences" not in self.fields:
             return None
-        return self["preferences"], f"+{self.game.option_surcharges()['preferences'] * 100:.0f}%"
+        return self["preferences"], f"+{self.game_def.option_surcharges()['preferences'] * 100:.0f}%"
 
     def options(self) -> OrderOptions:
         data = self.cleaned_data
@@ -120,13 +120,13 @@ class OrderCreateForm(_LadderForm):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
-        if data.get("game") and data["game"] != self.game.slug:
+        if data.get("game") and data["game"] != self.game_def.slug:
             self.add_error("game", games.GAME_UNKNOWN)
         if self.switched:
-            self.add_error(None, GAME_SWITCHED.format(game=self.game.name))
+            self.add_error(None, GAME_SWITCHED.format(game=self.game_def.name))
         if self.errors:
             return data
-        ladder = self.game.ladder
+        ladder = self.game_def.ladder
         current = (data["current_rank"], data["current_division"])
         if self._check("current_rank", ladder.validate, *current, data["current_points"]):
             desired = (data["desired_rank"], data["desired_division"])
@@ -134,17 +134,17 @@ class OrderCreateForm(_LadderForm):
         return data
 
     def _quote(self, current: tuple, desired: tuple) -> None:
-        self.quote = self.game.quote(current=current, desired=desired, options=self.options())
+        self.quote = self.game_def.quote(current=current, desired=desired, options=self.options())
 
     def initial_quote(self) -> games.Quote:
         """The price of the game's preset boost, shown before anything is chosen."""
-        return self.game.quote(current=self.game.preset[0], desired=self.game.preset[1])
+        return self.game_def.quote(current=self.game_def.preset[0], desired=self.game_def.preset[1])
 
     def create_arguments(self) -> dict[str, Any]:
         """What services.order_create takes, from a valid form."""
         data = self.cleaned_data
         return {
-            "game": self.game.slug,
+            "game": self.game_def.slug,
             "current_rank": data["current_rank"],
             "current_division": data["current_division"],
             "current_points": data["current_points"],
@@ -158,7 +158,7 @@ class ProgressForm(_LadderForm):
     """Where the booster reports the account is, on the order's game's ladder."""
 
     def __init__(self, data: Any = None, *, game: Game) -> None:
-        self.game = game
+        self.game_def = game
         super().__init__(data)
         self._rank_fields("reached", points="reached_points")
         self._style()
@@ -167,7 +167,7 @@ class ProgressForm(_LadderForm):
         data = super().clean()
         if not self.errors:
             reached = (data["reached_rank"], data["reached_division"], data["reached_points"])
-            self._check("reached_rank", self.game.ladder.validate, *reached)
+            self._check("reached_rank", self.game_def.ladder.validate, *reached)
         return data
 
 

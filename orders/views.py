@@ -153,13 +153,13 @@ def _create_form_context(form: forms.OrderCreateForm) -> dict:
     """The form with its price, or its first error. A form whose game just
     changed comes back as that game's fresh form (its ranks, its options)."""
     if form.switched:
-        fresh = forms.OrderCreateForm(game=form.game.slug)
+        fresh = forms.OrderCreateForm(game=form.game_def.slug)
         return {
             "form": fresh,
             "quote": fresh.initial_quote(),
             "preview_error": "",
             "fields_changed": True,
-            "form_notice": forms.GAME_SWITCHED.format(game=fresh.game.name),
+            "form_notice": forms.GAME_SWITCHED.format(game=fresh.game_def.name),
         }
     form.is_valid()
     quote = getattr(form, "quote", None)
