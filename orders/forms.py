@@ -92,7 +92,9 @@ class OrderCreateForm(_LadderForm):
 
     @property
     def switched(self) -> bool:
-        return self.is_bound and self.data.get("shown_game", self.game_def.slug) != self.game_def.slug
+        if not self.is_bound or self.data.get("game") not in games.GAMES:
+            return False
+        return self.data.get("shown_game", self.game_def.slug) != self.game_def.slug
 
     def option_rows(self) -> list[tuple[forms.BoundField, str]]:
         """The switches with their surcharge, as the form lists them ("+50%")."""
