@@ -3,7 +3,8 @@
 // - the composer gets a client_id (retries are stored once) and falls back to
 //   HTTP while its socket is down;
 // - messages land once, in id order, whatever path they came by;
-// - live cards that are new to a list are inserted (data-upsert-into);
+// - live cards that are new to a list are inserted (data-upsert-into), if
+//   they match its filters;
 // - state pages (dashboards, order pages) re-read themselves when their socket
 //   comes back, since events sent while it was down are gone (data-resync);
 // - a theme chosen in one tab reaches every tab as #theme-state, copied to <html>;
@@ -149,10 +150,19 @@
   });
 
   // A live card for an item the page does not show yet goes to its list.
+  // A list filtered by game or status takes only new cards that match; one
+  // narrowed by a search takes none (the server decides what matches).
+  function listAccepts(list, card) {
+    var game = list.dataset.gameFilter;
+    var status = list.dataset.statusFilter;
+    if (list.dataset.search) return false;
+    return (!game || card.dataset.game === game) && (!status || card.dataset.status === status);
+  }
+
   function upsert(element) {
     var into = element && element.getAttribute("data-upsert-into");
     var list = into && document.querySelector(into);
-    if (!list) return;
+    if (!list || !listAccepts(list, element)) return;
     var clone = element.cloneNode(true);
     clone.removeAttribute("hx-swap-oob");
     var existing = clone.id && list.querySelector("#" + CSS.escape(clone.id));

@@ -27,6 +27,10 @@ def test_a_valorant_order_with_duo_and_priority_from_form_to_rr_progress(site, p
     customer, agent, laner = people(customer_name), people(agent_name), people(laner_name)
     for booster in (agent, laner):
         dashboard(booster)
+    # The same booster in another tab, their dashboard filtered to League of Legends.
+    league_tab = agent.page.context.new_page()
+    league_tab.goto("/dashboard/?game=lol")
+    expect(league_tab.locator("#orders-socket")).to_have_attribute("data-state", "open")
 
     customer.page.goto("/dashboard/")
     form = customer.page.locator("#new-order")
@@ -61,6 +65,7 @@ def test_a_valorant_order_with_duo_and_priority_from_form_to_rr_progress(site, p
     claimable = agent.page.locator(f"#claimable-orders #order-{order_pk}")
     expect(claimable).to_contain_text("Gold 2 · 0 RR → Platinum 1")
     expect(claimable.locator("[data-options]")).to_contain_text("Duo queue")
+    expect(league_tab.locator(f"#order-{order_pk}")).to_have_count(0)  # not a League order
     # ...and not on the League-only booster's, live or after a reload.
     expect(laner.page.locator(f"#order-{order_pk}")).to_have_count(0)
     dashboard(laner)
