@@ -102,6 +102,7 @@ def booster_share() -> Decimal:
 class Game:
     slug: str  # stored on every order
     name: str
+    short_name: str  # on cards, where space is short
     name_prefix: str  # order names: LOL-000042
     ladder: Ladder
     options: tuple[Option, ...]  # what the form offers, in its order

@@ -27,6 +27,7 @@ LADDER = Ladder(
 GAME = Game(
     slug="lol",
     name="League of Legends",
+    short_name="LoL",
     name_prefix="LOL",
     ladder=LADDER,
     options=(

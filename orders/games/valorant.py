@@ -23,6 +23,7 @@ LADDER = Ladder(
 GAME = Game(
     slug="valorant",
     name="Valorant",
+    short_name="Valorant",
     name_prefix="VAL",
     ladder=LADDER,
     options=(
