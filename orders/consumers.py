@@ -70,6 +70,19 @@ class OrderConsumer(_OrderSocket):
         if frame is not None:
             await self.send(text_data=frame)
 
+    async def access_changed(self) -> None:
+        # A role came or went: see the order as the user may now, or not at all.
+        try:
+            _order, audience = await database_sync_to_async(selectors.order_for_user)(
+                order_id=self.order_id, user=self.user
+            )
+        except selectors.OrderAccessDenied:
+            return await self._revoke()
+        if audience != self.audience:
+            self.audience = audience
+            if not self.json_format:
+                await self.send(text_data=resync_frame())  # the page re-reads itself as the new audience
+
     async def _revoke(self) -> None:
         """The user may no longer see this order: say so, take its controls off
         the page, then close like a refusal."""
@@ -86,17 +99,11 @@ class OrdersConsumer(_OrderSocket):
 
     claim_scope: selectors.ClaimScope
 
+    role: str | None = None
+
     async def connect(self) -> None:
-        role = await database_sync_to_async(roles.user_role)(self.user)
         self.json_format = _wants_json(self.scope)
-        self.claim_scope = {}
-        if role == selectors.STAFF:
-            await self.join(groups.STAFF)
-        else:
-            await self.join(groups.user(self.user.pk))
-            if role == selectors.BOOSTER:
-                self.claim_scope = await database_sync_to_async(selectors.claim_scope)(user=self.user)
-                await self.join(groups.BOOSTERS)
+        await self.follow(await database_sync_to_async(roles.user_role)(self.user))
         await self.accept_logged()
 
     async def deliver_event(self, group: str, event: dict[str, Any]) -> None:
@@ -104,12 +111,15 @@ class OrdersConsumer(_OrderSocket):
             return await self._approvals_changed()
         await super().deliver_event(group, event)
 
-    async def _approvals_changed(self) -> None:
+    async def _read_claim_scope(self) -> selectors.ClaimScope:
         def reread() -> selectors.ClaimScope:
             selectors.forget_claim_scope(self.user)
             return selectors.claim_scope(user=self.user)
 
-        self.claim_scope = await database_sync_to_async(reread)()
+        return await database_sync_to_async(reread)()
+
+    async def _approvals_changed(self) -> None:
+        self.claim_scope = await self._read_claim_scope()
         if not self.json_format:
             # The claim list on the page is for the old approvals: it re-reads itself.
             await self.send(text_data=resync_frame())
@@ -126,3 +136,27 @@ class OrdersConsumer(_OrderSocket):
             # theirs all along): "removed" would contradict their own update.
             return None
         return super().frame_for(group, event)
+
+    async def follow(self, role: str) -> None:
+        """Join exactly the groups this role sees (a booster's claim list filtered
+        by their approvals, read before the first event can arrive)."""
+        self.claim_scope = await self._read_claim_scope() if role == selectors.BOOSTER else {}
+        if role == selectors.STAFF:
+            wanted = {groups.STAFF}
+        else:
+            wanted = {groups.user(self.user.pk)} | ({groups.BOOSTERS} if role == selectors.BOOSTER else set())
+        joined = self.groups_joined - {groups.user_sockets(self.user.pk)}
+        for group in joined - wanted:
+            await self.leave(group)
+        for group in wanted - joined:
+            await self.join(group)
+        self.role = role
+
+    async def access_changed(self) -> None:
+        # A former manager stops getting every order's prices, a former booster
+        # the claim list; the dashboard re-reads itself for the new role.
+        role = await database_sync_to_async(roles.user_role)(self.user)
+        if role != self.role:
+            await self.follow(role)
+            if not self.json_format:
+                await self.send(text_data=resync_frame())
