@@ -78,6 +78,8 @@ class Order(models.Model):
             # ...and its "last change first" order.
             models.Index(fields=["-updated", "-id"], name="order_updated_id"),
             models.Index(fields=["status", "-created"], name="order_status_created"),
+            # The claim list: priority starts first, then oldest first.
+            models.Index(fields=["status", "-priority_start", "created", "id"], name="order_claim_list"),
             models.Index(fields=["customer", "-created"], name="order_customer_created"),
             models.Index(fields=["booster", "-created"], name="order_booster_created"),
         ]
