@@ -520,7 +520,7 @@ async def order_cards(name: str, layer: str, db: Database, staff_cookies: list[s
 
 def post_progress(port: int, cookie: str, order_id: int, lp: int) -> None:
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    body = urlencode({"reached_rank": "silver", "reached_division": 2, "reached_lp": lp})
+    body = urlencode({"reached_rank": "silver", "reached_division": 2, "reached_points": lp})
     headers = {
         "Cookie": f"{cookie}; csrftoken={CSRF}",
         "X-CSRFToken": CSRF,
@@ -801,7 +801,7 @@ def pages_flat() -> list[str]:
 
     def add_orders(count: int) -> None:
         base = dict(
-            price=10, booster_price=7, current_rank="silver", current_division=2, desired_rank="gold",
+            game="lol", price=10, booster_price=7, current_rank="silver", current_division=2, desired_rank="gold",
             desired_division=4, reached_rank="silver", reached_division=2,
         )  # fmt: skip
         Order.objects.bulk_create((Order(customer=owner, **base) for _ in range(count)), 5000)

@@ -9,7 +9,8 @@
 // - one reaction picker, one editor and one delete form serve every message;
 // - times read in the viewer's zone ("2 min ago"), messages group by author and
 //   by day, scrolling up loads one page of history and keeps the reading place;
-// - live cards that are new to a list are inserted (data-upsert-into);
+// - live cards that are new to a list are inserted (data-upsert-into), if
+//   they match its filters;
 // - state pages (dashboards, order pages) re-read themselves when their socket
 //   comes back, since events sent while it was down are gone (data-resync);
 // - a theme chosen in one tab reaches every tab as #theme-state, copied to <html>;
@@ -496,10 +497,19 @@
   // OTHER PAGES
 
   // A live card for an item the page does not show yet goes to its list.
+  // A list filtered by game or status takes only new cards that match; one
+  // narrowed by a search takes none (the server decides what matches).
+  function listAccepts(list, card) {
+    var game = list.dataset.gameFilter;
+    var status = list.dataset.statusFilter;
+    if (list.dataset.search) return false;
+    return (!game || card.dataset.game === game) && (!status || card.dataset.status === status);
+  }
+
   function upsert(element) {
     var into = element && element.getAttribute("data-upsert-into");
     var list = into && document.querySelector(into);
-    if (!list) return;
+    if (!list || !listAccepts(list, element)) return;
     var clone = element.cloneNode(true);
     clone.removeAttribute("hx-swap-oob");
     var existing = clone.id && list.querySelector("#" + CSS.escape(clone.id));
