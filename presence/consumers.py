@@ -14,6 +14,7 @@ from presence.selectors import presence_room_ids
 from presence.services import presence_connect, presence_disconnect
 from realtime import groups
 from realtime.consumers import CLOSE_FORBIDDEN, FanoutConsumer
+from rooms.broadcasts import render_unread_state
 from rooms.selectors import RoomAccessDenied
 
 
@@ -22,6 +23,8 @@ class OnlineStatusConsumer(FanoutConsumer):
     user_id: int | None = None
     room_name: str | None = None
     room_ids: list[int] = []
+    # Rooms of the chat list, whose new messages this page's badges hear of.
+    activity_ids: list[int] = []
 
     async def connect(self) -> None:
         user = self.user
@@ -34,19 +37,32 @@ class OnlineStatusConsumer(FanoutConsumer):
         await self.join(groups.PRESENCE)
         # Room counts reach only readers: a private room's presence is its members' business.
         await self.follow(room_ids)
+        # Joined before the state is read, so no message falls between the two.
+        await self.join(groups.user_unread(user.pk))
+        await self.follow_activity(await database_sync_to_async(presence_room_ids)(user=user))
         await self.accept_logged()
         self.user_id = user.pk
         self.conn_id = uuid.uuid4().hex
         await presence_connect(user_id=self.user_id, conn_id=self.conn_id)
-        await self.send(text_data=await database_sync_to_async(render_snapshot)(room_ids=room_ids))
+        await self.send(text_data=await database_sync_to_async(self.snapshot)())
+
+    def snapshot(self) -> str:
+        # Counts, dots and unread state may all have moved since the page rendered.
+        return render_snapshot(room_ids=self.room_ids) + render_unread_state(user=self.user)
 
     async def follow(self, room_ids: list[int]) -> None:
         """Follow exactly these rooms' counts."""
-        for room_id in set(self.room_ids) - set(room_ids):
-            await self.leave(groups.room_presence(room_id))
-        for room_id in set(room_ids) - set(self.room_ids):
-            await self.join(groups.room_presence(room_id))
-        self.room_ids = room_ids
+        self.room_ids = await self.refollow(self.room_ids, room_ids, groups.room_presence)
+
+    async def follow_activity(self, room_ids: list[int]) -> None:
+        self.activity_ids = await self.refollow(self.activity_ids, room_ids, groups.room_activity)
+
+    async def refollow(self, current: list[int], wanted: list[int], group_of) -> list[int]:
+        for room_id in set(current) - set(wanted):
+            await self.leave(group_of(room_id))
+        for room_id in set(wanted) - set(current):
+            await self.join(group_of(room_id))
+        return list(wanted)
 
     async def deliver_event(self, group: str, event: dict[str, Any]) -> None:
         if event.get(ROOMS_CHANGED):
@@ -64,10 +80,13 @@ class OnlineStatusConsumer(FanoutConsumer):
             self.room_name = None
             room_ids = await database_sync_to_async(presence_room_ids)(user=self.user)
         await self.follow(room_ids)
+        await self.follow_activity(await database_sync_to_async(presence_room_ids)(user=self.user))
+        # A new room (a first direct message) gets its badge; a left one loses it.
+        await self.send(text_data=await database_sync_to_async(render_unread_state)(user=self.user))
 
     async def fanout_resync(self) -> None:
-        # Counts pushed while the layer was away are lost: send the current ones.
-        await self.send(text_data=await database_sync_to_async(render_snapshot)(room_ids=self.room_ids))
+        # Counts and messages pushed while the layer was away are lost: send the current state.
+        await self.send(text_data=await database_sync_to_async(self.snapshot)())
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         # Nothing to say to this socket; liveness is the server's heartbeat, not the client's.

@@ -65,6 +65,8 @@ class ChatConsumer(FanoutConsumer):
                 await database_sync_to_async(services.typing_notify)(room=self.room, user=self.user)
             elif kind == "resume":
                 await self.resume(frame.get("after"))
+            elif kind == "read":
+                await self.mark_read(frame.get("through"))
             else:
                 await self.send(text_data=broadcasts.error_fragment(FRAME_UNKNOWN))
         except Exception:
@@ -94,6 +96,16 @@ class ChatConsumer(FanoutConsumer):
             # A retried send is not broadcast again; catch this socket up instead,
             # in order, in case the first attempt's broadcast never reached it.
             await self.resume(self.last_id if self.last_id is not None else message.pk - 1)
+
+    async def mark_read(self, through: Any) -> None:
+        """The page's batched "seen up to here"; the answer comes to every page
+        of the user as their new unread state, not on this socket."""
+        try:
+            await database_sync_to_async(services.room_mark_read)(room=self.room, user=self.user, through=through)
+        except services.ChatError as error:
+            await self.send(text_data=broadcasts.error_fragment(str(error)))
+        except selectors.RoomAccessDenied:
+            await self.close(code=CLOSE_FORBIDDEN)
 
     async def resume(self, after: Any) -> None:
         if isinstance(after, bool) or not isinstance(after, int) or after < 0:

@@ -4,12 +4,15 @@ from rooms import views
 
 app_name = "rooms"
 urlpatterns = [
+    path("chat/", views.chat_index, name="index"),
     path("chat/new/", views.new_group, name="new_group"),
     path("chat/people/", views.people, name="people"),
     path("chat/private/<str:username>/", views.private_room, name="private"),
     path("chat/older/<str:name>/", views.older_messages, name="older"),
     path("chat/<str:name>/", views.room_page, name="room"),
     path("chat/<str:name>/messages/", views.post_message, name="post_message"),
+    path("chat/<str:name>/read/", views.mark_read, name="read"),
+    path("chat/<str:name>/mute/", views.mute_room, name="mute"),
     path("chat/<str:name>/join/", views.join_group, name="join"),
     path("chat/<str:name>/edit/", views.edit_group, name="edit"),
     path("chat/<str:name>/delete/", views.delete_group, name="delete"),
