@@ -22,7 +22,7 @@ application = NotifierStarter(
         {
             # Development serves /static/ itself (so `daphne` alone is the whole site);
             # production serves STATIC_ROOT from the proxy.
-            # Oversize uploads are refused before Django reads their body (config/limits.py).
+            # Oversize uploads are refused before Django reads their body (uploads/limits.py).
             "http": UploadSizeLimitMiddleware(
                 ASGIStaticFilesHandler(django_asgi_app) if settings.SERVE_STATIC else django_asgi_app
             ),

@@ -222,12 +222,12 @@ MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", BASE_DIR / "media"))
 
 # STORAGE
 # Uploads are private: MEDIA_ROOT is never served as a folder; files go out only
-# through views that check the viewer (rooms.file_views), or as signed Cloudinary
+# through views that check the viewer (uploads.delivery), or as signed Cloudinary
 # URLs that expire.
 CLOUDINARY_URL = os.environ.get("CLOUDINARY_URL", "")
 STORAGES = {
     "default": {
-        "BACKEND": "rooms.storage.CloudinaryStorage"
+        "BACKEND": "uploads.storage.CloudinaryStorage"
         if CLOUDINARY_URL
         else "django.core.files.storage.FileSystemStorage"
     },
@@ -242,7 +242,7 @@ UPLOAD_URL_TTL_SECONDS = env_int("UPLOAD_URL_TTL_SECONDS", 300)
 # The size handler goes first so it stops an oversize file before the others
 # buffer it; files above 2.5 MB spill to a temporary file instead of memory.
 FILE_UPLOAD_HANDLERS = [
-    "rooms.files.UploadSizeLimitHandler",
+    "uploads.handlers.UploadSizeLimitHandler",
     "django.core.files.uploadhandler.MemoryFileUploadHandler",
     "django.core.files.uploadhandler.TemporaryFileUploadHandler",
 ]

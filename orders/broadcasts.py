@@ -1,10 +1,15 @@
 """Rendering and publishing of live order cards.
 
-`schedule()` is the only entry point: services (and, for admin or shell saves,
-the post_save receivers in orders.signals) call it inside their transaction. It
+`schedule()` is the only entry point, called inside the transaction by two
+paths that never overlap: every order service (marked `@pushes_explicitly`)
+schedules its own push, saying who lost the order; the receivers in
+orders.signals schedule one only for changes made outside the services (the
+admin's change form, the shell), and stand aside while a service runs. It
 registers at most one push per order per transaction, merged, that runs after
 the commit; a rollback discards it. The push re-reads the order, renders its
-card once per audience (customer, booster, staff, claim list) and publishes to:
+card once per audience (customer, booster, staff, claim list), wraps it as an
+out-of-band swap for each place (the order page, a dashboard list) and
+publishes to:
 
 - `order(pk)`: the order page; the event carries a frame per audience and each
   socket picks the one for the role it had at connect;
@@ -20,24 +25,22 @@ once per audience too.
 from __future__ import annotations
 
 import json
-import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from contextvars import ContextVar
 from datetime import UTC
-from typing import Any
+from functools import cache, wraps
+from typing import Any, ParamSpec, TypeVar
 
 from django.db import DEFAULT_DB_ALIAS, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
-from django.utils.html import format_html
 
-from orders import selectors
+from orders import permissions, selectors
 from orders.models import Order
 from orders.ranks import Division, Rank
 from orders.selectors import BOOSTER, CLAIM, CUSTOMER, STAFF
 from realtime import groups
 from realtime.fanout import publish_many_sync
-
-logger = logging.getLogger("boostroom.realtime")
 
 EVENT_KIND = "orders.card"
 DASHBOARD = "orders/dashboard.html"
@@ -45,14 +48,35 @@ PAGE = "orders/order.html"
 DEFAULT_MESSAGE = "Order updated"
 # Where each audience's card lives on a dashboard.
 LISTS = {CUSTOMER: "#my-orders", BOOSTER: "#my-orders", STAFF: "#all-orders", CLAIM: "#claimable-orders"}
-# What a socket that just lost the order gets before it is closed.
-ORDER_GONE_FRAME = (
-    '<p id="order-notice" hx-swap-oob="true" class="flash flash-error" role="status">'
-    "This order is no longer available to you.</p>"
-)
+# What a socket that just lost the order is told before it is closed.
+ORDER_GONE = "This order is no longer available to you."
 
 
 # SCHEDULING
+
+P = ParamSpec("P")
+R = TypeVar("R")
+# Set while an order service runs: it schedules its pushes itself.
+_service_running: ContextVar[bool] = ContextVar("orders_service_running", default=False)
+
+
+def pushes_explicitly(service: Callable[P, R]) -> Callable[P, R]:
+    """Mark an order service: it schedules its own push, so the receivers that
+    catch saves made elsewhere do not schedule what it already did."""
+
+    @wraps(service)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        token = _service_running.set(True)
+        try:
+            return service(*args, **kwargs)
+        finally:
+            _service_running.reset(token)
+
+    return run
+
+
+def saved_by_a_service() -> bool:
+    return _service_running.get()
 
 
 class _Push:
@@ -110,53 +134,62 @@ def schedule(
 
 
 def schedule_saved(order: Order) -> None:
-    """For a save from anywhere: work out who lost the order since it was loaded."""
+    """For a save outside the services: work out who lost the order since it was
+    loaded (or last saved; Order.save keeps that snapshot)."""
     loaded = order._loaded or {"booster_id": None, "claimable": False}
     lost = [loaded["booster_id"]] if loaded["booster_id"] not in (None, order.booster_id) else []
     schedule(order.pk, lost_user_ids=lost, left_claim_list=loaded["claimable"] and not order.is_claimable)
-    order.remember_loaded_state()
 
 
 # RENDERING
 
 
-def render_card(order: Order, audience: str, *, boosters: list | None = None) -> str:
-    from orders.services import allowed_actions
-
+def render_card_body(order: Order, audience: str, *, boosters: list | None = None) -> str:
+    """What an audience sees inside the card: rendered once per audience per change."""
     context = {
         "order": order,
         "audience": audience,
-        "actions": allowed_actions(order=order, audience=audience),
+        "actions": permissions.allowed_actions(order=order, audience=audience),
         "boosters": boosters or [],
         "rank_choices": Rank.choices,
         "division_choices": Division.choices,
     }
+    return render_to_string(f"{DASHBOARD}#card-body", context)
+
+
+def render_card(
+    order: Order,
+    audience: str,
+    *,
+    boosters: list | None = None,
+    oob: bool = False,
+    in_list: str | None = None,
+    body: str | None = None,
+) -> str:
+    """The card; `oob` makes it a pushed swap, `in_list` scopes that swap to a
+    dashboard list (inserting the card there when new). `body` is one already
+    rendered by `render_card_body`, so a push wraps it for each place instead
+    of rendering it again."""
+    if body is None:
+        body = render_card_body(order, audience, boosters=boosters)
+    context = {"order": order, "audience": audience, "card_body": body, "oob": oob, "in_list": in_list}
     return render_to_string(f"{DASHBOARD}#card", context).strip()
 
 
-def with_oob(card: str, *, swap: str, upsert_into: str | None = None) -> str:
-    """Mark a rendered card as an out-of-band swap, without rendering it again.
-
-    `upsert_into` lets static/js/boostroom.js insert the card into that list when
-    the page does not show it yet.
-    """
-    attrs = format_html(' hx-swap-oob="{}"', swap)
-    if upsert_into:
-        attrs += format_html(' data-upsert-into="{}"', upsert_into)
-    head, tag, rest = card.partition("<article")
-    if not tag:
-        raise ValueError("an order card must be an <article>")
-    return f"{head}{tag}{attrs}{rest}"
+def render_removal(order_id: int, audience: str) -> str:
+    """Takes the card off the dashboard list where `audience` sees it."""
+    return render_to_string(f"{DASHBOARD}#card-removed", {"order_id": order_id, "in_list": LISTS[audience]})
 
 
-def in_list(card: str, order_id: int, audience: str) -> str:
-    """The card as it is pushed to a dashboard: scoped to its list, inserted if new."""
-    selector = LISTS[audience]
-    return with_oob(card, swap=f"outerHTML:{selector} #order-{order_id}", upsert_into=selector)
+def render_notice(text: str = "") -> str:
+    """The page's notice line, pushed; empty clears it."""
+    return render_to_string(f"{DASHBOARD}#notice", {"notice": text, "oob": True})
 
 
-def removal(order_id: int, audience: str) -> str:
-    return format_html('<div hx-swap-oob="delete:{} #order-{}"></div>', LISTS[audience], order_id)
+@cache
+def order_gone_notice() -> str:
+    # The same words for every socket that loses an order: rendered once per process.
+    return render_notice(ORDER_GONE)
 
 
 def render_timeline(order: Order, *, oob: bool = True) -> str:
@@ -240,11 +273,16 @@ def push(
     lost.discard(order.customer_id)
 
     boosters = selectors.boosters_for_assign()
-    cards = {audience: render_card(order, audience, boosters=boosters) for audience in audiences}
+    bodies = {audience: render_card_body(order, audience, boosters=boosters) for audience in audiences}
+
+    def listed(audience: str) -> str:
+        return render_card(order, audience, oob=True, in_list=LISTS[audience], body=bodies[audience])
+
     payloads = {audience: json.dumps(json_event(order, audience, message)) for audience in audiences}
     page_extras = render_timeline(order) + render_proofs(order)
     frames = {
-        audience: with_oob(cards[audience], swap="true") + ("" if audience == CLAIM else page_extras)
+        audience: render_card(order, audience, oob=True, body=bodies[audience])
+        + ("" if audience == CLAIM else page_extras)
         for audience in audiences
     }
 
@@ -260,27 +298,29 @@ def push(
                 "claimable": order.is_claimable,
             },
         ),
-        (
-            groups.user(order.customer_id),
-            {**common, "html": in_list(cards[CUSTOMER], order.pk, CUSTOMER), "json": payloads[CUSTOMER]},
-        ),
+        (groups.user(order.customer_id), {**common, "html": listed(CUSTOMER), "json": payloads[CUSTOMER]}),
     ]
     if order.booster_id is not None:
-        html = in_list(cards[BOOSTER], order.pk, BOOSTER)
+        html = listed(BOOSTER)
         if payouts:
             html += render_payouts(order.booster)
         events.append((groups.user(order.booster_id), {**common, "html": html, "json": payloads[BOOSTER]}))
-    for user_id in sorted(lost):
-        events.append(
-            (groups.user(user_id), {**common, "html": removal(order.pk, BOOSTER), "json": removed_event(order.pk)})
-        )
-    events.append((groups.STAFF, {**common, "html": in_list(cards[STAFF], order.pk, STAFF), "json": payloads[STAFF]}))
+    if lost:
+        removed = {**common, "html": render_removal(order.pk, BOOSTER), "json": removed_event(order.pk)}
+        events.extend((groups.user(user_id), removed) for user_id in sorted(lost))
+    events.append((groups.STAFF, {**common, "html": listed(STAFF), "json": payloads[STAFF]}))
     if order.is_claimable:
-        events.append(
-            (groups.BOOSTERS, {**common, "html": in_list(cards[CLAIM], order.pk, CLAIM), "json": payloads[CLAIM]})
-        )
+        events.append((groups.BOOSTERS, {**common, "html": listed(CLAIM), "json": payloads[CLAIM]}))
     elif left_claim_list:
-        events.append((groups.BOOSTERS, {**common, "html": removal(order.pk, CLAIM), "json": payloads[CLAIM]}))
+        # Gone from the claim list, but not from the sight of its customer and new
+        # booster: their own update above stays the last word for JSON clients.
+        left = {
+            **common,
+            "html": render_removal(order.pk, CLAIM),
+            "json": removed_event(order.pk),
+            "still_seen_by": [pk for pk in (order.customer_id, order.booster_id) if pk is not None],
+        }
+        events.append((groups.BOOSTERS, left))
     publish_many_sync(events)
 
 
@@ -290,7 +330,7 @@ def _push_gone(order_id: int, user_ids: set[int]) -> None:
     common = {"kind": EVENT_KIND, "order_id": order_id}
     events = [(groups.order(order_id), {**common, "removed": True, "json": {}, "frames": {}})]
     for user_id in sorted(user_ids):
-        events.append((groups.user(user_id), {**common, "html": removal(order_id, CUSTOMER), "json": gone}))
-    events.append((groups.STAFF, {**common, "html": removal(order_id, STAFF), "json": gone}))
-    events.append((groups.BOOSTERS, {**common, "html": removal(order_id, CLAIM), "json": gone}))
+        events.append((groups.user(user_id), {**common, "html": render_removal(order_id, CUSTOMER), "json": gone}))
+    events.append((groups.STAFF, {**common, "html": render_removal(order_id, STAFF), "json": gone}))
+    events.append((groups.BOOSTERS, {**common, "html": render_removal(order_id, CLAIM), "json": gone}))
     publish_many_sync(events)

@@ -76,7 +76,7 @@ class OrderConsumer(_OrderSocket):
         if self.json_format:
             await self.send(text_data=broadcasts.removed_event(self.order_id))
         else:
-            await self.send(text_data=(last_frame or "") + broadcasts.ORDER_GONE_FRAME)
+            await self.send(text_data=(last_frame or "") + broadcasts.order_gone_notice())
         await self.close(code=CLOSE_FORBIDDEN)
 
 
@@ -93,3 +93,10 @@ class OrdersConsumer(_OrderSocket):
             if role == selectors.BOOSTER:
                 await self.join(groups.BOOSTERS)
         await self.accept_logged()
+
+    def frame_for(self, group: str, event: dict[str, Any]) -> str | None:
+        if self.json_format and self.user.pk in event.get("still_seen_by", ()):
+            # The order left the claim list into this user's own orders (or was
+            # theirs all along): "removed" would contradict their own update.
+            return None
+        return super().frame_for(group, event)

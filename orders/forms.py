@@ -78,10 +78,6 @@ class StatusForm(forms.Form):
     status = forms.ChoiceField(choices=[("in_progress", "In progress"), ("paused", "Paused")])
 
 
-class ProofForm(forms.Form):
-    file = forms.FileField()
-
-
 def initial_quote() -> pricing.Quote:
     """The price of the form's preset boost, shown before anything is chosen."""
     fields = OrderCreateForm.base_fields

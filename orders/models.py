@@ -10,7 +10,6 @@ from django.urls import reverse
 from orders import ranks
 from orders.pricing import DESIRED_NOT_HIGHER
 from orders.ranks import Division, Rank
-from realtime import groups
 
 NAME_PREFIX = "LOL"
 
@@ -78,19 +77,22 @@ class Order(models.Model):
     @classmethod
     def from_db(cls, db, field_names, values):
         instance = super().from_db(db, field_names, values)
-        # Deferred loads (.only()) skip this: touching a deferred field would query.
-        if "status" in instance.__dict__ and "booster_id" in instance.__dict__:
-            instance.remember_loaded_state()
+        instance.remember_loaded_state()
         return instance
 
     def remember_loaded_state(self) -> None:
-        self._loaded = {"booster_id": self.booster_id, "claimable": self.is_claimable}
+        # Deferred loads (.only()) skip this: touching a deferred field would query.
+        if "status" in self.__dict__ and "booster_id" in self.__dict__:
+            self._loaded = {"booster_id": self.booster_id, "claimable": self.is_claimable}
 
     def save(self, *args: Any, **kwargs: Any) -> None:
+        # post_save receivers (inside super().save) compare with the snapshot
+        # from before this save; the next save compares with this one.
         super().save(*args, **kwargs)
         if not self.name:
             self.name = order_name(self.pk)
             type(self).objects.filter(pk=self.pk).update(name=self.name)
+        self.remember_loaded_state()
 
     def __str__(self) -> str:
         return self.name or f"order #{self.pk}"
@@ -123,20 +125,8 @@ class Order(models.Model):
         return reverse("orders:detail", args=[self.pk])
 
     @property
-    def dom_id(self) -> str:
-        return f"order-{self.pk}"
-
-    @property
-    def group_name(self) -> str:
-        return groups.order(self.pk)
-
-    @property
     def is_claimable(self) -> bool:
         return self.status == self.Status.PENDING and self.booster_id is None
-
-    @property
-    def is_open(self) -> bool:
-        return self.status not in (self.Status.COMPLETED, self.Status.CANCELLED)
 
     @property
     def current_label(self) -> str:

@@ -2,25 +2,30 @@
 
 Views, the admin and management commands all call these. Each runs in one
 transaction on a row locked with SELECT ... FOR UPDATE, records an `OrderEvent`,
-and schedules the live push (`broadcasts.schedule`) and any email for after the
-commit, so nothing leaves for a change that rolls back.
+and schedules the live push (`broadcasts.schedule`, from `_record`, saying who
+lost sight of the order) and any email for after the commit, so nothing leaves
+for a change that rolls back. `@broadcasts.pushes_explicitly` keeps the
+receivers for saves made elsewhere (orders.signals) from scheduling it again.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from functools import partial
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
-from orders import broadcasts, pricing, ranks, selectors
+from orders import broadcasts, pricing, ranks
 from orders.models import BoosterTransaction, Order, OrderEvent, ProofScreenshot
+from orders.permissions import REASSIGNABLE, can_transition
 from realtime import roles
 from realtime.mail import send_mail_safely
 from realtime.roles import is_staff_user
-from rooms import files
 from rooms import services as room_services
+from uploads import storage
+from uploads.validation import ValidatedFile
 
 Status = Order.Status
 
@@ -37,19 +42,6 @@ PROOF_NOT_ALLOWED = "Only the order's booster can upload proof while the order i
 CANCEL_BY_CUSTOMER = "You can only cancel your order before a booster takes it."
 STATUS_UNKNOWN = "Unknown status."
 
-# The workflow: pending -> assigned -> in_progress <-> paused -> completed, and
-# cancelled from anywhere that isn't finished.
-TRANSITIONS: dict[str, frozenset[str]] = {
-    Status.PENDING: frozenset({Status.ASSIGNED, Status.CANCELLED}),
-    Status.ASSIGNED: frozenset({Status.IN_PROGRESS, Status.CANCELLED}),
-    Status.IN_PROGRESS: frozenset({Status.PAUSED, Status.COMPLETED, Status.CANCELLED}),
-    Status.PAUSED: frozenset({Status.IN_PROGRESS, Status.COMPLETED, Status.CANCELLED}),
-    Status.COMPLETED: frozenset(),
-    Status.CANCELLED: frozenset(),
-}
-# Statuses in which staff may hand the order to a (different) booster.
-REASSIGNABLE = frozenset({Status.PENDING, Status.ASSIGNED, Status.IN_PROGRESS, Status.PAUSED})
-
 
 class OrderError(ValueError):
     """Bad input or a forbidden transition; `str(error)` is safe to show the user."""
@@ -57,10 +49,6 @@ class OrderError(ValueError):
 
 class OrderPermissionDenied(PermissionError):
     """The user may see the order but not do this to it."""
-
-
-def can_transition(from_status: str, to_status: str) -> bool:
-    return to_status in TRANSITIONS.get(from_status, frozenset())
 
 
 def _require_transition(order: Order, to_status: str) -> None:
@@ -77,9 +65,23 @@ def _locked(order: Order) -> Order:
     return Order.objects.select_for_update().get(pk=order.pk)
 
 
+def _email_after_commit(*, to: str, subject: str, body: str) -> None:
+    # After the commit: a rolled-back action sends nothing, and SMTP never holds the row lock.
+    transaction.on_commit(partial(send_mail_safely, subject=subject, body=body, recipients=[to]))
+
+
 def _record(
-    order: Order, *, actor: AbstractBaseUser | None, kind: str, message: str, from_status: str = ""
+    order: Order,
+    *,
+    actor: AbstractBaseUser | None,
+    kind: str,
+    message: str,
+    from_status: str = "",
+    lost_user_ids: Iterable[int] = (),
+    left_claim_list: bool = False,
+    payouts: bool = False,
 ) -> OrderEvent:
+    """Put the change on the timeline and schedule its push, the only one it gets."""
     event = OrderEvent.objects.create(
         order=order,
         actor=actor,
@@ -88,46 +90,20 @@ def _record(
         from_status=from_status,
         to_status=order.status if from_status else "",
     )
-    broadcasts.schedule(order.pk, message=event.message)
+    broadcasts.schedule(
+        order.pk,
+        message=event.message,
+        lost_user_ids=lost_user_ids,
+        left_claim_list=left_claim_list,
+        payouts=payouts,
+    )
     return event
-
-
-def allowed_actions(*, order: Order, audience: str) -> frozenset[str]:
-    """The controls a card shows to an audience; the services check again on POST."""
-    status = order.status
-    actions: set[str] = set()
-    if audience == selectors.CLAIM and order.is_claimable:
-        actions.add("claim")
-    elif audience == selectors.CUSTOMER and order.is_claimable:
-        actions.add("cancel")
-    elif audience == selectors.BOOSTER:
-        if status == Status.ASSIGNED:
-            actions.update({"start", "progress"})
-        elif status == Status.IN_PROGRESS:
-            actions.update({"pause", "progress", "complete", "proof"})
-        elif status == Status.PAUSED:
-            actions.update({"resume", "proof"})
-        elif status == Status.COMPLETED:
-            actions.add("proof")
-    elif audience == selectors.STAFF:
-        if status in REASSIGNABLE:
-            actions.add("assign")
-        if status == Status.ASSIGNED:
-            actions.add("start")
-        if status == Status.IN_PROGRESS:
-            actions.add("pause")
-        if status == Status.PAUSED:
-            actions.add("resume")
-        if Status.COMPLETED in TRANSITIONS[status]:
-            actions.add("complete")
-        if Status.CANCELLED in TRANSITIONS[status]:
-            actions.add("cancel")
-    return frozenset(actions)
 
 
 # CREATE
 
 
+@broadcasts.pushes_explicitly
 @transaction.atomic
 def order_create(
     *,
@@ -179,7 +155,7 @@ def order_create(
 
 
 def _take(order: Order, *, booster: AbstractBaseUser, actor: AbstractBaseUser, kind: str, message: str) -> Order:
-    previous_status = order.status
+    previous_status, previous_booster_id, was_claimable = order.status, order.booster_id, order.is_claimable
     order.booster = booster
     if order.status == Status.PENDING:
         order.status = Status.ASSIGNED
@@ -193,28 +169,31 @@ def _take(order: Order, *, booster: AbstractBaseUser, actor: AbstractBaseUser, k
         # A reassignment: the previous booster leaves the chat (their sockets close).
         room_services.room_set_members(room=order.booster_room, members=members)
     order.save()
-    _record(order, actor=actor, kind=kind, message=message, from_status=previous_status)
-    transaction.on_commit(
-        partial(
-            send_mail_safely,
-            subject=f"{order.name}: a booster is on it",
-            body=f"{booster.username} will boost your order {order.name} "
-            f"({order.current_label} → {order.desired_label}). Follow it live at {order.get_absolute_url()}",
-            recipients=[order.customer.email],
-        )
+    _record(
+        order,
+        actor=actor,
+        kind=kind,
+        message=message,
+        from_status=previous_status,
+        lost_user_ids=[previous_booster_id] if previous_booster_id is not None else [],
+        left_claim_list=was_claimable,
     )
-    transaction.on_commit(
-        partial(
-            send_mail_safely,
-            subject=f"{order.name} is yours",
-            body=f"You now boost {order.name} ({order.current_label} → {order.desired_label}). "
-            f"Details and chat: {order.get_absolute_url()}",
-            recipients=[booster.email],
-        )
+    _email_after_commit(
+        to=order.customer.email,
+        subject=f"{order.name}: a booster is on it",
+        body=f"{booster.username} will boost your order {order.name} "
+        f"({order.current_label} → {order.desired_label}). Follow it live at {order.get_absolute_url()}",
+    )
+    _email_after_commit(
+        to=booster.email,
+        subject=f"{order.name} is yours",
+        body=f"You now boost {order.name} ({order.current_label} → {order.desired_label}). "
+        f"Details and chat: {order.get_absolute_url()}",
     )
     return order
 
 
+@broadcasts.pushes_explicitly
 @transaction.atomic
 def order_claim(*, order: Order, booster: AbstractBaseUser) -> Order:
     """A booster takes an unassigned order; of two racing boosters exactly one wins."""
@@ -231,6 +210,7 @@ def order_claim(*, order: Order, booster: AbstractBaseUser) -> Order:
     )
 
 
+@broadcasts.pushes_explicitly
 @transaction.atomic
 def order_assign(*, order: Order, booster: AbstractBaseUser, by: AbstractBaseUser) -> Order:
     """Staff hand the order to a booster (or to another one)."""
@@ -253,6 +233,7 @@ def order_assign(*, order: Order, booster: AbstractBaseUser, by: AbstractBaseUse
 # PLAY
 
 
+@broadcasts.pushes_explicitly
 @transaction.atomic
 def order_status_set(*, order: Order, status: str, by: AbstractBaseUser) -> Order:
     """Start, pause or resume (completion and cancellation have their own actions)."""
@@ -281,6 +262,7 @@ def order_status_set(*, order: Order, status: str, by: AbstractBaseUser) -> Orde
     return order
 
 
+@broadcasts.pushes_explicitly
 @transaction.atomic
 def order_progress_update(
     *, order: Order, booster: AbstractBaseUser, reached_rank: str, reached_division: int | None, reached_lp: int
@@ -309,6 +291,7 @@ def order_progress_update(
     return order
 
 
+@broadcasts.pushes_explicitly
 @transaction.atomic
 def order_complete(*, order: Order, by: AbstractBaseUser) -> Order:
     """Finish the order and record the booster's payout (once)."""
@@ -322,21 +305,23 @@ def order_complete(*, order: Order, by: AbstractBaseUser) -> Order:
     order.reached_rank, order.reached_division, order.reached_lp = order.desired_rank, order.desired_division, 0
     order.save()
     BoosterTransaction.objects.create(booster_id=order.booster_id, order=order, amount=order.booster_price)
-    broadcasts.schedule(order.pk, payouts=True)
     _record(
-        order, actor=by, kind=OrderEvent.Kind.COMPLETED, message=f"Completed by {by.username}", from_status=previous
+        order,
+        actor=by,
+        kind=OrderEvent.Kind.COMPLETED,
+        message=f"Completed by {by.username}",
+        from_status=previous,
+        payouts=True,
     )
-    transaction.on_commit(
-        partial(
-            send_mail_safely,
-            subject=f"{order.name} is complete",
-            body=f"Your boost to {order.desired_label} is done. Thanks for ordering with Boostroom!",
-            recipients=[order.customer.email],
-        )
+    _email_after_commit(
+        to=order.customer.email,
+        subject=f"{order.name} is complete",
+        body=f"Your boost to {order.desired_label} is done. Thanks for ordering with Boostroom!",
     )
     return order
 
 
+@broadcasts.pushes_explicitly
 @transaction.atomic
 def order_cancel(*, order: Order, by: AbstractBaseUser, reason: str = "") -> Order:
     """Staff cancel any unfinished order; a customer only before it is taken."""
@@ -347,14 +332,22 @@ def order_cancel(*, order: Order, by: AbstractBaseUser, reason: str = "") -> Ord
         if not order.is_claimable:
             raise OrderPermissionDenied(CANCEL_BY_CUSTOMER)
     _require_transition(order, Status.CANCELLED)
-    previous = order.status
+    previous, was_claimable = order.status, order.is_claimable
     order.status = Status.CANCELLED
     order.save()
     message = f"Cancelled by {by.username}" + (f": {reason.strip()}" if reason.strip() else "")
-    _record(order, actor=by, kind=OrderEvent.Kind.CANCELLED, message=message, from_status=previous)
+    _record(
+        order,
+        actor=by,
+        kind=OrderEvent.Kind.CANCELLED,
+        message=message,
+        from_status=previous,
+        left_claim_list=was_claimable,
+    )
     return order
 
 
+@broadcasts.pushes_explicitly
 @transaction.atomic
 def order_record_edit(*, order: Order, by: AbstractBaseUser, fields: list[str]) -> OrderEvent:
     """Put a direct edit (the admin's change form) on the timeline."""
@@ -366,13 +359,14 @@ def order_record_edit(*, order: Order, by: AbstractBaseUser, fields: list[str]) 
 # PROOF
 
 
+@broadcasts.pushes_explicitly
 @transaction.atomic
-def proof_add(*, order: Order, booster: AbstractBaseUser, file: files.ValidatedFile) -> ProofScreenshot:
+def proof_add(*, order: Order, booster: AbstractBaseUser, file: ValidatedFile) -> ProofScreenshot:
     """Store a screenshot the booster took; customer and staff see it appear live."""
     order = _locked(order)
     if order.booster_id != booster.pk or order.status not in (Status.IN_PROGRESS, Status.PAUSED, Status.COMPLETED):
         raise OrderPermissionDenied(PROOF_NOT_ALLOWED)
-    name, thumbnail_name = files.save_validated(file=file, prefix=f"proofs/{order.pk}")
+    name, thumbnail_name = storage.save_validated(file=file, prefix=f"proofs/{order.pk}")
     try:
         proof = ProofScreenshot.objects.create(
             order=order,
@@ -384,6 +378,6 @@ def proof_add(*, order: Order, booster: AbstractBaseUser, file: files.ValidatedF
         )
         _record(order, actor=booster, kind=OrderEvent.Kind.PROOF, message=f"Proof uploaded by {booster.username}")
     except Exception:
-        files.delete_stored(name, thumbnail_name)
+        storage.delete_stored(name, thumbnail_name)
         raise
     return proof

@@ -11,16 +11,16 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidden
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils.html import format_html
+from django.template.loader import render_to_string
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
-from orders import broadcasts, forms, selectors, services
+from orders import broadcasts, forms, permissions, selectors, services
 from orders.models import Order
 from orders.ranks import Division, Rank
 from orders.selectors import BOOSTER, CLAIM, CUSTOMER, STAFF
 from realtime import roles
-from rooms import files
+from uploads import delivery, limits, validation
 
 DASHBOARD = "orders/dashboard.html"
 PAGE = "orders/order.html"
@@ -30,6 +30,7 @@ User = get_user_model()
 
 
 def _order_or_404(pk: int, user) -> tuple[Order, str]:
+    """The one translation of "may not see it" (or "does not exist") into a 404."""
     try:
         return selectors.order_for_user(order_id=pk, user=user)
     except selectors.OrderAccessDenied:
@@ -38,7 +39,7 @@ def _order_or_404(pk: int, user) -> tuple[Order, str]:
 
 def _with_actions(orders: list[Order], audience: str) -> list[Order]:
     for order in orders:
-        order.card_actions = services.allowed_actions(order=order, audience=audience)
+        order.card_actions = permissions.allowed_actions(order=order, audience=audience)
     return orders
 
 
@@ -140,7 +141,7 @@ def _page_context(order: Order, audience: str) -> dict:
     return {
         "order": order,
         "audience": audience,
-        "actions": services.allowed_actions(order=order, audience=audience),
+        "actions": permissions.allowed_actions(order=order, audience=audience),
         "boosters": selectors.boosters_for_assign() if audience == STAFF else [],
         "events": selectors.order_timeline(order=order) if audience != CLAIM else [],
         "proofs": selectors.order_proofs(order=order) if audience != CLAIM else [],
@@ -159,13 +160,6 @@ def _back(request: HttpRequest, order: Order) -> HttpResponse:
     return redirect(order)
 
 
-def _notice(text: str) -> str:
-    return format_html('<p id="order-notice" hx-swap-oob="true" class="flash flash-error" role="alert">{}</p>', text)
-
-
-CLEAR_NOTICE = '<p id="order-notice" hx-swap-oob="true" role="status"></p>'
-
-
 def _respond(request: HttpRequest, pk: int, *, error: str | None = None, leaves_list: bool = False) -> HttpResponse:
     """The acting card, fresh, for the element that posted (hx-target="closest article").
 
@@ -181,7 +175,7 @@ def _respond(request: HttpRequest, pk: int, *, error: str | None = None, leaves_
     order = selectors.order_for_push(order_id=pk)
     audience = selectors.order_audience(order=order, user=request.user) if order else None
     on_page = (request.htmx.current_url_abs_path or "").startswith(f"/orders/{pk}/")
-    notice = _notice(error) if error else CLEAR_NOTICE
+    notice = broadcasts.render_notice(error or "")
     if audience is None or (leaves_list and not on_page):
         # An empty swap removes the card from the list it was in.
         return HttpResponse(notice)
@@ -213,12 +207,12 @@ def _act(
 @require_POST
 def order_claim(request: HttpRequest, pk: int) -> HttpResponse:
     try:
-        order, _audience = selectors.order_for_user(order_id=pk, user=request.user)
-    except selectors.OrderAccessDenied:
+        order, _audience = _order_or_404(pk, request.user)
+    except Http404:
         if roles.is_booster(request.user) and Order.objects.filter(pk=pk).exists():
             # Another booster was quicker: take the stale card off this one's claim list.
             return _respond(request, pk, error=services.ALREADY_TAKEN)
-        raise Http404("No such order.") from None
+        raise
     # A claimed card leaves the claim list; the socket brings it to "my orders".
     return _act(
         request,
@@ -296,32 +290,33 @@ def order_cancel(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def proof_upload(request: HttpRequest, pk: int) -> HttpResponse:
     order, audience = _order_or_404(pk, request.user)
-    if "proof" not in services.allowed_actions(order=order, audience=audience):
+    if "proof" not in permissions.allowed_actions(order=order, audience=audience):
         # Before reading the upload: nobody else's file is worth validating.
         return _proof_error(request, order, services.PROOF_NOT_ALLOWED)
-    if files.upload_was_too_large(request):
-        return _proof_error(request, order, files.too_large_message())
-    if files.upload_rate_exceeded(user=request.user):
-        return _proof_error(request, order, files.UPLOAD_RATE_LIMITED)
+    if limits.upload_was_too_large(request):
+        return _proof_error(request, order, validation.too_large_message())
+    if limits.upload_rate_exceeded(user=request.user):
+        return _proof_error(request, order, limits.UPLOAD_RATE_LIMITED)
     upload = request.FILES.get("file")
     if upload is None:
-        return _proof_error(request, order, files.UPLOAD_MISSING)
+        return _proof_error(request, order, validation.UPLOAD_MISSING)
     try:
-        validated = files.validate_upload(upload, images_only=True)
+        validated = validation.validate_upload(upload, images_only=True)
         services.proof_add(order=order, booster=request.user, file=validated)
-    except files.UploadRejected as error:
+    except validation.UploadRejected as error:
         return _proof_error(request, order, str(error))
     except services.OrderPermissionDenied as error:
         return _proof_error(request, order, str(error))
     if not request.htmx:
         return redirect(order)
     order, _audience = _order_or_404(pk, request.user)
+    # The empty error clears an earlier refusal shown beside the form.
     html = _proof_error_fragment("") + broadcasts.render_proofs(order) + broadcasts.render_timeline(order)
     return HttpResponse(html, status=201)
 
 
 def _proof_error_fragment(text: str) -> str:
-    return format_html('<p id="proof-error" hx-swap-oob="true" class="error-text" role="alert">{}</p>', text)
+    return render_to_string(f"{PAGE}#proof-error", {"proof_error": text, "oob": True})
 
 
 def _proof_error(request: HttpRequest, order: Order, text: str) -> HttpResponse:
@@ -343,7 +338,9 @@ def _proof_for(request: HttpRequest, pk: int, proof_id: int):
 @require_GET
 def proof_file(request: HttpRequest, pk: int, proof_id: int) -> HttpResponse:
     proof = _proof_for(request, pk, proof_id)
-    return files.file_response(name=proof.file.name, content_type=proof.content_type, display_name=proof.original_name)
+    return delivery.file_response(
+        name=proof.file.name, content_type=proof.content_type, display_name=proof.original_name
+    )
 
 
 @login_required
@@ -352,4 +349,4 @@ def proof_thumbnail(request: HttpRequest, pk: int, proof_id: int) -> HttpRespons
     proof = _proof_for(request, pk, proof_id)
     if not proof.thumbnail:
         raise Http404("No thumbnail.")
-    return files.file_response(name=proof.thumbnail.name, display_name=proof.original_name)
+    return delivery.file_response(name=proof.thumbnail.name, display_name=proof.original_name)

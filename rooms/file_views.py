@@ -1,7 +1,8 @@
-"""Chat uploads and guarded file delivery.
+"""A chat message's file: the upload view, the guarded file views and their URLs.
 
 The upload view only validates and hands the file to `message_post`; the message
 reaches everyone (the uploader too) over the room's socket like any other.
+Checking, storing and serving the bytes is the uploads app's job.
 """
 
 from __future__ import annotations
@@ -9,14 +10,23 @@ from __future__ import annotations
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from rooms import files, selectors, services
+from rooms import selectors, services
 from rooms.models import Message, Room
+from uploads import delivery, limits, validation
 
 ERROR_TEMPLATE = "rooms/upload_error.html"
 ERROR_PAGE_TEMPLATE = "rooms/upload_rejected.html"
 STATUS_TEMPLATE = "rooms/upload_status.html"
+
+
+def attachment_url(message: Message, *, thumbnail: bool = False) -> str:
+    """The guarded URL of a message's file; the view checks the viewer each time."""
+    if thumbnail and message.attachment_thumbnail:
+        return reverse("uploads:message_thumb", args=[message.pk])
+    return reverse("uploads:message_file", args=[message.pk])
 
 
 def _rejected(request: HttpRequest, room: Room, error: str, *, status: int = 400) -> HttpResponse:
@@ -32,14 +42,14 @@ def chat_upload(request: HttpRequest, name: str) -> HttpResponse:
     except selectors.RoomAccessDenied:
         raise Http404("No such room.") from None
     # Counted before anything is read, so rejected attempts count too.
-    if files.upload_rate_exceeded(user=request.user):
-        return _rejected(request, room, files.UPLOAD_RATE_LIMITED, status=429)
-    if files.upload_was_too_large(request):
-        return _rejected(request, room, files.too_large_message(), status=413)
+    if limits.upload_rate_exceeded(user=request.user):
+        return _rejected(request, room, limits.UPLOAD_RATE_LIMITED, status=429)
+    if limits.upload_was_too_large(request):
+        return _rejected(request, room, validation.too_large_message(), status=413)
     try:
-        validated = files.validate_upload(request.FILES.get("file"))
+        validated = validation.validate_upload(request.FILES.get("file"))
         services.message_post(room=room, author=request.user, body=request.POST.get("body", ""), attachment=validated)
-    except files.UploadRejected as error:
+    except validation.UploadRejected as error:
         return _rejected(request, room, str(error))
     except services.ChatError as error:
         return _rejected(request, room, str(error))
@@ -64,7 +74,7 @@ def message_file(request: HttpRequest, pk: int) -> HttpResponse:
     message = _readable_message(request, pk)
     if not message.attachment:
         raise Http404("No such file.")
-    return files.file_response(
+    return delivery.file_response(
         name=message.attachment.name, content_type=message.attachment_type, display_name=message.attachment_name
     )
 
@@ -75,4 +85,4 @@ def message_thumbnail(request: HttpRequest, pk: int) -> HttpResponse:
     message = _readable_message(request, pk)
     if not message.attachment_thumbnail:
         raise Http404("No such file.")
-    return files.file_response(name=message.attachment_thumbnail.name, display_name=message.attachment_name)
+    return delivery.file_response(name=message.attachment_thumbnail.name, display_name=message.attachment_name)

@@ -18,10 +18,12 @@ from django.utils import timezone
 
 from realtime import ratelimit
 from realtime.mail import send_mail_safely
-from rooms import broadcasts, files, selectors
+from rooms import broadcasts, selectors
 from rooms.formatting import render_body
 from rooms.mentions import mentioned_users
 from rooms.models import PUBLIC_ROOM_NAME, Message, ReadState, Room
+from uploads import storage
+from uploads.validation import ValidatedFile
 
 logger = logging.getLogger("boostroom.rooms")
 
@@ -76,7 +78,7 @@ def message_post(
     author: AbstractBaseUser,
     body: str,
     client_id: str | None = None,
-    attachment: files.ValidatedFile | None = None,
+    attachment: ValidatedFile | None = None,
 ) -> Message:
     """Store a message once and broadcast it after commit.
 
@@ -109,7 +111,7 @@ def message_post(
     )
     if attachment is not None:
         # Stored before the transaction so no row lock is held during a slow upload.
-        files.store_attachment(message=message, file=attachment)
+        store_attachment(message=message, file=attachment)
     try:
         with transaction.atomic():
             # One insert per room at a time, so ids commit in the order they were
@@ -139,7 +141,18 @@ def message_post(
     return message
 
 
-def _discard_files(message: Message, attachment: files.ValidatedFile | None) -> None:
+def store_attachment(*, message: Message, file: ValidatedFile) -> None:
+    """Store `file` for `message` and fill its attachment fields (the caller saves)."""
+    prefix = timezone.now().strftime("chat/%Y/%m")
+    name, thumbnail_name = storage.save_validated(file=file, prefix=prefix)
+    message.attachment = name
+    message.attachment_thumbnail = thumbnail_name or ""
+    message.attachment_name = file.original_name
+    message.attachment_type = file.content_type
+    message.attachment_size = len(file.content)
+
+
+def _discard_files(message: Message, attachment: ValidatedFile | None) -> None:
     # Quietly: an orphan file is harmless; hiding the original error would not be.
     if attachment is not None:
         _delete_files_quietly([message.attachment.name, message.attachment_thumbnail.name])
@@ -196,7 +209,7 @@ def _file_names(messages) -> list[str]:
 def _delete_files_quietly(names: list[str]) -> None:
     for name in names:
         try:
-            files.delete_stored(name)
+            storage.delete_stored(name)
         except Exception:
             logger.warning("could not delete stored file %s", name, exc_info=True)
 

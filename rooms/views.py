@@ -15,10 +15,12 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from rooms import broadcasts, files, selectors, services
+from rooms import broadcasts, selectors, services
 from rooms.consumers import SEND_FAILED
+from rooms.file_views import attachment_url
 from rooms.forms import GroupCreateForm, GroupEditForm, MessageForm
 from rooms.models import PUBLIC_ROOM_NAME, Message, Room
+from uploads.validation import max_upload_bytes
 
 TEMPLATE = "rooms/room.html"
 API_LIMIT_MAX = 100
@@ -51,7 +53,7 @@ def _page_context(request: HttpRequest, room: Room) -> dict:
         "rooms": selectors.rooms_for_user(user=user),
         "max_length": settings.CHAT_MESSAGE_MAX_LENGTH,
         # The upload form refuses an oversize file before sending it (static/js/uploads.js).
-        "upload_max_bytes": files.max_upload_bytes(),
+        "upload_max_bytes": max_upload_bytes(),
     }
 
 
@@ -287,8 +289,8 @@ def _attachment_json(message: Message) -> dict | None:
         "name": message.attachment_name,
         "content_type": message.attachment_type,
         "size": message.attachment_size,
-        "url": files.attachment_url(message),
-        "thumbnail_url": files.attachment_url(message, thumbnail=True) if message.attachment_thumbnail else None,
+        "url": attachment_url(message),
+        "thumbnail_url": attachment_url(message, thumbnail=True) if message.attachment_thumbnail else None,
     }
 
 

@@ -47,10 +47,10 @@ from orders import services as order_services
 from orders.models import Order, OrderEvent, ProofScreenshot
 from realtime import auth
 from realtime.models import TokenRevocation
-from rooms import files
 from rooms import services as room_services
 from rooms.models import Message, Room
 from tests.conftest import session_headers
+from uploads.validation import validate_upload
 
 ROLES = (
     "anonymous",
@@ -148,7 +148,7 @@ def build_world(*, with_files: bool) -> World:
     order = Order.objects.select_related("staff_room", "booster_room").get(pk=order.pk)
     attachment = proof = None
     if with_files:
-        image = files.validate_upload(SimpleUploadedFile("shot.png", png_bytes()), images_only=True)
+        image = validate_upload(SimpleUploadedFile("shot.png", png_bytes()), images_only=True)
         attachment = room_services.message_post(room=order.booster_room, author=booster, body="", attachment=image)
         proof = order_services.proof_add(order=order, booster=booster, file=image)
     return World(

@@ -1,8 +1,12 @@
-"""Upload size cap at the ASGI edge, before Django reads the request body.
+"""How big and how often: the size cap and the rate limit of upload requests.
+
+The size cap is checked at three points, earliest first: `UploadSizeLimitMiddleware`
+at the ASGI edge, `uploads.handlers.UploadSizeLimitHandler` while Django parses the
+multipart body, and `validate_upload` on the file itself.
 
 Django's ASGI handler reads the whole body (spooling to a temporary file) before
 any view runs, so the upload views' own size checks come only after an oversize
-upload has been taken in completely. This middleware answers 413 on the upload
+upload has been taken in completely. The middleware answers 413 on the upload
 endpoints first: at once when Content-Length is over the cap, and as soon as the
 streamed bytes pass it when there is no (or a false) Content-Length.
 
@@ -15,19 +19,50 @@ at the cap.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
+from django.http import HttpRequest
 
-from rooms import files
+from realtime import ratelimit
+from uploads.validation import too_large_message
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser
+
+UPLOAD_RATE_LIMITED = "You are uploading too quickly. Wait a minute and try again."
+# Multipart boundaries and the other form fields ride along with the file.
+MULTIPART_OVERHEAD = 64 * 1024
 # The multipart upload endpoints: chat files and order proof screenshots.
 GUARDED_PATHS = re.compile(r"^/(?:chat/upload/[^/]+|orders/\d+/proofs)/$")
 
 
 def request_cap() -> int:
     """The largest body an upload request may have: the file plus the form around it."""
-    return settings.UPLOAD_MAX_BYTES + files.MULTIPART_OVERHEAD
+    return settings.UPLOAD_MAX_BYTES + MULTIPART_OVERHEAD
+
+
+def upload_was_too_large(request: HttpRequest) -> bool:
+    """Whether the request body (or a file in it) went past UPLOAD_MAX_BYTES.
+
+    Reads only the Content-Length header and the size handler's flag, so it is
+    safe to call before touching `request.FILES`.
+    """
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    if length > request_cap():
+        return True
+    request.FILES  # noqa: B018 - parse now so the size handler has run
+    return any(getattr(handler, "too_large", False) for handler in request.upload_handlers)
+
+
+def upload_rate_exceeded(*, user: AbstractBaseUser) -> bool:
+    """Count this upload attempt; True once the user is past UPLOAD_RATE_LIMIT a window."""
+    return not ratelimit.allow(
+        f"uploads:{user.pk}", limit=settings.UPLOAD_RATE_LIMIT, window=settings.UPLOAD_RATE_WINDOW_SECONDS
+    )
 
 
 class UploadSizeLimitMiddleware:
@@ -85,7 +120,7 @@ def _content_length(scope: dict[str, Any]) -> int | None:
 
 
 async def _too_large(send: Any) -> None:
-    body = files.too_large_message().encode()
+    body = too_large_message().encode()
     await send(
         {
             "type": "http.response.start",

@@ -15,9 +15,9 @@ from PIL import Image
 
 from orders import broadcasts, services
 from orders.models import Order
-from rooms import files
 from tests.conftest import expect_close
 from tests.orders.conftest import Status
+from uploads.validation import validate_upload
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -140,13 +140,13 @@ async def test_progress_reaches_every_audience_with_its_own_card(socket_for, peo
 async def test_cards_are_rendered_once_per_audience_not_once_per_socket(socket_for, people, order_in, monkeypatch):
     order = await db(order_in)(Status.IN_PROGRESS)
     renders: list[str] = []
-    real = broadcasts.render_card
+    real = broadcasts.render_card_body
 
     def counting(order, audience, **kwargs):
         renders.append(audience)
         return real(order, audience, **kwargs)
 
-    monkeypatch.setattr(broadcasts, "render_card", counting)
+    monkeypatch.setattr(broadcasts, "render_card_body", counting)
     page = f"/ws/orders/{order.pk}/"
     viewers = [
         *[("customer", path) for path in (page, page, "/ws/orders/", "/ws/orders/")],
@@ -233,7 +233,7 @@ async def test_proof_appears_live_for_the_customer(socket_for, people, order_in,
     page = await connected(socket_for, f"/ws/orders/{order.pk}/", people["customer"])
     image = io.BytesIO()
     Image.new("RGB", (40, 30), (0, 120, 0)).save(image, format="PNG")
-    validated = files.validate_upload(SimpleUploadedFile("win.png", image.getvalue()), images_only=True)
+    validated = validate_upload(SimpleUploadedFile("win.png", image.getvalue()), images_only=True)
     proof = await db(services.proof_add)(order=order, booster=people["booster"], file=validated)
     frame = await page.receive_from(timeout=3)
     assert 'id="order-proofs" hx-swap-oob="true"' in frame and proof.get_thumbnail_url() in frame
@@ -277,6 +277,42 @@ async def test_json_events_match_seed_001(socket_for, people, order_in):
     booster_event = json.loads(await booster.receive_from(timeout=3))
     assert (booster_event["actual_price"], booster_event["booster_price"]) == (None, "11.20")
     for socket in (customer, staff, booster):
+        await socket.disconnect()
+
+
+async def test_json_claim_list_says_removed_and_never_contradicts_the_winner(socket_for, people, order_in):
+    winner = await connected(socket_for, "/ws/orders/?format=json", people["booster"])
+    loser = await connected(socket_for, "/ws/orders/?format=json", people["other_booster"])
+    order = await db(order_in)()
+    for socket in (winner, loser):
+        listed = json.loads(await socket.receive_from(timeout=3))
+        assert (listed["type"], listed["status"], listed["booster_id"]) == ("order.update", "pending", None)
+
+    await db(services.order_claim)(order=order, booster=people["booster"])
+
+    # A client that keeps the latest frame per order ends with the assignment...
+    mine = json.loads(await winner.receive_from(timeout=3))
+    assert (mine["type"], mine["status"]) == ("order.update", "assigned")
+    assert (mine["booster_id"], mine["booster_username"]) == (people["booster"].pk, people["booster"].username)
+    assert await winner.receive_nothing(timeout=0.3), "nothing may follow that contradicts the assignment"
+    # ...and everyone else learns it left their claim list, not that it has no booster.
+    gone = json.loads(await loser.receive_from(timeout=3))
+    assert gone["type"] == "order.removed" and gone["order_id"] == order.pk
+    assert set(gone) == {"type", "order_id", "timestamp"}
+    assert await loser.receive_nothing(timeout=0.2)
+    for socket in (winner, loser):
+        await socket.disconnect()
+
+
+async def test_json_cancelled_order_leaves_the_claim_list_as_removed(socket_for, people, order_in):
+    order = await db(order_in)()
+    booster = await connected(socket_for, "/ws/orders/?format=json", people["booster"])
+    customer = await connected(socket_for, "/ws/orders/?format=json", people["customer"])
+    await db(services.order_cancel)(order=order, by=people["customer"])
+    assert json.loads(await booster.receive_from(timeout=3))["type"] == "order.removed"
+    cancelled = json.loads(await customer.receive_from(timeout=3))
+    assert (cancelled["type"], cancelled["status"]) == ("order.update", "cancelled")
+    for socket in (booster, customer):
         await socket.disconnect()
 
 

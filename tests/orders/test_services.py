@@ -16,11 +16,11 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import connection, transaction
 
 from config import settings as settings_module
-from orders import broadcasts, pricing, ranks, services
+from orders import broadcasts, permissions, pricing, ranks, services
 from orders.models import BoosterTransaction, Order, OrderEvent
 from realtime import groups
 from rooms.models import Room
-from tests.orders.conftest import Status, place
+from tests.orders.conftest import Status, commit_point, place
 
 pytestmark = pytest.mark.django_db
 
@@ -183,7 +183,7 @@ def _move(order: Order, to: str, people) -> Order:
 def test_every_transition(people, order_in, from_status, to_status):
     order = order_in(from_status)
     allowed = (from_status, to_status) in ALLOWED
-    assert services.can_transition(from_status, to_status) is allowed
+    assert permissions.can_transition(from_status, to_status) is allowed
     if allowed:
         assert _move(order, to_status, people).status == to_status
         assert Order.objects.get(pk=order.pk).status == to_status
@@ -413,6 +413,22 @@ def test_a_shell_save_pushes_once_after_commit(order_in, people, published, djan
         assert published == []
     assert len([c for c in callbacks if isinstance(c, broadcasts._Push)]) == 1
     assert _order_groups(published).count(groups.order(order.pk)) == 1
+
+
+def test_shell_reassignments_take_the_card_from_whoever_had_it(order_in, people, published):
+    """A shell session keeps its instance, here the one a service returned: each
+    save is compared with the one before it."""
+    order = services.order_claim(order=order_in(), booster=people["booster"])
+    commit_point()
+    for new, previous in ((people["other_booster"], people["booster"]), (people["booster"], people["other_booster"])):
+        published.clear()
+        order.booster = new
+        order.save()
+        assert published == []
+        commit_point()
+        removed = [payload["html"] for group, payload in published if group == groups.user(previous.pk)]
+        assert len(removed) == 1 and f"delete:#my-orders #order-{order.pk}" in removed[0]
+        assert any(group == groups.user(new.pk) for group, _payload in published)
 
 
 def test_a_rolled_back_change_schedules_nothing(order_in, people, published, django_capture_on_commit_callbacks):

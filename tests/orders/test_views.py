@@ -19,6 +19,7 @@ from orders.models import Order, OrderEvent, ProofScreenshot
 from realtime import groups
 from tests.conftest import go_online
 from tests.orders.conftest import SILVER_II_TO_GOLD_IV, Status, commit_point, place
+from uploads.validation import UPLOAD_MISSING
 
 pytestmark = pytest.mark.django_db
 
@@ -419,14 +420,18 @@ class _FormValues(HTMLParser):
             self._select = None
 
 
+def change_form_values(client, order: Order) -> dict[str, str]:
+    parser = _FormValues()
+    parser.feed(client.get(f"/admin/orders/order/{order.pk}/change/").content.decode())
+    return parser.values
+
+
 def test_admin_change_form_save_pushes_after_commit_and_is_on_the_timeline(
     client_for, superuser, order_in, published, django_capture_on_commit_callbacks
 ):
     order = order_in(Status.IN_PROGRESS)
     client = client_for(superuser)
-    parser = _FormValues()
-    parser.feed(client.get(f"/admin/orders/order/{order.pk}/change/").content.decode())
-    data = {**parser.values, "reached_lp": "70"}
+    data = {**change_form_values(client, order), "reached_lp": "70"}
     published.clear()
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(f"/admin/orders/order/{order.pk}/change/", data)
@@ -451,12 +456,11 @@ def test_admin_change_form_refuses_impossible_ranks(
 ):
     order = order_in(Status.IN_PROGRESS)
     client = client_for(superuser)
-    parser = _FormValues()
-    parser.feed(client.get(f"/admin/orders/order/{order.pk}/change/").content.decode())
+    unchanged = change_form_values(client, order)
     events = order.events.count()
     published.clear()
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(f"/admin/orders/order/{order.pk}/change/", {**parser.values, **edit})
+        response = client.post(f"/admin/orders/order/{order.pk}/change/", {**unchanged, **edit})
     assert response.status_code == 200
     assert response.context["adminform"].form.errors[field] == [error]
     saved = Order.objects.get(pk=order.pk)
@@ -505,6 +509,31 @@ def test_proof_upload_is_refused_for_others_and_for_non_images(client_for, peopl
     assert "Only PNG, JPEG, GIF and WebP images" in booster.content.decode()
     assert not ProofScreenshot.objects.exists()
     assert not list(media.rglob("*.*"))
+
+
+def _proof_error_line(html: str) -> tuple[str, str]:
+    """The attributes and the text of the `#proof-error` line in `html`."""
+    match = re.search(r'<p id="proof-error"([^>]*)>(.*?)</p>', html, re.S)
+    assert match, html
+    return match.group(1), match.group(2)
+
+
+def test_proof_errors_swap_into_the_error_line_and_a_stored_proof_clears_it(client_for, people, order_in, media):
+    order = order_in(Status.IN_PROGRESS)
+    booster = client_for(people["booster"])
+
+    page = booster.get(order.get_absolute_url()).content.decode()
+    refused = booster.post(f"/orders/{order.pk}/proofs/", {"body": "no file"}, HTTP_HX_REQUEST="true")
+    stored = booster.post(f"/orders/{order.pk}/proofs/", {"file": _png()}, HTTP_HX_REQUEST="true")
+
+    attributes, text = _proof_error_line(page)
+    assert "hx-swap-oob" not in attributes and text == ""
+    assert refused.status_code == 200
+    attributes, text = _proof_error_line(refused.content.decode())
+    assert 'hx-swap-oob="true"' in attributes and text == UPLOAD_MISSING
+    assert stored.status_code == 201
+    attributes, text = _proof_error_line(stored.content.decode())
+    assert 'hx-swap-oob="true"' in attributes and text == ""
 
 
 def test_card_markup_scopes_dashboard_swaps(client_for, people, order_in):

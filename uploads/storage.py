@@ -1,7 +1,12 @@
-"""A Django storage backed by Cloudinary's own SDK, chosen when CLOUDINARY_URL is set.
+"""Where uploads live: local media (FileSystemStorage) or Cloudinary when CLOUDINARY_URL is set.
 
-Files are uploaded with delivery type "private": Cloudinary serves them only
-through signed download URLs that expire, so a leaked or guessed name is useless.
+`save_validated` stores a validated file and its thumbnail under names the server
+makes up; `delete_stored` removes them. Both go through the default storage, so
+callers never know which one is configured.
+
+The Cloudinary storage uses Cloudinary's own SDK. Files are uploaded with
+delivery type "private": Cloudinary serves them only through signed download
+URLs that expire, so a leaked or guessed name is useless.
 Images go up as image resources (Cloudinary serves them with an image type),
 PDFs and text as raw resources (Cloudinary would otherwise refuse PDF delivery).
 """
@@ -9,6 +14,7 @@ PDFs and text as raw resources (Cloudinary would otherwise refuse PDF delivery).
 from __future__ import annotations
 
 import time
+import uuid
 from pathlib import PurePosixPath
 from urllib.parse import unquote, urlsplit
 
@@ -20,11 +26,40 @@ import urllib3
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.files.base import ContentFile, File
-from django.core.files.storage import Storage
+from django.core.files.storage import Storage, default_storage
 from django.utils.deconstruct import deconstructible
 
-IMAGE_EXTENSIONS = {"png", "jpg", "jpeg", "gif", "webp"}
+from uploads.validation import IMAGE_EXTENSIONS, ValidatedFile
+
 DELIVERY_TYPE = "private"
+
+
+def save_validated(*, file: ValidatedFile, prefix: str) -> tuple[str, str | None]:
+    """Store a validated file (and its thumbnail) under fresh server-made names.
+
+    Returns the storage names of the file and of the thumbnail (None without one).
+    `prefix` is a folder such as "chat/2025/01" or "proofs/42".
+    """
+    prefix = prefix.strip("/")
+    stem = uuid.uuid4().hex
+    name = default_storage.save(f"{prefix}/{stem}.{file.extension}", ContentFile(file.content))
+    thumbnail_name = None
+    if file.thumbnail:
+        try:
+            thumbnail_name = default_storage.save(
+                f"{prefix}/thumbs/{stem}.{file.thumbnail_extension}", ContentFile(file.thumbnail)
+            )
+        except Exception:
+            default_storage.delete(name)
+            raise
+    return name, thumbnail_name
+
+
+def delete_stored(*names: str | None) -> None:
+    """Delete stored files by name; names already gone are fine."""
+    for name in names:
+        if name:
+            default_storage.delete(name)
 
 
 def parse_cloudinary_url(url: str) -> dict[str, str]:

@@ -1,38 +1,23 @@
-"""Upload validation and storage for chat files and proof screenshots.
+"""What may be uploaded: the checks every chat file and proof screenshot passes.
 
-Everything a user uploads passes `validate_upload`, which decides the type from
-the bytes (never from the name or the browser's content type), re-encodes images
-so no metadata or trailing payload survives, and keeps the original filename for
-display only. `save_validated` stores the result under a name the server made up;
-files are only ever handed out through views that check who is asking
-(`file_response`), or as signed, expiring Cloudinary URLs.
+`validate_upload` decides the type from the bytes (never from the name or the
+browser's content type), re-encodes images so no metadata or trailing payload
+survives, makes a thumbnail, and keeps the original filename for display only.
+What it returns is stored by `uploads.storage.save_validated` under a name the
+server makes up.
 """
 
 from __future__ import annotations
 
 import unicodedata
-import uuid
 from dataclasses import dataclass
 from io import BytesIO
 from pathlib import PurePosixPath
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.conf import settings
-from django.core.files.base import ContentFile
-from django.core.files.storage import Storage, default_storage
-from django.core.files.uploadhandler import FileUploadHandler, SkipFile
-from django.http import FileResponse, Http404, HttpResponse, HttpResponseRedirect
 from django.template.defaultfilters import filesizeformat
-from django.urls import reverse
-from django.utils import timezone
 from PIL import Image, ImageOps, ImageSequence, UnidentifiedImageError
-
-from realtime import ratelimit
-
-if TYPE_CHECKING:
-    from django.contrib.auth.models import AbstractBaseUser
-
-    from rooms.models import Message
 
 UPLOAD_MISSING = "Choose a file to upload."
 UPLOAD_EMPTY = "The file is empty."
@@ -47,7 +32,6 @@ UPLOAD_IMAGE_INVALID = "The image could not be read: it is damaged, truncated or
 UPLOAD_IMAGE_TOO_BIG = "The image has too many pixels (at most {limit} megapixels, all frames together)."
 UPLOAD_TOO_MANY_FRAMES = "Animations can have at most {limit} frames."
 UPLOAD_TEXT_INVALID = "Text files must be UTF-8 text without binary data."
-UPLOAD_RATE_LIMITED = "You are uploading too quickly. Wait a minute and try again."
 
 IMAGE_TYPES = {
     # Pillow format: (content type, stored extension, extensions accepted in the original name)
@@ -57,23 +41,14 @@ IMAGE_TYPES = {
     "WEBP": ("image/webp", "webp", {"webp"}),
 }
 IMAGE_CONTENT_TYPES = {content_type for content_type, _, _ in IMAGE_TYPES.values()}
+# Every name an image may have; storage picks Cloudinary's resource type by the same set.
 IMAGE_EXTENSIONS = {ext for _, _, names in IMAGE_TYPES.values() for ext in names}
 PDF_EXTENSIONS = {"pdf"}
 TEXT_EXTENSIONS = {"txt", "text", "log", "md"}
 MARKUP_EXTENSIONS = {"svg", "svgz", "html", "htm", "xhtml", "xht", "shtml", "mht", "mhtml", "xml", "xsl", "xslt"}
-CONTENT_TYPES_BY_EXTENSION = {
-    "png": "image/png",
-    "jpg": "image/jpeg",
-    "gif": "image/gif",
-    "webp": "image/webp",
-    "pdf": "application/pdf",
-    "txt": "text/plain",
-}
 THUMBNAIL_SIZE = (480, 480)
 MAX_FRAMES = 300
 MAX_DISPLAY_NAME = 255
-# Multipart boundaries and the other form fields ride along with the file.
-MULTIPART_OVERHEAD = 64 * 1024
 # What browsers sniff as markup even when served as text: `<` then a tag, `<!`, `<?`.
 _MARKUP_START = ("<!", "<?")
 
@@ -92,9 +67,6 @@ class ValidatedFile:
     extension: str  # without dot, chosen by the server from the content
     thumbnail: bytes | None = None  # PNG/JPEG/WebP thumbnail for images
     thumbnail_extension: str = ""
-
-
-# VALIDATION
 
 
 def max_upload_bytes() -> int:
@@ -317,147 +289,3 @@ def _thumbnail(image: Image.Image, image_format: str) -> tuple[bytes, str]:
         thumb = thumb.convert("RGBA")
     thumb.save(out, format="PNG", optimize=True)
     return out.getvalue(), "png"
-
-
-class UploadSizeLimitHandler(FileUploadHandler):
-    """First in FILE_UPLOAD_HANDLERS: stops reading a file part once it passes
-    UPLOAD_MAX_BYTES, so an oversize upload never fills memory or the temp dir."""
-
-    def new_file(self, *args: Any, **kwargs: Any) -> None:
-        super().new_file(*args, **kwargs)
-        self.received = 0
-
-    def receive_data_chunk(self, raw_data: bytes, start: int) -> bytes:
-        self.received += len(raw_data)
-        if self.received > max_upload_bytes():
-            # The views read this flag to answer with the size error rather than
-            # "choose a file".
-            self.too_large = True
-            raise SkipFile()
-        return raw_data
-
-    def file_complete(self, file_size: int) -> None:
-        return None
-
-
-def upload_was_too_large(request: Any) -> bool:
-    """Whether the request body (or a file in it) went past UPLOAD_MAX_BYTES.
-
-    Reads only the Content-Length header and the handler's flag, so it is safe to
-    call before touching `request.FILES`.
-    """
-    try:
-        length = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        length = 0
-    if length > max_upload_bytes() + MULTIPART_OVERHEAD:
-        return True
-    request.FILES  # noqa: B018 - parse now so the size handler has run
-    return any(getattr(handler, "too_large", False) for handler in request.upload_handlers)
-
-
-def upload_rate_exceeded(*, user: AbstractBaseUser) -> bool:
-    """Count this upload attempt; True once the user is past UPLOAD_RATE_LIMIT a window."""
-    return not ratelimit.allow(
-        f"uploads:{user.pk}", limit=settings.UPLOAD_RATE_LIMIT, window=settings.UPLOAD_RATE_WINDOW_SECONDS
-    )
-
-
-# STORAGE
-
-
-def _storage() -> Storage:
-    return default_storage
-
-
-def save_validated(*, file: ValidatedFile, prefix: str) -> tuple[str, str | None]:
-    """Store a validated file (and its thumbnail) under fresh server-made names.
-
-    Returns the storage names of the file and of the thumbnail (None without one).
-    `prefix` is a folder such as "chat/2025/01" or "proofs/42".
-    """
-    prefix = prefix.strip("/")
-    stem = uuid.uuid4().hex
-    storage = _storage()
-    name = storage.save(f"{prefix}/{stem}.{file.extension}", ContentFile(file.content))
-    thumbnail_name = None
-    if file.thumbnail:
-        try:
-            thumbnail_name = storage.save(
-                f"{prefix}/thumbs/{stem}.{file.thumbnail_extension}", ContentFile(file.thumbnail)
-            )
-        except Exception:
-            storage.delete(name)
-            raise
-    return name, thumbnail_name
-
-
-def delete_stored(*names: str | None) -> None:
-    """Delete stored files by name; names already gone are fine."""
-    storage = _storage()
-    for name in names:
-        if name:
-            storage.delete(name)
-
-
-def store_attachment(*, message: Message, file: ValidatedFile) -> None:
-    """Store `file` for `message` and fill its attachment fields (the caller saves)."""
-    prefix = timezone.now().strftime("chat/%Y/%m")
-    name, thumbnail_name = save_validated(file=file, prefix=prefix)
-    message.attachment = name
-    message.attachment_thumbnail = thumbnail_name or ""
-    message.attachment_name = file.original_name
-    message.attachment_type = file.content_type
-    message.attachment_size = len(file.content)
-
-
-def delete_attachment_files(message: Message) -> None:
-    """Remove a message's file and thumbnail from storage (purges, failed saves)."""
-    delete_stored(message.attachment.name, message.attachment_thumbnail.name)
-
-
-# DELIVERY
-
-
-def attachment_url(message: Message, thumbnail: bool = False) -> str:
-    """The guarded URL of a message's file; the view checks the viewer each time."""
-    if thumbnail and message.attachment_thumbnail:
-        return reverse("uploads:message_thumb", args=[message.pk])
-    return reverse("uploads:message_file", args=[message.pk])
-
-
-def content_type_for(name: str) -> str:
-    return CONTENT_TYPES_BY_EXTENSION.get(PurePosixPath(name).suffix.lower().lstrip("."), "application/octet-stream")
-
-
-def file_response(*, name: str, content_type: str | None = None, display_name: str = "") -> HttpResponse:
-    """Hand a stored file to a viewer who has already been checked.
-
-    Local storage streams it; Cloudinary answers with a redirect to a signed URL
-    that expires. Only the allowed image types are shown inline; everything else
-    downloads, so a browser never renders uploaded content as a page.
-    """
-    content_type = content_type or content_type_for(name)
-    inline = content_type in IMAGE_CONTENT_TYPES
-    download_name = display_name or PurePosixPath(name).name
-    storage = _storage()
-    signed_url = getattr(storage, "signed_url", None)
-    if signed_url is not None:
-        response: HttpResponse = HttpResponseRedirect(
-            signed_url(name, attachment=not inline, download_name=download_name)
-        )
-        # The target expires; a cached redirect would outlive it.
-        response["Cache-Control"] = "private, no-store"
-        return response
-    try:
-        handle = storage.open(name, "rb")
-    except (FileNotFoundError, OSError):
-        raise Http404("No such file.") from None
-    if content_type == "text/plain":
-        content_type = "text/plain; charset=utf-8"
-    response = FileResponse(handle, content_type=content_type, as_attachment=not inline, filename=download_name)
-    response["X-Content-Type-Options"] = "nosniff"
-    # Even if something is opened directly, it may not run script or load anything.
-    response["Content-Security-Policy"] = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox"
-    response["Cache-Control"] = "private, max-age=3600"
-    return response
