@@ -43,12 +43,13 @@ from django.db import transaction
 from django.test import Client, override_settings
 from PIL import Image
 
+from accounts.models import NotificationSettings
 from orders import services as order_services
 from orders.models import Order, OrderEvent, ProofScreenshot
 from realtime import auth
 from realtime.models import TokenRevocation
 from rooms import services as room_services
-from rooms.models import Message, Room
+from rooms.models import Message, ReadState, Room
 from tests.conftest import session_headers
 from uploads.validation import validate_upload
 
@@ -193,6 +194,8 @@ def state() -> tuple:
         OrderEvent.objects.count(),
         ProofScreenshot.objects.count(),
         list(TokenRevocation.objects.values_list("user_id", flat=True)),
+        sorted(ReadState.objects.values_list("user_id", "room_id", "last_read_id", "muted")),
+        sorted(NotificationSettings.objects.values_list("user_id", "email_enabled", "email_window_minutes")),
     )
 
 
@@ -219,6 +222,12 @@ HTTP_TABLE = [
     ("new group",                "POST", "/chat/new/",                                 SIGNED_IN),
     ("private room",             "GET",  "/chat/private/{target}/",                    NOT_TARGET),
     ("people search",            "GET",  "/chat/people/?q=o",                          SIGNED_IN),
+    ("chat list",                "GET",  "/chat/",                                     SIGNED_IN),
+    ("mark read",                "POST", "/chat/{group}/read/",                        GROUP),
+    ("mute",                     "POST", "/chat/{group}/mute/",                        GROUP),
+    ("notification settings page", "GET", "/settings/notifications/",                  SIGNED_IN),
+    ("notification settings",    "POST", "/settings/notifications/",                   SIGNED_IN),
+    ("push unsubscribe",         "POST", "/notifications/push/unsubscribe/",           SIGNED_IN),
     ("attachment download",      "GET",  "/files/message/{attachment}/",               ORDER),
     ("attachment thumbnail",     "GET",  "/files/message/{attachment}/thumb/",         ORDER),
     ("order page",               "GET",  "/orders/{order}/",                           ORDER),
@@ -353,6 +362,21 @@ SUCCESS = {
     "room messages API send": Success((201,), posted_in("group"), message_body),
     "public chat API send": Success((201,), posted_in(None), message_body),
     "log out everywhere": Success(done=lambda w, user, r: TokenRevocation.objects.filter(user=user).exists()),
+    "mark read": Success(
+        (204,),
+        lambda w, user, r: ReadState.objects.filter(user=user, room=w.group, last_read_id=w.group_message.pk).exists(),
+        lambda w, role: {"through": w.group_message.pk},
+    ),
+    "mute": Success(
+        REDIRECT,
+        lambda w, user, r: ReadState.objects.filter(user=user, room=w.group, muted=True).exists(),
+        lambda w, role: {"muted": "1"},
+    ),
+    "notification settings": Success(
+        REDIRECT,
+        lambda w, user, r: NotificationSettings.objects.filter(user=user, email_window_minutes=30).exists(),
+        lambda w, role: {"email_enabled": "on", "email_window_minutes": "30"},
+    ),
 }
 
 
