@@ -53,6 +53,7 @@ RESERVED_NAMES = {
     "edit",
     "delete",
     "leave",
+    "lists",
     PUBLIC_ROOM_NAME,
 }
 _ROOM_NAME = re.compile(r"^[a-z][a-z0-9-]{2,49}$")

@@ -6,6 +6,7 @@ app_name = "rooms"
 urlpatterns = [
     path("chat/", views.chat_index, name="index"),
     path("chat/new/", views.new_group, name="new_group"),
+    path("chat/lists/", views.room_lists, name="lists"),
     path("chat/people/", views.people, name="people"),
     path("chat/private/<str:username>/", views.private_room, name="private"),
     path("chat/older/<str:name>/", views.older_messages, name="older"),

@@ -125,6 +125,16 @@ def post_message(request: HttpRequest, name: str) -> HttpResponse:
 
 
 @login_required
+@require_GET
+def room_lists(request: HttpRequest) -> HttpResponse:
+    """The sidebar, dropdown and /chat/ lists, out of band, for a page that met a new room.
+    `?current=<room id>` keeps the page's own room marked in the sidebar."""
+    current = _int_or_none(request.GET.get("current"))
+    context = {"rooms": selectors.rooms_for_user(user=request.user), "room": Room(pk=current) if current else None}
+    return render(request, "rooms/room_lists.html", context)
+
+
+@login_required
 @require_POST
 def mark_read(request: HttpRequest, name: str) -> HttpResponse:
     """The page's batched "seen up to here" while its socket is down."""

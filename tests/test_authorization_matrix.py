@@ -223,6 +223,7 @@ HTTP_TABLE = [
     ("private room",             "GET",  "/chat/private/{target}/",                    NOT_TARGET),
     ("people search",            "GET",  "/chat/people/?q=o",                          SIGNED_IN),
     ("chat list",                "GET",  "/chat/",                                     SIGNED_IN),
+    ("chat lists refresh",       "GET",  "/chat/lists/?current=1",                     SIGNED_IN),
     ("mark read",                "POST", "/chat/{group}/read/",                        GROUP),
     ("mute",                     "POST", "/chat/{group}/mute/",                        GROUP),
     ("notification settings page", "GET", "/settings/notifications/",                  SIGNED_IN),

@@ -234,6 +234,21 @@
     });
     rooms = next;
     renderBadges();
+    listNewRooms();
+  }
+
+  // A room this page does not list yet (a first direct message): fetch the lists again.
+  var listed = new Set();
+  function listNewRooms() {
+    var missing = Object.keys(rooms).filter(function (key) {
+      return !listed.has(key) && !document.querySelector('[data-unread-badges="' + key + '"]');
+    });
+    if (!missing.length) return;
+    missing.forEach(function (key) {
+      listed.add(key);
+    });
+    var url = "/chat/lists/" + (reading.room ? "?current=" + reading.room : "");
+    htmx.ajax("GET", url, { source: document.body, swap: "none" }).then(renderBadges);
   }
 
   function counts(room) {
@@ -613,8 +628,8 @@
     if (list) list.scrollTop = list.scrollHeight;
     var composer = document.querySelector("[data-composer] [name=client_id]");
     if (composer) composer.value = newClientId();
-    loadState(document.getElementById("unread-state"));
     startReading();
+    loadState(document.getElementById("unread-state"));
     renderReceipts();
     setupNotificationSettings();
   });

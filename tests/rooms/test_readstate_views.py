@@ -104,3 +104,12 @@ def test_the_chat_list_shows_every_room_with_its_badge(group, public_room, clien
     listed = re.search(r'id="chat-index">(.*?)</ul>', body, re.S).group(1)
     assert room.get_absolute_url() in listed and public_room.get_absolute_url() in listed
     assert badge(listed, room.pk) == (None, "1")
+
+
+def test_a_page_that_meets_a_new_room_gets_every_list_again(make_user, client_for):
+    alice, bob = make_user("alice"), make_user("bob")
+    room = services.room_get_or_create_private(user=bob, other=alice)
+    body = client_for(alice).get("/chat/lists/").content.decode()
+    for list_id in ("room-list", "chat-index", "chat-dropdown-rooms"):
+        assert re.search(rf'id="{list_id}" hx-swap-oob="true"', body), list_id
+    assert body.count(f'data-unread-badges="{room.pk}"') == 3
