@@ -27,7 +27,7 @@ application = NotifierStarter(
                 ASGIStaticFilesHandler(django_asgi_app) if settings.SERVE_STATIC else django_asgi_app
             ),
             # Session sockets: AllowedHostsOriginValidator(AuthMiddlewareStack(router));
-            # `?token=` sockets: the signed token instead (config/auth.py).
+            # `?token=` sockets: the signed token instead (realtime/auth.py).
             "websocket": SocketAuthMiddleware(URLRouter(websocket_urlpatterns)),
         }
     )

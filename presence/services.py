@@ -1,5 +1,5 @@
 """Presence actions: a connection opens or closes, the heartbeat sweeps, and
-changes are published.
+changes are published; and each process's tracker, which runs them.
 
 Nothing here trusts disconnect() alone: entries expire unless the heartbeat of a
 living process refreshes them, and what subscribers see is always the difference
@@ -9,9 +9,14 @@ event heals at the next publish.
 
 from __future__ import annotations
 
+import asyncio
+
+from django.conf import settings
+
 from presence import broadcasts
-from presence.store import PresenceStore
-from presence.tracker import Tracker, get_tracker
+from presence.store import Clock, PresenceStore, new_store, reset_stores
+from presence.tracker import Sleep, Tracker
+from realtime.registry import per_event_loop
 
 
 async def presence_connect(*, user_id: int, conn_id: str, tracker: Tracker | None = None) -> None:
@@ -64,3 +69,29 @@ async def presence_publish_changes(*, store: PresenceStore, interval: float) -> 
     if changed:
         await broadcasts.broadcast_presence_changes(online=online, changed=changed)
     return 0.0
+
+
+def new_tracker(*, store: PresenceStore | None = None, sleep: Sleep = asyncio.sleep) -> Tracker:
+    """A process's presence machinery, running the actions above."""
+    return Tracker(
+        store=store or new_store(),
+        publish=presence_publish_changes,
+        sweep=presence_sweep,
+        coalesce_seconds=float(settings.PRESENCE_COALESCE_SECONDS),
+        heartbeat_seconds=float(settings.PRESENCE_HEARTBEAT_SECONDS),
+        sleep=sleep,
+    )
+
+
+_trackers = per_event_loop(new_tracker, stop=Tracker.stop)
+
+
+def get_tracker() -> Tracker:
+    """The tracker of the running event loop (one per server process)."""
+    return _trackers.get()
+
+
+def reset_presence(*, clock: Clock | None = None) -> None:
+    """Forget every tracker and all stored presence; tests call this between loops."""
+    _trackers.reset()
+    reset_stores(clock=clock)

@@ -17,6 +17,8 @@ from typing import Any
 
 from django.conf import settings
 
+from realtime.registry import Registry
+
 Clock = Callable[[], float]
 
 # Long enough to outlive a quiet site; losing it only means one fragment
@@ -251,8 +253,6 @@ class RedisPresenceStore(PresenceStore):
 
 
 _memory_state = _MemoryState()
-_sync_stores: dict[tuple[str, str], PresenceStore] = {}
-_sync_lock = threading.Lock()
 
 
 def ttl_seconds() -> float:
@@ -269,14 +269,12 @@ def new_store() -> PresenceStore:
     return MemoryPresenceStore(state=_memory_state, ttl_seconds=ttl_seconds(), clock=_clock)
 
 
+_sync_stores = Registry(new_store, key=lambda: (settings.REDIS_URL, settings.REDIS_PREFIX))
+
+
 def sync_store() -> PresenceStore:
     """The store page renders read from (thread-safe; one per configuration)."""
-    key = (settings.REDIS_URL, settings.REDIS_PREFIX)
-    with _sync_lock:
-        store = _sync_stores.get(key)
-        if store is None:
-            store = _sync_stores[key] = new_store()
-        return store
+    return _sync_stores.get()
 
 
 def reset_stores(*, clock: Clock | None = None) -> None:
@@ -284,5 +282,4 @@ def reset_stores(*, clock: Clock | None = None) -> None:
     global _clock, _memory_state
     _clock = clock or time.time
     _memory_state = _MemoryState()
-    with _sync_lock:
-        _sync_stores.clear()
+    _sync_stores.reset()

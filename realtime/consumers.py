@@ -3,14 +3,15 @@ membership through the process hub, and connect/disconnect logging."""
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 import uuid
+from functools import cache
 from typing import Any
 
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
+from django.template.loader import render_to_string
 
 from realtime import groups
 from realtime.fanout import get_hub, publish
@@ -23,7 +24,13 @@ CLOSE_USER_INVALID = 4002
 CLOSE_TOKEN_INVALID = 4003
 CLOSE_FORBIDDEN = 4004
 CLOSE_TOO_MANY_SOCKETS = 4008
-RESYNC_FRAME = '<div id="resync-signal" hx-swap-oob="true" hidden data-resync-now></div>'
+
+
+@cache
+def resync_frame() -> str:
+    """The same bytes for every socket of every page (base.html's #resync-signal),
+    rendered once per process: a resync reaches all of them at once."""
+    return render_to_string("base.html#resync-signal", {"oob": True})
 
 
 class _SocketSlots:
@@ -117,7 +124,7 @@ class FanoutConsumer(AsyncWebsocketConsumer):
     async def fanout_resync(self) -> None:
         # Pages with live state re-read it over HTTP when they get this signal
         # (static/js/boostroom.js); servers may not send close code 1012 here.
-        await self.send(text_data=RESYNC_FRAME)
+        await self.send(text_data=resync_frame())
 
     async def deliver_event(self, group: str, event: dict[str, Any]) -> None:
         frame = self.frame_for(group, event)
@@ -127,9 +134,6 @@ class FanoutConsumer(AsyncWebsocketConsumer):
     def frame_for(self, group: str, event: dict[str, Any]) -> str | None:
         """The frame this socket gets for an event; subclasses pick an audience."""
         return event.get("html")
-
-    async def send_json(self, data: dict[str, Any]) -> None:
-        await self.send(text_data=json.dumps(data))
 
 
 class PingConsumer(FanoutConsumer):
@@ -147,5 +151,6 @@ class PingConsumer(FanoutConsumer):
         await publish(self.ping_group, html="", started=started)
 
     def frame_for(self, group: str, event: dict[str, Any]) -> str | None:
-        elapsed = (time.monotonic() - event["started"]) * 1000
-        return f'<span id="layer-rtt" hx-swap-oob="true">{elapsed:.1f} ms through the channel layer</span>'
+        # Only this socket is in its ping group: a render per event is a render per socket here.
+        elapsed_ms = (time.monotonic() - event["started"]) * 1000
+        return render_to_string("realtime_test.html#layer-rtt", {"elapsed_ms": elapsed_ms, "oob": True})

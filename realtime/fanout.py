@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import weakref
 from collections.abc import Iterable
 from typing import Any, Protocol
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
+
+from realtime.registry import per_event_loop
 
 logger = logging.getLogger("boostroom.realtime")
 
@@ -80,9 +81,6 @@ class Hub:
             except Exception:
                 # Harmless: a stale membership only costs a dropped event.
                 logger.warning("group leave failed for %s", group)
-
-    def local_count(self, group: str) -> int:
-        return len(self.members.get(group, ()))
 
     async def deliver(self, event: dict[str, Any]) -> None:
         group = event["group"]
@@ -193,23 +191,17 @@ def _cancel_until_done(task: asyncio.Future, every: float = 0.5) -> None:
     again()
 
 
-_hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Hub] = weakref.WeakKeyDictionary()
+_hubs = per_event_loop(Hub, stop=Hub.stop)
 
 
 def get_hub() -> Hub:
     """The hub of the running event loop (one per server process)."""
-    loop = asyncio.get_running_loop()
-    hub = _hubs.get(loop)
-    if hub is None:
-        hub = _hubs[loop] = Hub()
-    return hub
+    return _hubs.get()
 
 
 def reset_hubs() -> None:
     """Forget every hub; tests call this between event loops."""
-    for hub in list(_hubs.values()):
-        hub.stop()
-    _hubs.clear()
+    _hubs.reset()
 
 
 async def publish(group: str, **payload: Any) -> None:

@@ -7,7 +7,6 @@ import json
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.template.loader import render_to_string
-from django.utils.html import format_html
 
 from realtime import groups
 from realtime.fanout import publish_many_sync, publish_sync
@@ -18,17 +17,15 @@ TEMPLATE = "rooms/room.html"
 READSTATE_TEMPLATE = "rooms/readstate.html"
 
 
-def render_message(message: Message, *, oob: bool = True) -> str:
-    html = render_to_string(f"{TEMPLATE}#message", {"message": message})
-    # The wrapper is consumed by the swap: only the message lands in #messages.
-    return f'<div hx-swap-oob="beforeend:#messages">{html}</div>' if oob else html
-
-
 def render_messages(messages: list[Message]) -> str:
+    """Messages for an open page, appended to its #messages in this order."""
     if not messages:
         return ""
-    inner = "".join(render_to_string(f"{TEMPLATE}#message", {"message": m}) for m in messages)
-    return f'<div hx-swap-oob="beforeend:#messages">{inner}</div>'
+    return render_to_string(f"{TEMPLATE}#new-messages", {"chat_messages": messages, "oob": True})
+
+
+def render_message(message: Message) -> str:
+    return render_messages([message])
 
 
 def render_reload_notice(room: Room) -> str:
@@ -36,14 +33,12 @@ def render_reload_notice(room: Room) -> str:
 
 
 def error_fragment(text: str) -> str:
-    return format_html('<p id="chat-error" hx-swap-oob="true" class="error-text" role="alert">{}</p>', text)
+    return render_to_string(f"{TEMPLATE}#chat-error", {"chat_error": text, "oob": True})
 
 
 def clear_error_fragment(client_id: str | None = None) -> str:
     """The sender's acknowledgement: the send with `client_id` is stored."""
-    return format_html(
-        '<p id="chat-error" hx-swap-oob="true" class="error-text" role="alert" data-stored="{}"></p>', client_id or ""
-    )
+    return render_to_string(f"{TEMPLATE}#chat-error", {"stored_client_id": client_id or "", "oob": True})
 
 
 def message_created(message: Message) -> None:

@@ -4,6 +4,7 @@ every request; actions go through rooms.services."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 from django.conf import settings
 from django.contrib import messages as flash
@@ -17,20 +18,22 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from rooms import broadcasts, selectors, services
 from rooms.consumers import SEND_FAILED
-from rooms.file_views import attachment_url
 from rooms.forms import GroupCreateForm, GroupEditForm, MessageForm
 from rooms.models import PUBLIC_ROOM_NAME, Message, Room
 from uploads.validation import max_upload_bytes
 
 TEMPLATE = "rooms/room.html"
 API_LIMIT_MAX = 100
+ROOM_NOT_FOUND = "No such room."
 
 
-def _room_or_404(name: str, user) -> Room:
+def _room_or_404(name: str, user, *, select: Callable[..., Room] = selectors.room_for_user) -> Room:
+    """The room, if `select` lets this user have it; otherwise a 404 exactly like a
+    room that does not exist, since whether a name is taken is nobody else's business."""
     try:
-        return selectors.room_for_user(name=name, user=user)
+        return select(name=name, user=user)
     except selectors.RoomAccessDenied:
-        raise Http404("No such room.") from None
+        raise Http404(ROOM_NOT_FOUND) from None
 
 
 def _page_context(request: HttpRequest, room: Room) -> dict:
@@ -231,10 +234,7 @@ def edit_group(request: HttpRequest, name: str) -> HttpResponse:
 @login_required
 @require_POST
 def delete_group(request: HttpRequest, name: str) -> HttpResponse:
-    try:
-        room = selectors.room_for_deletion(name=name, user=request.user)
-    except selectors.RoomAccessDenied:
-        raise Http404("No such room.") from None
+    room = _room_or_404(name, request.user, select=selectors.room_for_deletion)
     try:
         services.room_delete(room=room, by=request.user)
     except services.RoomPermissionDenied as error:
@@ -299,8 +299,8 @@ def _attachment_json(message: Message) -> dict | None:
         "name": message.attachment_name,
         "content_type": message.attachment_type,
         "size": message.attachment_size,
-        "url": attachment_url(message),
-        "thumbnail_url": attachment_url(message, thumbnail=True) if message.attachment_thumbnail else None,
+        "url": message.attachment_url(),
+        "thumbnail_url": message.attachment_url(thumbnail=True) if message.attachment_thumbnail else None,
     }
 
 
@@ -315,7 +315,7 @@ def api_messages(request: HttpRequest, name: str = PUBLIC_ROOM_NAME) -> JsonResp
     try:
         room = selectors.room_for_user(name=name, user=request.user)
     except selectors.RoomAccessDenied:
-        return _api_error("No such room.", 404)
+        return _api_error(ROOM_NOT_FOUND, 404)
     if request.method == "POST":
         return _api_post(request, room)
     after, before = request.GET.get("after"), request.GET.get("before")

@@ -14,8 +14,8 @@ from django.contrib.auth.models import Group, User
 from django.test import Client
 
 from notifications.notifier import reset_notifiers
+from presence.services import reset_presence
 from presence.store import new_store
-from presence.tracker import reset_presence
 from realtime.consumers import socket_slots
 from realtime.fanout import reset_hubs
 

@@ -75,7 +75,6 @@ OPEN_ORDER = frozenset({"customer"}) | STAFF | BOOSTERS  # an unclaimed order: e
 PRIVATE_TARGET = "manager"  # /chat/private/<this user>/: everyone but them gets a room
 NOT_TARGET = SIGNED_IN - {PRIVATE_TARGET}
 
-FAST_HASHER = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 SOCKET_SETTLE_SECONDS = 0.5
 
 
@@ -457,7 +456,7 @@ def http_world(django_db_setup, django_db_blocker, tmp_path_factory):
     media = tmp_path_factory.mktemp("matrix-media")
     with (
         django_db_blocker.unblock(),
-        override_settings(PASSWORD_HASHERS=FAST_HASHER, MEDIA_ROOT=media, **isolated_services()),
+        override_settings(MEDIA_ROOT=media, **isolated_services()),
     ):
         atomic = transaction.atomic()
         atomic.__enter__()
@@ -554,7 +553,6 @@ async def socket_outcome(world: World, row: Socket, role: str, transport: str) -
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("transport", ["cookie", "token"])
 async def test_sockets(transport, settings, tmp_path):
-    settings.PASSWORD_HASHERS = FAST_HASHER
     world = await database_sync_to_async(build_world)(with_files=False)
     cases = [(row, role) for row in SOCKET_ROWS for role in ROLES]
     results = await asyncio.gather(*(socket_outcome(world, row, role, transport) for row, role in cases))
@@ -575,7 +573,6 @@ async def test_sockets(transport, settings, tmp_path):
 async def test_forged_token_gets_4003_on_every_socket(settings):
     from config.asgi import application
 
-    settings.PASSWORD_HASHERS = FAST_HASHER
     world = await database_sync_to_async(build_world)(with_files=False)
     forged = world.tokens["admin"][:-4] + "AAAA"
     sockets = [

@@ -135,7 +135,7 @@ def server_env(*, database_url: str, redis_url: str, redis_prefix: str, media_ro
         if key not in {"DATABASE_URL", "REDIS_URL", "REDIS_PREFIX", "CLOUDINARY_URL", "MEDIA_ROOT", "LOG_DIR"}
     }
     env.update(
-        DJANGO_SETTINGS_MODULE="config.settings",
+        DJANGO_SETTINGS_MODULE="tests.settings",
         DEBUG="1",
         DATABASE_URL=database_url,
         REDIS_PREFIX=redis_prefix,

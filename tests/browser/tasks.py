@@ -98,7 +98,7 @@ TASKS = {"users": users, "group": group, "messages": messages, "room_messages": 
 
 
 def main() -> None:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
     import django
 
     django.setup()

@@ -100,6 +100,8 @@ def test_check_deploy_is_clean_for_production_environment():
     clean = {k: v for k, v in os.environ.items() if k not in SETTINGS_VARS}
     env = {
         **clean,
+        # The site's own settings, not the suite's (pytest exports those).
+        "DJANGO_SETTINGS_MODULE": "config.settings",
         "DEBUG": "0",
         "SECRET_KEY": "k3y-" + "a1b2c3d4e5" * 6,
         "ALLOWED_HOSTS": "boostroom.example",

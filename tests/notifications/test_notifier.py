@@ -15,7 +15,7 @@ from notifications.models import Digest
 from notifications.notifier import ensure_notifier, reset_notifiers
 from rooms import services
 from rooms.models import Message
-from tests.presence.test_processes import wait_for
+from tests.presence.conftest import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

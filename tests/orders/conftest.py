@@ -32,12 +32,6 @@ class FailingEmailBackend(BaseEmailBackend):
         raise smtplib.SMTPConnectError(421, "service not available")
 
 
-@pytest.fixture(autouse=True)
-def fast_passwords(settings) -> None:
-    # Six users per test: the production hasher would be most of the suite's time.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def roles(db) -> None:
     """The role groups from migration 0001, which a transactional test's flush removes."""

@@ -11,11 +11,6 @@ from rooms.models import PUBLIC_ROOM_NAME, Message, Room
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def chat_state() -> dict:
     return {
         room.name: (

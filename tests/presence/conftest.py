@@ -6,7 +6,8 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import pytest
@@ -14,7 +15,9 @@ from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.db import close_old_connections
 
-from presence.tracker import reset_presence
+from presence.services import reset_presence
+from realtime.fanout import Hub
+from rooms.models import PUBLIC_ROOM_NAME, Room
 
 COALESCE_SECONDS = 0.2
 HEARTBEAT_SECONDS = 0.2
@@ -33,6 +36,52 @@ class FakeClock:
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
+
+
+class ManualSleep:
+    """A tracker's `sleep` that returns only when the test says: its loops then
+    move one step at a time, on the presence clock.
+
+    `advance_to()` moves the clock and wakes every sleep due by then;
+    `run_freely()` wakes them all and lets later sleeps take real time, until
+    `hold()`.
+    """
+
+    def __init__(self, clock: FakeClock) -> None:
+        self.clock = clock
+        self.requested: list[float] = []
+        self._parked: list[tuple[float, asyncio.Future[None]]] = []
+        self._free = False
+
+    @property
+    def parked(self) -> int:
+        return sum(not future.done() for _, future in self._parked)
+
+    async def __call__(self, seconds: float) -> None:
+        self.requested.append(seconds)
+        if self._free:
+            return await asyncio.sleep(seconds)
+        future = asyncio.get_running_loop().create_future()
+        self._parked.append((self.clock.now + seconds, future))
+        await future
+
+    def advance_to(self, when: float) -> None:
+        self.clock.now = when
+        self._wake(lambda due: due <= when)
+
+    def run_freely(self) -> None:
+        self._free = True
+        self._wake(lambda due: True)
+
+    def hold(self) -> None:
+        """Park later sleeps again (those already taking real time finish first)."""
+        self._free = False
+
+    def _wake(self, due_now: Callable[[float], bool]) -> None:
+        for due, future in self._parked:
+            if due_now(due) and not future.done():
+                future.set_result(None)
+        self._parked = [(due, future) for due, future in self._parked if not future.done()]
 
 
 @pytest.fixture(autouse=True)
@@ -72,7 +121,7 @@ def room_count(frame: str, room_id: int) -> int | None:
 
 
 async def receive_until(
-    socket: WebsocketCommunicator, predicate: Callable[[str], bool], within: float = 3.0
+    socket: WebsocketCommunicator, predicate: Callable[[str], bool], within: float = 10.0
 ) -> list[str]:
     """Frames up to and including the first one matching `predicate`."""
     frames: list[str] = []
@@ -86,15 +135,28 @@ async def receive_until(
             return frames
 
 
-async def drain(socket: WebsocketCommunicator, seconds: float) -> list[str]:
-    """Every frame that arrives within `seconds`."""
-    frames: list[str] = []
-    deadline = asyncio.get_running_loop().time() + seconds
-    while (remaining := deadline - asyncio.get_running_loop().time()) > 0:
-        if await socket.receive_nothing(timeout=min(remaining, 0.05), interval=0.01):
-            continue
-        frames.append(await socket.receive_from(timeout=1))
-    return frames
+def seen_all(*predicates: Callable[[str], bool]) -> Callable[[str], bool]:
+    """A predicate for `receive_until` that holds once each of these has matched some frame."""
+    pending = list(predicates)
+
+    def check(frame: str) -> bool:
+        pending[:] = [predicate for predicate in pending if not predicate(frame)]
+        return not pending
+
+    return check
+
+
+async def wait_for(condition: Callable[[], bool], within: float = 10.0) -> None:
+    deadline = asyncio.get_running_loop().time() + within
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
+        await asyncio.sleep(0.02)
+
+
+def public_room() -> Room:
+    # Transactional tests flush the migration's row; the room is part of the site.
+    room, _ = Room.objects.get_or_create(name=PUBLIC_ROOM_NAME, defaults={"kind": Room.Kind.PUBLIC})
+    return room
 
 
 class Collector:
@@ -105,3 +167,33 @@ class Collector:
 
     async def fanout_deliver(self, group: str, event: dict[str, Any]) -> None:
         self.frames.append(event["html"])
+
+    def counts(self) -> list[int]:
+        """The site-wide online counts it was sent, in order."""
+        return [count for frame in self.frames if (count := online_count(frame)) is not None]
+
+
+async def listening_hub(groups: Iterable[str]) -> tuple[Hub, Collector]:
+    hub, collector = Hub(), Collector()
+    for group in groups:
+        await hub.join(group, collector)
+    return hub, collector
+
+
+@pytest.fixture
+def publish_passes(monkeypatch) -> Counter:
+    """Finished publish passes per store (so per tracker), counted around the real
+    action; trackers made after this fixture use it."""
+    from presence import services
+
+    finished: Counter = Counter()
+    real = services.presence_publish_changes
+
+    async def counted(*, store, interval: float) -> float:
+        wait = await real(store=store, interval=interval)
+        if not wait:
+            finished[store] += 1
+        return wait
+
+    monkeypatch.setattr(services, "presence_publish_changes", counted)
+    return finished

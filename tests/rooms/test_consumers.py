@@ -1,12 +1,19 @@
-"""The chat socket, through the real ASGI stack (origin check, session auth)."""
+"""The chat socket, through the real ASGI stack (origin check, session auth).
 
+That a socket got nothing is shown by what it gets next: a later event reaches
+it after anything the earlier one would have sent.
+"""
+
+import asyncio
 import json
+import threading
 
 import pytest
+from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
-from django.db import transaction
+from django.db import connection, transaction
 
-from rooms import broadcasts, services
+from rooms import broadcasts, selectors, services
 from rooms.models import Message
 from tests.conftest import expect_close
 
@@ -100,9 +107,8 @@ async def test_bad_frames_get_an_error_and_change_nothing(socket_for, squad, raw
     await a.send_to(text_data=raw)
     reply = await a.receive_from(timeout=3)
     assert 'id="chat-error"' in reply and error in reply
-    assert await b.receive_nothing(timeout=0.3)
     assert await db(Message.objects.count)() == 0
-    # The socket is still usable.
+    # The socket is still usable, and the refused frame sent the others nothing.
     await send(a, body="still here")
     assert "still here" in without_ack(await frames(a, 2))[0]
     assert "still here" in await b.receive_from(timeout=3)
@@ -150,9 +156,11 @@ async def test_retried_send_is_stored_and_shown_once(socket_for, squad):
     assert "once" in await b.receive_from(timeout=3)
     await send(a, body="once", client_id="retry-1")
     assert without_ack(await frames(a, 1)) == []
-    assert await a.receive_nothing(timeout=0.3)  # already shown on this socket
-    assert await b.receive_nothing(timeout=0.3)
     assert await db(Message.objects.count)() == 1
+    # Neither socket is shown it again: the next thing each gets is the next message.
+    await send(a, body="next")
+    assert ["next" in frame for frame in without_ack(await frames(a, 2))] == [True]
+    assert "next" in await b.receive_from(timeout=3)
     await a.disconnect()
     await b.disconnect()
 
@@ -181,7 +189,6 @@ async def test_rolled_back_message_is_never_broadcast(socket_for, squad):
             pass
 
     await db(post_and_roll_back)()
-    assert await b.receive_nothing(timeout=0.5)
     await db(services.message_post)(room=room, author=owner, body="real")
     assert "real" in await b.receive_from(timeout=3)
     await b.disconnect()
@@ -222,7 +229,6 @@ async def test_resume_from_a_bogus_future_id_does_not_silence_the_socket(socket_
     room, owner, member, _ = squad
     b = await connected(socket_for, "/ws/chatroom/squad/", member)
     await send(b, type="resume", after=10**9)
-    assert await b.receive_nothing(timeout=0.3)
     await db(services.message_post)(room=room, author=owner, body="after the bogus resume")
     assert "after the bogus resume" in await b.receive_from(timeout=3)
     await b.disconnect()
@@ -244,7 +250,8 @@ async def test_late_live_message_is_sent_once_not_dropped(socket_for, squad):
     # Each reaches the socket once, whichever order repeats come in.
     await db(broadcasts.message_created)(earlier)
     await db(broadcasts.message_created)(later)
-    assert await b.receive_nothing(timeout=0.3)
+    await db(services.message_post)(room=room, author=owner, body="after the repeats")
+    assert "after the repeats" in await b.receive_from(timeout=3)
     await b.disconnect()
 
 
@@ -255,7 +262,57 @@ async def test_live_messages_already_sent_by_resume_are_not_repeated(socket_for,
     await send(b, type="resume", after=0)
     assert f'id="message-{first.pk}"' in await b.receive_from(timeout=3)
     await db(broadcasts.message_created)(first)
-    assert await b.receive_nothing(timeout=0.3)
+    await db(services.message_post)(room=room, author=owner, body="after the repeat")
+    assert "after the repeat" in await b.receive_from(timeout=3)
+    await b.disconnect()
+
+
+async def test_live_messages_that_arrive_during_a_resume_wait_until_it_is_sent(socket_for, squad, monkeypatch):
+    room, owner, member, _ = squad
+    before = await db(lambda: [services.message_post(room=room, author=owner, body=f"m{i}").pk for i in range(3)])()
+    # Committed just before the resume reads, so the resume has it; its live
+    # broadcast arrives while the resume is still being read.
+    live = await db(
+        lambda: Message.objects.select_related("author").get(
+            pk=Message.objects.create(room=room, author=owner, body="live").pk
+        )
+    )()
+
+    # Hold the resume's read open (the real read follows) until the test lets it go.
+    reading, go = threading.Event(), threading.Event()
+    real_messages_after = selectors.messages_after
+
+    def held_messages_after(**kwargs):
+        reading.set()
+        assert go.wait(timeout=30), "the test never let the resume read"
+        return real_messages_after(**kwargs)
+
+    monkeypatch.setattr(selectors, "messages_after", held_messages_after)
+
+    def broadcast_live_then_typing() -> None:
+        # Off the thread the held read is using: the broadcast must not queue behind it.
+        try:
+            broadcasts.message_created(live)
+            broadcasts.typing(room=room, user=owner)
+        finally:
+            connection.close()
+
+    b = await connected(socket_for, "/ws/chatroom/squad/", member)
+    await send(b, type="resume", after=0)
+    try:
+        assert await asyncio.to_thread(reading.wait, 30)
+        await sync_to_async(broadcast_live_then_typing, thread_sensitive=False)()
+        # The typing note, never held back, came through the same hub after the
+        # live message: had the message not been held, it would be here first.
+        assert 'id="typing-indicator"' in await b.receive_from(timeout=10)
+    finally:
+        go.set()
+    resumed = await b.receive_from(timeout=10)
+    positions = [resumed.index(f'id="message-{pk}"') for pk in [*before, live.pk]]
+    assert positions == sorted(positions)
+    # The held live message was in the resume, so it is not sent again.
+    await db(services.message_post)(room=room, author=owner, body="after the resume")
+    assert "after the resume" in await b.receive_from(timeout=3)
     await b.disconnect()
 
 
@@ -293,7 +350,9 @@ async def test_no_typing_frames_in_a_room_of_more_than_100(socket_for, squad):
     a = await connected(socket_for, "/ws/chatroom/squad/", owner)
     b = await connected(socket_for, "/ws/chatroom/squad/", member)
     await send(a, type="typing")
-    assert await b.receive_nothing(timeout=0.5)
+    await send(a, body="typed")
+    assert "typed" in await b.receive_from(timeout=3)  # and no typing note before it
+    await frames(a, 2)  # the ack and the message
     # At exactly 100 members the indicator works again.
     await db(room.members.remove)(extra[0])
     await send(b, type="typing")

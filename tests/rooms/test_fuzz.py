@@ -62,9 +62,11 @@ async def exercise(headers, frames: list[dict]) -> None:
                 await socket.disconnect()
                 return
     await socket.send_to(text_data=json.dumps({"body": "canary", "client_id": None}))
+    # Answers to the fuzz frames may still be on their way on a loaded machine:
+    # read on until the canary comes back (or the wait ends, failing).
     frames_back = []
-    for _ in range(2):
-        frames_back.append(await socket.receive_from(timeout=3))
+    while not any("canary" in frame for frame in frames_back) and len(frames_back) < 20:
+        frames_back.append(await socket.receive_from(timeout=10))
     assert any("canary" in frame for frame in frames_back), "socket unusable after fuzzing"
     await socket.disconnect()
 

@@ -13,13 +13,11 @@ import pytest
 from channels.db import database_sync_to_async
 from django.db import close_old_connections
 
-from presence.tracker import reset_presence
+from presence.services import reset_presence
 from realtime import groups
-from realtime.fanout import Hub
 from rooms import services
 from rooms.models import ReadState
-from tests.presence.conftest import Collector
-from tests.presence.test_processes import wait_for
+from tests.presence.conftest import listening_hub, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -160,9 +158,7 @@ async def test_another_process_gets_the_same_bytes_once(socket_for, squad):
     """A second server process is a hub of its own on the same channel layer."""
     room, owner, member, _ = squad
     member_tab, _ = await presence_tab(socket_for, member)
-    other_process, elsewhere = Hub(), Collector()
-    await other_process.join(groups.room_activity(room.pk), elsewhere)
-    await other_process.join(groups.user_unread(member.pk), elsewhere)
+    other_process, elsewhere = await listening_hub([groups.room_activity(room.pk), groups.user_unread(member.pk)])
 
     message = await db(services.message_post)(room=room, author=owner, body="across processes")
     here = await next_matching(member_tab, ACTIVITY.search)
