@@ -35,6 +35,7 @@ browser: install
 
 bench: install
 	$(PY) bench/run.py
+	$(PY) bench/unread.py
 
 lint: install
 	$(VENV)/bin/ruff check .
