@@ -285,8 +285,10 @@ class Receivers:
             task.cancel()
 
 
-async def measure(server: Server, result: Result, receivers: Receivers, send, rate: float | None) -> Result:
-    """Send `result.messages` events through `send(n)` and wait for every delivery."""
+async def measure(
+    server: Server, result: Result, receivers: Receivers, send, rate: float | None, wait: float = 60
+) -> Result:
+    """Send `result.messages` events through `send(n)` and wait (up to `wait` seconds) for every delivery."""
     await asyncio.sleep(0.5)
     cpu_before = cpu_seconds(server.pids)
     for n in range(result.messages):
@@ -295,7 +297,7 @@ async def measure(server: Server, result: Result, receivers: Receivers, send, ra
         if rate:
             await asyncio.sleep(1 / rate)
     try:
-        await asyncio.wait_for(receivers.done.wait(), timeout=60)
+        await asyncio.wait_for(receivers.done.wait(), timeout=wait)
     except TimeoutError:
         result.notes.append("timed out waiting for deliveries")
     cpu = cpu_seconds(server.pids) - cpu_before

@@ -101,7 +101,8 @@ def render_unread_state(*, user: AbstractBaseUser) -> str:
 
 
 def render_receipts(room: Room, *, oob: bool = True) -> str:
-    readers = selectors.room_readers(room=room) if selectors.shows_receipts(room=room) else []
+    """How far each reader has read; callers check `selectors.shows_receipts` first."""
+    readers = selectors.room_readers(room=room)
     return render_to_string(f"{READSTATE_TEMPLATE}#receipts", {"room": room, "readers": readers, "oob": oob})
 
 

@@ -88,3 +88,16 @@ def test_the_divider_the_jump_and_new_messages_while_scrolled_up(site, people):
     button.click()
     expect(button).to_be_hidden()
     expect(reader.page.locator("#messages > article.msg").last).to_be_in_viewport()
+
+
+def test_desktop_notifications_are_turned_on_per_browser(site, people):
+    (name,) = site.users("notified")
+    person = people(name)
+    person.context.grant_permissions(["notifications"])
+    person.page.goto("/settings/notifications/")
+    status = person.page.locator("[data-desktop-status]")
+    expect(status).to_have_text("Off in this browser.")
+    person.page.locator("[data-desktop-toggle]").click()
+    expect(status).to_have_text("On in this browser.")
+    person.page.reload()
+    expect(status).to_have_text("On in this browser.")
