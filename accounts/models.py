@@ -4,22 +4,33 @@ from django.conf import settings
 from django.db import models
 
 
-class NotificationSettings(models.Model):
-    """How a person wants to hear about chat while they are away.
+class Theme(models.TextChoices):
+    # System first: it is the default and follows the device's light or dark setting.
+    SYSTEM = "system", "System"
+    LIGHT = "light", "Light"
+    DARK = "dark", "Dark"
+    WIN98 = "win98", "Windows 98"
 
-    No row means the defaults: email on, the site's batch window.
-    """
+
+class Preferences(models.Model):
+    """A person's settings: one row per user, made the first time they save one.
+    Until then every setting has its default, so most users never need a row."""
 
     user = models.OneToOneField(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="notification_settings"
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="preferences"
     )
+    theme = models.CharField(max_length=16, choices=Theme.choices, default=Theme.SYSTEM)
+    # The offline email of unread direct messages, @mentions and order chats (notifications/).
     email_enabled = models.BooleanField(
         "Email me about unread messages while I am away",
         default=True,
         help_text="Direct messages, @mentions and your order chats, batched into one email.",
     )
     # Minutes; null means the site's NOTIFICATION_EMAIL_DELAY_MINUTES.
-    email_window_minutes = models.PositiveSmallIntegerField("Batch window", null=True, blank=True)
+    email_window_minutes = models.PositiveSmallIntegerField("Email batch window", null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "preferences"
 
     def __str__(self) -> str:
-        return f"notifications of {self.user_id}"
+        return f"Preferences of user {self.user_id}"

@@ -1,16 +1,47 @@
+"""A person's actions on their own account settings."""
+
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser
+from functools import partial
+
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 
-from accounts.models import NotificationSettings
+from accounts import broadcasts
+from accounts.models import Preferences, Theme
+
+UNKNOWN_THEME = "Choose one of the themes offered."
+EMAIL_WINDOW_INVALID = "The email batch window is 1 to 1440 minutes."
+
+
+class PreferencesError(ValueError):
+    pass
 
 
 @transaction.atomic
-def notification_settings_update(
-    *, user: AbstractBaseUser, email_enabled: bool, email_window_minutes: int
-) -> NotificationSettings:
-    choices, _ = NotificationSettings.objects.update_or_create(
-        user_id=user.pk, defaults={"email_enabled": email_enabled, "email_window_minutes": email_window_minutes}
-    )
-    return choices
+def preferences_update(
+    *,
+    user: AbstractBaseUser,
+    theme: str | None = None,
+    email_enabled: bool | None = None,
+    email_window_minutes: int | None = None,
+) -> Preferences:
+    """Save the settings given (None leaves one as it is); every open page of the
+    user follows a theme change once it is committed."""
+    if theme is not None and theme not in Theme.values:
+        raise PreferencesError(UNKNOWN_THEME)
+    if email_window_minutes is not None and not 1 <= email_window_minutes <= 1440:
+        raise PreferencesError(EMAIL_WINDOW_INVALID)
+    preferences, created = Preferences.objects.select_for_update().get_or_create(user=user)
+    email = {"email_enabled": email_enabled, "email_window_minutes": email_window_minutes}
+    email = {name: value for name, value in email.items() if value is not None}
+    if email:
+        for name, value in email.items():
+            setattr(preferences, name, value)
+        preferences.save(update_fields=list(email))
+    # A user without a row saw this browser's cookie theme, so a first save is a change too.
+    if theme is not None and (created or theme != preferences.theme):
+        preferences.theme = theme
+        preferences.save(update_fields=["theme"])
+        transaction.on_commit(partial(broadcasts.theme_changed, user_id=user.pk, theme=theme))
+    return preferences

@@ -3,6 +3,8 @@ from django.urls import path
 from accounts import views
 
 app_name = "accounts"
+
 urlpatterns = [
-    path("settings/notifications/", views.notification_settings, name="notifications"),
+    path("settings/", views.account_settings, name="settings"),
+    path("theme/", views.theme_choose, name="theme"),
 ]

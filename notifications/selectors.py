@@ -17,7 +17,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Q
 
-from accounts.models import NotificationSettings
+from accounts.models import Preferences
 from notifications.models import Digest, PushSubscription
 from rooms.models import Message, ReadState, Room
 from rooms.selectors import can_read
@@ -36,7 +36,7 @@ SETTLE = timedelta(seconds=5)
 @dataclass
 class Pending:
     user: AbstractBaseUser
-    choices: NotificationSettings
+    choices: Preferences
     digest: Digest
     messages: list[Message] = field(default_factory=list)
     mentioned: set[int] = field(default_factory=set)  # ids of the messages that mention this user
@@ -76,7 +76,7 @@ def pending_notifications(*, now: datetime, exclude_user_ids: Collection[int] = 
         return []
 
     users = {u.pk: u for u in User.objects.filter(pk__in=recipients, is_active=True)}
-    choices = {c.user_id: c for c in NotificationSettings.objects.filter(user_id__in=users)}
+    choices = {c.user_id: c for c in Preferences.objects.filter(user_id__in=users)}
     Digest.objects.bulk_create([Digest(user_id=pk) for pk in users], ignore_conflicts=True)
     digests = {d.user_id: d for d in Digest.objects.filter(user_id__in=users)}
     states = {
@@ -86,7 +86,7 @@ def pending_notifications(*, now: datetime, exclude_user_ids: Collection[int] = 
     pending = []
     for user_id, user in users.items():
         digest = digests[user_id]
-        item = Pending(user=user, choices=choices.get(user_id) or NotificationSettings(user_id=user_id), digest=digest)
+        item = Pending(user=user, choices=choices.get(user_id) or Preferences(user_id=user_id), digest=digest)
         for message in recipients[user_id]:
             state = states.get((user_id, message.room_id))
             mentioned = user_id in mentions.get(message.pk, ())

@@ -84,7 +84,7 @@ def _email_if_due(item: selectors.Pending, now: datetime) -> int:
         "messages": news,
         "mentioned": item.mentioned,
         "site_url": settings.SITE_URL,
-        "settings_url": settings.SITE_URL + reverse("accounts:notifications"),
+        "settings_url": settings.SITE_URL + reverse("accounts:settings"),
     }
     subject = render_to_string("notifications/digest_subject.txt", context).strip()
     body = render_to_string("notifications/digest.txt", context)

@@ -43,7 +43,7 @@ from django.db import transaction
 from django.test import Client, override_settings
 from PIL import Image
 
-from accounts.models import NotificationSettings
+from accounts.models import Preferences
 from orders import services as order_services
 from orders.models import Order, OrderEvent, ProofScreenshot
 from realtime import auth
@@ -194,7 +194,7 @@ def state() -> tuple:
         ProofScreenshot.objects.count(),
         list(TokenRevocation.objects.values_list("user_id", flat=True)),
         sorted(ReadState.objects.values_list("user_id", "room_id", "last_read_id", "muted")),
-        sorted(NotificationSettings.objects.values_list("user_id", "email_enabled", "email_window_minutes")),
+        sorted(Preferences.objects.values_list("user_id", "theme", "email_enabled", "email_window_minutes")),
     )
 
 
@@ -225,8 +225,8 @@ HTTP_TABLE = [
     ("chat lists refresh",       "GET",  "/chat/lists/?current=1",                     SIGNED_IN),
     ("mark read",                "POST", "/chat/{group}/read/",                        GROUP),
     ("mute",                     "POST", "/chat/{group}/mute/",                        GROUP),
-    ("notification settings page", "GET", "/settings/notifications/",                  SIGNED_IN),
-    ("notification settings",    "POST", "/settings/notifications/",                   SIGNED_IN),
+    ("account settings page",    "GET",  "/settings/",                                 SIGNED_IN),
+    ("account settings",         "POST", "/settings/",                                 SIGNED_IN),
     ("push unsubscribe",         "POST", "/notifications/push/unsubscribe/",           SIGNED_IN),
     ("attachment download",      "GET",  "/files/message/{attachment}/",               ORDER),
     ("attachment thumbnail",     "GET",  "/files/message/{attachment}/thumb/",         ORDER),
@@ -372,10 +372,10 @@ SUCCESS = {
         lambda w, user, r: ReadState.objects.filter(user=user, room=w.group, muted=True).exists(),
         lambda w, role: {"muted": "1"},
     ),
-    "notification settings": Success(
+    "account settings": Success(
         REDIRECT,
-        lambda w, user, r: NotificationSettings.objects.filter(user=user, email_window_minutes=30).exists(),
-        lambda w, role: {"email_enabled": "on", "email_window_minutes": "30"},
+        lambda w, user, r: Preferences.objects.filter(user=user, theme="dark", email_window_minutes=30).exists(),
+        lambda w, role: {"theme": "dark", "email_enabled": "on", "email_window_minutes": "30"},
     ),
 }
 

@@ -59,7 +59,7 @@ def test_one_email_after_the_delay_with_every_unread_message_and_no_second(dm, s
     assert "are you there?" in email.body and "ping me back" in email.body
     for message in (first, second):
         assert f"https://boostroom.example/chat/{room.name}/#message-{message.pk}" in email.body
-    assert "https://boostroom.example/settings/notifications/" in email.body
+    assert "https://boostroom.example/settings/" in email.body
 
 
 def test_never_more_than_one_per_window_and_never_the_same_message_twice(dm):
@@ -97,11 +97,11 @@ def test_a_user_with_an_open_socket_gets_no_email(dm):
 def test_preferences_are_honoured(dm):
     room, alice, bob = dm
     mail.outbox.clear()
-    account_services.notification_settings_update(user=alice, email_enabled=True, email_window_minutes=30)
+    account_services.preferences_update(user=alice, email_enabled=True, email_window_minutes=30)
     post(room, bob, "hi")
     assert notifications_send_due(now=later(20)).emails == 0
     assert notifications_send_due(now=later(30)).emails == 1
-    account_services.notification_settings_update(user=alice, email_enabled=False, email_window_minutes=30)
+    account_services.preferences_update(user=alice, email_enabled=False)
     post(room, bob, "again")
     assert notifications_send_due(now=later(120)).emails == 0
 
