@@ -22,6 +22,8 @@ class PreferencesForm(forms.ModelForm):
     email_window_minutes = forms.TypedChoiceField(
         label="Email batch window",
         coerce=int,
+        required=False,
+        empty_value=None,
         help_text="Wait this long after a message before emailing, and send at most one email per window.",
     )
 

@@ -94,7 +94,7 @@ def test_desktop_notifications_are_turned_on_per_browser(site, people):
     (name,) = site.users("notified")
     person = people(name)
     person.context.grant_permissions(["notifications"])
-    person.page.goto("/settings/")
+    person.page.goto("/accounts/settings/")
     status = person.page.locator("[data-desktop-status]")
     expect(status).to_have_text("Off in this browser.")
     person.page.locator("[data-desktop-toggle]").click()

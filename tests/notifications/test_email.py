@@ -59,7 +59,7 @@ def test_one_email_after_the_delay_with_every_unread_message_and_no_second(dm, s
     assert "are you there?" in email.body and "ping me back" in email.body
     for message in (first, second):
         assert f"https://boostroom.example/chat/{room.name}/#message-{message.pk}" in email.body
-    assert "https://boostroom.example/settings/" in email.body
+    assert "https://boostroom.example/accounts/settings/" in email.body
 
 
 def test_never_more_than_one_per_window_and_never_the_same_message_twice(dm):

@@ -91,7 +91,7 @@ def test_muting_from_the_room_page(group, client_for):
     response = client.post(f"/chat/{room.name}/mute/", {"muted": "1"}, headers={"HX-Request": "true"})
     assert response.status_code == 200 and "Unmute" in response.content.decode()
     assert ReadState.objects.get(user=member, room=room).muted
-    page = client.get("/settings/").content.decode()
+    page = client.get("/accounts/settings/").content.decode()
     assert room.display_title in page
     assert client.post(f"/chat/{room.name}/mute/", {"muted": "0"}).status_code == 302
     assert not ReadState.objects.get(user=member, room=room).muted
