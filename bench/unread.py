@@ -55,7 +55,7 @@ async def scenario(layer: str, name: str, cookies: list[str], sender_cookie: str
     with Server("boostroom", layer) as server:
         sockets = []
         for path in paths:
-            sockets += await open_sockets(server, path, cookies, len(cookies))
+            sockets += await open_sockets(server, path, cookies, len(cookies), batch=20)
         (sender,) = await open_sockets(server, CHAT, [sender_cookie], 1)
         await asyncio.sleep(SETTLE_SECONDS)
         result = Result("boostroom", layer, name, len(sockets), messages, len(sockets) * messages)
