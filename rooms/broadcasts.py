@@ -43,10 +43,14 @@ def clear_error_fragment(client_id: str | None = None) -> str:
 
 def message_created(message: Message) -> None:
     # One hop for both: the chat sockets get the message, every reader's page
-    # the small event its badges and notifications follow from.
+    # the small event its badges and notifications follow from. previous_id lets
+    # each socket tell a gap from a late arrival (rooms.consumers).
     publish_many_sync(
         [
-            (groups.room(message.room_id), {"html": render_message(message), "message_id": message.pk}),
+            (
+                groups.room(message.room_id),
+                {"html": render_message(message), "message_id": message.pk, "previous_id": message.previous_id},
+            ),
             (groups.room_activity(message.room_id), {"html": render_activity(message)}),
         ]
     )

@@ -10,15 +10,20 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import BooleanField, Count, Exists, ExpressionWrapper, Max, OuterRef, Q, QuerySet
+from django.utils import timezone
 
 from realtime.roles import MANAGERS_GROUP, ROLE_GROUPS, is_booster, is_staff_user
-from rooms.models import PUBLIC_ROOM_NAME, Message, ReadState, Room, default_public_retention
+from rooms.models import PUBLIC_ROOM_NAME, Message, ReadState, Room, RoomInvite, RoomRemoval, default_public_retention
 
 User = get_user_model()
 
 
 class RoomAccessDenied(Exception):
     """The room does not exist or this user may not read it (deliberately the same)."""
+
+
+class InviteInvalid(Exception):
+    """No live invite carries this token (unknown, revoked or expired: deliberately the same)."""
 
 
 def can_read(*, room: Room, user: AbstractBaseUser | AnonymousUser) -> bool:
@@ -114,6 +119,12 @@ def latest_message_id(*, room: Room) -> int:
     return newest or 0
 
 
+def previous_message_id(*, room: Room, before: int) -> int:
+    """The id of the room's message just before id `before` (0 for none)."""
+    rows = Message.objects.filter(room=room, id__lt=before).order_by("-id").values_list("id", flat=True)
+    return rows.first() or 0
+
+
 def _message_rows(room: Room) -> QuerySet[Message]:
     return Message.objects.filter(room=room).select_related("author")
 
@@ -129,6 +140,26 @@ def room_members(*, room: Room) -> list:
     if room.kind == Room.Kind.PUBLIC:
         return []
     return list(room.members.order_by("username").only("pk", "username"))
+
+
+def invite_for_token(*, token: str) -> RoomInvite:
+    """The live invite carrying `token`, with its room."""
+    invite = RoomInvite.objects.select_related("room").filter(token=token, room__kind=Room.Kind.GROUP).first()
+    if invite is None or not invite.is_live():
+        raise InviteInvalid(token)
+    return invite
+
+
+def invite_live(*, room: Room) -> RoomInvite | None:
+    """The group's invite link in force, if any."""
+    now = timezone.now()
+    live = RoomInvite.objects.filter(room=room, revoked_at=None).filter(Q(expires_at=None) | Q(expires_at__gt=now))
+    return live.order_by("-id").first()
+
+
+def removed_since(*, room: Room, user: AbstractBaseUser, invite: RoomInvite) -> bool:
+    """Whether the admin removed `user` after `invite` was made."""
+    return RoomRemoval.objects.filter(room=room, user=user, newest_invite_id__gte=invite.pk).exists()
 
 
 def has_verified_email(*, user: AbstractBaseUser) -> bool:

@@ -1,7 +1,8 @@
 """Every chat action: one keyword-only function per user action.
 
 Views, consumers, the admin and management commands all call these. Broadcasts
-leave only after the transaction commits (`transaction.on_commit`).
+leave only after the transaction commits (`realtime.aftercommit`), and a failed
+push never turns a stored change into an error.
 """
 
 from __future__ import annotations
@@ -17,11 +18,12 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from realtime import ratelimit
+from realtime.aftercommit import after_commit
 from realtime.mail import send_mail_safely
 from rooms import broadcasts, selectors
 from rooms.formatting import render_body
 from rooms.mentions import mentioned_users
-from rooms.models import PUBLIC_ROOM_NAME, Message, ReadState, Room
+from rooms.models import PUBLIC_ROOM_NAME, Message, ReadState, Room, RoomInvite, RoomRemoval
 from uploads import storage
 from uploads.validation import ValidatedFile
 
@@ -30,6 +32,7 @@ logger = logging.getLogger("boostroom.rooms")
 MESSAGE_EMPTY = "Write something before sending."
 MESSAGE_RATE_LIMITED = "You are sending messages too fast. Wait a few seconds."
 MESSAGE_TOO_LONG = "Messages can be at most {limit} characters."
+MESSAGE_NUL = "Messages cannot contain NUL characters."
 CLIENT_ID_INVALID = "client_id must be 1 to 64 letters, digits, '-' or '_'."
 CLIENT_ID_REUSED = "That client_id was already used for a message in another room."
 ROOM_NAME_INVALID = "Room names are 3 to 50 lowercase letters, digits and dashes, starting with a letter."
@@ -41,6 +44,9 @@ NOT_ROOM_ADMIN = "Only the room's admin can do that."
 ONLY_GROUPS = "Only group chats can be joined, left or edited."
 RETENTION_INVALID = "Retention must be between 1 and 365 days, or empty to keep messages."
 READ_THROUGH_INVALID = "through must be a non-negative message id."
+INVITE_INVALID = "This invite link is not valid: it expired or was replaced. Ask the group's admin for a new one."
+INVITE_PREDATES_REMOVAL = "You were removed from this group. Ask its admin for a new invite link."
+INVITE_EXPIRY_INVALID = "An invite link can last 1 to 365 days, or leave it empty to keep it until you replace it."
 
 RESERVED_NAMES = {
     "new",
@@ -84,9 +90,13 @@ def message_post(
     """Store a message once and broadcast it after commit.
 
     A retry with the same `client_id` returns the stored message without a second
-    row or a second broadcast.
+    row, and broadcasts it again: the first attempt's push may never have left
+    (the layer was away, or the sender never heard back), and sockets drop repeats.
     """
     body = (body or "").strip()
+    # PostgreSQL cannot store NUL and SQLite would: refused here, the same way on both.
+    if "\x00" in body:
+        raise ChatError(MESSAGE_NUL)
     limit = settings.CHAT_MESSAGE_MAX_LENGTH
     if not body and attachment is None:
         raise ChatError(MESSAGE_EMPTY)
@@ -102,6 +112,8 @@ def message_post(
         if existing is not None:
             if existing.room_id != room.pk:
                 raise ChatError(CLIENT_ID_REUSED)
+            existing.previous_id = selectors.previous_message_id(room=room, before=existing.pk)
+            after_commit(broadcasts.message_created, existing)
             return existing
     limit_count, window = settings.CHAT_RATE_LIMIT
     if not ratelimit.allow(f"msg:{room.pk}:{author.pk}", limit=limit_count, window=window):
@@ -121,13 +133,16 @@ def message_post(
             # other rooms and foreign keys to this room unblocked.
             if not Room.objects.select_for_update(no_key=True).filter(pk=room.pk).exists():
                 raise selectors.RoomAccessDenied(room.name)  # deleted since it was read
+            # Its predecessor, read under the lock: a socket that has that one and
+            # gets this one has seen the room without a gap (rooms.consumers).
+            message.previous_id = selectors.latest_message_id(room=room)
             message.save()
             if mentioned:
                 message.mentions.set(mentioned)
             Room.objects.filter(pk=room.pk).update(last_message_at=message.created)
-            # robust: the message is stored whatever happens to the push; sockets
-            # that missed it catch up through resume.
-            transaction.on_commit(partial(broadcasts.message_created, message), robust=True)
+            # The message is stored whatever happens to the push; sockets that
+            # missed it catch up through resume.
+            after_commit(broadcasts.message_created, message)
     except IntegrityError:
         # Two retries raced past the lookup; the unique constraint kept one.
         _discard_files(message, attachment)
@@ -287,6 +302,7 @@ def room_create_group(*, creator: AbstractBaseUser, name: str, title: str = "") 
         except IntegrityError:
             raise ChatError(ROOM_NAME_TAKEN) from None
         room.members.add(creator)
+        RoomInvite.objects.create(room=room, created_by=creator)
     return room
 
 
@@ -318,15 +334,58 @@ def room_get_or_create_private(*, user: AbstractBaseUser, other: AbstractBaseUse
 
 
 def room_join(*, room: Room, user: AbstractBaseUser) -> Room:
-    """Join a group through its invite link; needs a verified email address."""
+    """Add `user` to a group; needs a verified email address. For trusted callers
+    (the demo data, the shell): people join through `room_join_by_invite`."""
     if room.kind != Room.Kind.GROUP:
         raise ChatError(ONLY_GROUPS)
     if not selectors.has_verified_email(user=user):
         raise ChatError(EMAIL_NOT_VERIFIED)
     room.members.add(user)
     _start_reading_at_newest(room, user)
-    transaction.on_commit(partial(broadcasts.members_changed, room))
+    after_commit(broadcasts.members_changed, room)
     return room
+
+
+@transaction.atomic
+def room_join_by_invite(*, token: str, user: AbstractBaseUser) -> Room:
+    """Join the group whose live invite link carries `token`.
+
+    A member the admin removed needs an invite made after the removal: the link
+    they knew no longer lets them back in.
+    """
+    try:
+        invite = selectors.invite_for_token(token=token)
+    except selectors.InviteInvalid:
+        raise ChatError(INVITE_INVALID) from None
+    room = invite.room
+    if selectors.can_read(room=room, user=user):
+        return room
+    if selectors.removed_since(room=room, user=user, invite=invite):
+        raise RoomPermissionDenied(INVITE_PREDATES_REMOVAL)
+    return room_join(room=room, user=user)
+
+
+@transaction.atomic
+def invite_regenerate(*, room: Room, by: AbstractBaseUser, expires_in_days: int | None = None) -> RoomInvite:
+    """A new invite link for the group; the old one stops working."""
+    _require_admin(room, by)
+    if expires_in_days is not None and not 1 <= expires_in_days <= 365:
+        raise ChatError(INVITE_EXPIRY_INVALID)
+    now = timezone.now()
+    _revoke_invites(room, now)
+    expires_at = now + timedelta(days=expires_in_days) if expires_in_days else None
+    return RoomInvite.objects.create(room=room, created_by=by, created=now, expires_at=expires_at)
+
+
+@transaction.atomic
+def invite_revoke(*, room: Room, by: AbstractBaseUser) -> None:
+    """The group's invite link stops working; nobody can join until a new one is made."""
+    _require_admin(room, by)
+    _revoke_invites(room, timezone.now())
+
+
+def _revoke_invites(room: Room, now: datetime) -> None:
+    RoomInvite.objects.filter(room=room, revoked_at=None).update(revoked_at=now)
 
 
 def room_leave(*, room: Room, user: AbstractBaseUser) -> None:
@@ -339,11 +398,11 @@ def room_leave(*, room: Room, user: AbstractBaseUser) -> None:
             if successor is None:
                 room_pk = room.pk
                 room.delete()
-                transaction.on_commit(partial(broadcasts.room_closed, room_pk))
+                after_commit(broadcasts.room_closed, room_pk)
                 return
             room.admin = successor
             room.save(update_fields=["admin"])
-        transaction.on_commit(partial(broadcasts.members_revoked, room, [user.pk]))
+        after_commit(broadcasts.members_revoked, room, [user.pk])
 
 
 def room_update(
@@ -363,7 +422,11 @@ def room_update(
         removed = [pk for pk in remove_user_ids if pk != by.pk]
         if removed:
             room.members.remove(*removed)
-            transaction.on_commit(partial(broadcasts.members_revoked, room, removed))
+            newest_invite = RoomInvite.objects.filter(room=room).order_by("-id").values_list("id", flat=True).first()
+            record = {"removed_at": timezone.now(), "newest_invite_id": newest_invite or 0}
+            for pk in removed:
+                RoomRemoval.objects.update_or_create(room=room, user_id=pk, defaults=record)
+            after_commit(broadcasts.members_revoked, room, removed)
     return room
 
 
@@ -381,7 +444,7 @@ def room_delete(*, room: Room, by: AbstractBaseUser) -> None:
         # whose attachments must still open.
         if names:
             transaction.on_commit(partial(_delete_files_quietly, names))
-        transaction.on_commit(partial(broadcasts.room_closed, room_pk))
+        after_commit(broadcasts.room_closed, room_pk)
 
 
 def room_create_for_order(*, name: str, title: str, members: list[AbstractBaseUser]) -> Room:
@@ -401,7 +464,7 @@ def room_set_members(*, room: Room, members: list[AbstractBaseUser]) -> None:
     removed = sorted(current - wanted)
     room.members.set(members)
     if removed:
-        transaction.on_commit(partial(broadcasts.members_revoked, room, removed))
+        after_commit(broadcasts.members_revoked, room, removed)
 
 
 def _require_admin(room: Room, user: AbstractBaseUser) -> None:
