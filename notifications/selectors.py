@@ -20,7 +20,7 @@ from django.db.models import Q
 from accounts.models import Preferences
 from notifications.models import Digest, PushSubscription
 from rooms.models import Message, ReadState, Room
-from rooms.selectors import can_read
+from rooms.selectors import can_read, notifiable_messages
 
 User = get_user_model()
 
@@ -46,7 +46,8 @@ def pending_notifications(*, now: datetime, exclude_user_ids: Collection[int] = 
     """Everyone with unread notifying messages from the last LOOKBACK, oldest
     message first, with their choices and what they were already told."""
     recent = (
-        Message.objects.filter(created__gte=now - LOOKBACK, created__lte=now - SETTLE)
+        notifiable_messages()
+        .filter(created__gte=now - LOOKBACK, created__lte=now - SETTLE)
         .filter(Q(room__kind__in=NOTIFYING_KINDS) | Q(mentions__isnull=False))
         .select_related("room", "author")
         .distinct()

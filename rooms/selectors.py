@@ -203,10 +203,16 @@ class RoomUnread:
         return asdict(self)
 
 
+def notifiable_messages() -> QuerySet[Message]:
+    """Messages that can be unread, counted or notified at all: every unread count,
+    divider, email and push starts here (a deleted message will be left out here)."""
+    return Message.objects.all()
+
+
 def unread_candidates(*, user: AbstractBaseUser) -> QuerySet[Message]:
     """Messages that are unread for `user` once past their pointer: not their own,
-    and not from before they had an account. Every unread count starts here."""
-    return Message.objects.filter(created__gte=user.date_joined).exclude(author_id=user.pk)
+    and not from before they had an account."""
+    return notifiable_messages().filter(created__gte=user.date_joined).exclude(author_id=user.pk)
 
 
 def read_states(*, user: AbstractBaseUser, room_ids: Collection[int]) -> dict[int, ReadState]:

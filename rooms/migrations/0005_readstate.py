@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('rooms', '0003_message_body_html_mentions'),
+        ('rooms', '0004_invites'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
