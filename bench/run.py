@@ -444,8 +444,10 @@ def floor_frame(n: int) -> str:
     return FRAGMENT[0].replace(SAMPLE_BODY, chat_body(n))
 
 
-async def measure(server: Server, result: Result, receivers: Receivers, send, rate: float | None) -> Result:
-    """Send `result.messages` events through `send(n)` and wait for every delivery."""
+async def measure(
+    server: Server, result: Result, receivers: Receivers, send, rate: float | None, wait: float = WAIT_SECONDS
+) -> Result:
+    """Send `result.messages` events through `send(n)` and wait (up to `wait` seconds) for every delivery."""
     await asyncio.sleep(0.5)
     cpu_before, read_before = cpu_seconds(server.pids), bytes_read()
     for n in range(result.messages):
@@ -454,7 +456,7 @@ async def measure(server: Server, result: Result, receivers: Receivers, send, ra
         if rate:
             await asyncio.sleep(1 / rate)
     try:
-        await asyncio.wait_for(receivers.done.wait(), timeout=WAIT_SECONDS)
+        await asyncio.wait_for(receivers.done.wait(), timeout=wait)
     except TimeoutError:
         result.notes.append("timed out waiting for deliveries")
     cpu = cpu_seconds(server.pids) - cpu_before

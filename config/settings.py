@@ -91,6 +91,7 @@ INSTALLED_APPS = [
     "rooms",
     "orders",
     "presence",
+    "notifications",
 ]
 
 MIDDLEWARE = [
@@ -323,8 +324,24 @@ CHAT_AROUND_LIMIT = 500
 CHAT_EDIT_WINDOW_SECONDS = env_int("CHAT_EDIT_WINDOW_SECONDS", 15 * 60)  # staff may edit any time
 CHAT_REACTIONS = env_list("CHAT_REACTIONS", ["👍", "❤️", "😂", "🎉", "😮", "😢"])
 PUBLIC_CHAT_RETENTION_DAYS = env_int("PUBLIC_CHAT_RETENTION_DAYS", 3)
+# Groups up to this size show "Seen by …" receipts; larger ones (and the public room) show none.
+CHAT_RECEIPTS_MAX_MEMBERS = env_int("CHAT_RECEIPTS_MAX_MEMBERS", 50)
 PRESENCE_HEARTBEAT_SECONDS = env_int("PRESENCE_HEARTBEAT_SECONDS", 30)
 PRESENCE_COALESCE_SECONDS = float(os.environ.get("PRESENCE_COALESCE_SECONDS", "1"))
+
+# NOTIFICATIONS
+# Absolute links in emails: the site's public address, without a trailing slash.
+SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+# An offline user's first unread direct message, @mention or order-chat message
+# waits this long before the one batched email (each user may choose their own).
+NOTIFICATION_EMAIL_DELAY_MINUTES = env_int("NOTIFICATION_EMAIL_DELAY_MINUTES", 10)
+# How often each server process looks for emails and pushes that are due; 0
+# leaves it to `manage.py send_notifications` from cron.
+NOTIFICATION_POLL_SECONDS = env_int("NOTIFICATION_POLL_SECONDS", 20)
+# Web Push: on when both keys are set (base64url, as `vapid --gen` prints them).
+WEBPUSH_VAPID_PUBLIC_KEY = os.environ.get("WEBPUSH_VAPID_PUBLIC_KEY", "")
+WEBPUSH_VAPID_PRIVATE_KEY = os.environ.get("WEBPUSH_VAPID_PRIVATE_KEY", "")
+WEBPUSH_VAPID_SUBJECT = os.environ.get("WEBPUSH_VAPID_SUBJECT", "mailto:admin@boostroom.local")
 
 # ORDERS
 # Each game's price table (orders/games/, README "Pricing"): what one ladder step

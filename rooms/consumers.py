@@ -69,6 +69,8 @@ class ChatConsumer(FanoutConsumer):
                 await self.resume(frame)
             elif kind in frames.ACTIONS:
                 await self.act(frame)
+            elif kind == "read":
+                await self.mark_read(frame.get("through"))
             else:
                 await self.send(text_data=broadcasts.error_fragment(FRAME_UNKNOWN))
         except Exception:
@@ -97,6 +99,16 @@ class ChatConsumer(FanoutConsumer):
             posted = await database_sync_to_async(selectors.seq_of_message)(room=self.room, message_id=message.pk)
             if posted <= self.low:
                 await self.catch_up(posted - 1)
+
+    async def mark_read(self, through: Any) -> None:
+        """The page's batched "seen up to here"; the answer comes to every page
+        of the user as their new unread state, not on this socket."""
+        try:
+            await database_sync_to_async(services.room_mark_read)(room=self.room, user=self.user, through=through)
+        except services.ChatError as error:
+            await self.send(text_data=broadcasts.error_fragment(str(error)))
+        except selectors.RoomAccessDenied:
+            await self.close(code=CLOSE_FORBIDDEN)
 
     async def resume(self, frame: dict[str, Any]) -> None:
         """`{"type": "resume", "seq": N}`: every change after position N, in order.

@@ -43,6 +43,7 @@ from django.db import transaction
 from django.test import Client, override_settings
 from PIL import Image
 
+from accounts.models import Preferences
 from orders import services as order_services
 from orders.models import BoosterApproval, Order, OrderEvent, ProofScreenshot
 from realtime import auth
@@ -50,7 +51,7 @@ from realtime.consumers import resync_frame
 from realtime.models import TokenRevocation
 from rooms import selectors as room_selectors
 from rooms import services as room_services
-from rooms.models import Message, Reaction, Room, RoomChange, RoomInvite
+from rooms.models import Message, Reaction, ReadState, Room, RoomChange, RoomInvite
 from tests.conftest import session_headers
 from uploads.validation import validate_upload
 
@@ -211,6 +212,8 @@ def state() -> tuple:
         sorted(BoosterApproval.objects.values_list("booster_id", "game", "max_tier")),
         list(TokenRevocation.objects.values_list("user_id", flat=True)),
         list(RoomInvite.objects.order_by("pk").values_list("pk", "revoked_at", "expires_at")),
+        sorted(ReadState.objects.values_list("user_id", "room_id", "last_read_id", "muted")),
+        sorted(Preferences.objects.values_list("user_id", "theme", "email_enabled", "email_window_minutes")),
     )
 
 
@@ -249,6 +252,13 @@ HTTP_TABLE = [
     ("new group",                "POST", "/chat/new/",                                 SIGNED_IN),
     ("private room",             "GET",  "/chat/private/{target}/",                    NOT_TARGET),
     ("people search",            "GET",  "/chat/people/?q=o",                          SIGNED_IN),
+    ("chat list",                "GET",  "/chat/",                                     SIGNED_IN),
+    ("chat lists refresh",       "GET",  "/chat/lists/?current=1",                     SIGNED_IN),
+    ("mark read",                "POST", "/chat/{group}/read/",                        GROUP),
+    ("mute",                     "POST", "/chat/{group}/mute/",                        GROUP),
+    ("account settings page",    "GET",  "/accounts/settings/",                        SIGNED_IN),
+    ("account settings",         "POST", "/accounts/settings/",                        SIGNED_IN),
+    ("push unsubscribe",         "POST", "/notifications/push/unsubscribe/",           SIGNED_IN),
     ("attachment download",      "GET",  "/files/message/{attachment}/",               ORDER),
     ("attachment thumbnail",     "GET",  "/files/message/{attachment}/thumb/",         ORDER),
     ("order page",               "GET",  "/orders/{order}/",                           ORDER),
@@ -463,6 +473,21 @@ SUCCESS = {
     "room messages API send": Success((201,), posted_in("group"), message_body),
     "public chat API send": Success((201,), posted_in(None), message_body),
     "log out everywhere": Success(done=lambda w, user, r: TokenRevocation.objects.filter(user=user).exists()),
+    "mark read": Success(
+        (204,),
+        lambda w, user, r: ReadState.objects.filter(user=user, room=w.group, last_read_id=w.group_message.pk).exists(),
+        lambda w, role: {"through": w.group_message.pk},
+    ),
+    "mute": Success(
+        REDIRECT,
+        lambda w, user, r: ReadState.objects.filter(user=user, room=w.group, muted=True).exists(),
+        lambda w, role: {"muted": "1"},
+    ),
+    "account settings": Success(
+        REDIRECT,
+        lambda w, user, r: Preferences.objects.filter(user=user, theme="dark", email_window_minutes=30).exists(),
+        lambda w, role: {"theme": "dark", "email_enabled": "on", "email_window_minutes": "30"},
+    ),
 }
 
 
