@@ -148,6 +148,11 @@ def messages_after(*, room: Room, after: int, limit: int | None = None) -> list[
     return list(_message_rows(room).filter(id__gt=after).order_by("id")[:limit])
 
 
+def latest_message_id(*, room: Room) -> int:
+    newest = Message.objects.filter(room=room).order_by("-id").values_list("id", flat=True).first()
+    return newest or 0
+
+
 def room_seq(*, room: Room) -> int:
     """The position of the newest committed change to the room."""
     return Room.objects.filter(pk=room.pk).values_list("last_seq", flat=True).first() or 0
