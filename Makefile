@@ -5,7 +5,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install migrate seed css lint bench browser clean
+.PHONY: run test install migrate seed static css lint bench browser clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -24,7 +24,12 @@ seed: migrate
 # anything over 64 KB with an error fragment.
 WS_MAX := 131072
 
-run: seed
+# Hashed, gzip and Brotli copies of every static file in STATIC_ROOT; what
+# /static/ serves with DEBUG=0. DEBUG (the default) serves static/ as it is.
+static: install
+	$(PY) manage.py collectstatic --noinput --verbosity 0
+
+run: seed $(if $(filter 0 false no off,$(DEBUG)),static)
 	$(PY) -m daphne -b $(HOST) -p $(PORT) --websocket-max-message-size $(WS_MAX) --websocket-max-frame-size $(WS_MAX) config.asgi:application
 
 test: install

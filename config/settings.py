@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.sites",
+    "servestatic",
     "channels",
     "csp",
     "django_htmx",
@@ -86,6 +87,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "servestatic.middleware.ServeStaticMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -215,7 +217,14 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Boostroom <noreply@bo
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", BASE_DIR / "staticfiles"))
-SERVE_STATIC = env_bool("SERVE_STATIC", DEBUG)
+# ServeStatic (the ASGI-native fork of WhiteNoise) serves /static/ from the app
+# itself, streaming. After collectstatic, names carry a content hash and are
+# cached for ten years ("immutable"), with gzip and Brotli copies made once at
+# collectstatic time. In DEBUG it reads static/ directly (edits show at once,
+# no hashes, no caching).
+SERVE_STATIC = env_bool("SERVE_STATIC", True)
+if not SERVE_STATIC:
+    MIDDLEWARE.remove("servestatic.middleware.ServeStaticMiddleware")
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", BASE_DIR / "media"))
 
@@ -230,7 +239,7 @@ STORAGES = {
         if CLOUDINARY_URL
         else "django.core.files.storage.FileSystemStorage"
     },
-    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    "staticfiles": {"BACKEND": "servestatic.storage.CompressedManifestStaticFilesStorage"},
 }
 UPLOAD_MAX_BYTES = env_int("UPLOAD_MAX_BYTES", 10 * 1024 * 1024)
 # Below Pillow's own decompression-bomb threshold (about 89 megapixels).
