@@ -21,7 +21,7 @@ from orders import broadcasts, pricing, ranks
 from orders.models import BoosterTransaction, Order, OrderEvent, ProofScreenshot
 from orders.permissions import REASSIGNABLE, can_transition
 from realtime import roles
-from realtime.mail import send_mail_safely
+from realtime.mail import absolute_url, send_mail_safely
 from realtime.roles import is_staff_user
 from rooms import services as room_services
 from uploads import storage
@@ -182,13 +182,13 @@ def _take(order: Order, *, booster: AbstractBaseUser, actor: AbstractBaseUser, k
         to=order.customer.email,
         subject=f"{order.name}: a booster is on it",
         body=f"{booster.username} will boost your order {order.name} "
-        f"({order.current_label} → {order.desired_label}). Follow it live at {order.get_absolute_url()}",
+        f"({order.current_label} → {order.desired_label}). Follow it live at {absolute_url(order.get_absolute_url())}",
     )
     _email_after_commit(
         to=booster.email,
         subject=f"{order.name} is yours",
         body=f"You now boost {order.name} ({order.current_label} → {order.desired_label}). "
-        f"Details and chat: {order.get_absolute_url()}",
+        f"Details and chat: {absolute_url(order.get_absolute_url())}",
     )
     return order
 

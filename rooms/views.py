@@ -16,6 +16,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
+from accounts.services import email_verification_resend
 from rooms import broadcasts, selectors, services
 from rooms.consumers import SEND_FAILED
 from rooms.file_views import attachment_url
@@ -149,6 +150,10 @@ def join_group(request: HttpRequest, name: str) -> HttpResponse:
     if request.method == "POST" and verified:
         services.room_join(room=room, user=request.user)
         return redirect(room)
+    if request.method == "POST" and "resend" in request.POST:
+        # The link carries `next` (this page): verifying lands back on the invite.
+        email_verification_resend(request=request, user=request.user)
+        return redirect(request.get_full_path())
     context = {"room": room, "verified": verified, "email": request.user.email}
     return render(request, "rooms/join.html", context, status=200 if verified else 403)
 
