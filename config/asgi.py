@@ -19,7 +19,7 @@ application = ProtocolTypeRouter(
         # /static/ is ServeStatic's middleware (settings.MIDDLEWARE, STATIC AND MEDIA).
         "http": UploadSizeLimitMiddleware(django_asgi_app),
         # Session sockets: AllowedHostsOriginValidator(AuthMiddlewareStack(router));
-        # `?token=` sockets: the signed token instead (config/auth.py).
+        # `?token=` sockets: the signed token instead (realtime/auth.py).
         "websocket": SocketAuthMiddleware(URLRouter(websocket_urlpatterns)),
     }
 )

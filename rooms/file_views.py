@@ -10,23 +10,16 @@ from __future__ import annotations
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from rooms import selectors, services
 from rooms.models import Message, Room
+from rooms.views import ROOM_NOT_FOUND, _room_or_404
 from uploads import delivery, limits, validation
 
 ERROR_TEMPLATE = "rooms/upload_error.html"
 ERROR_PAGE_TEMPLATE = "rooms/upload_rejected.html"
 STATUS_TEMPLATE = "rooms/upload_status.html"
-
-
-def attachment_url(message: Message, *, thumbnail: bool = False) -> str:
-    """The guarded URL of a message's file; the view checks the viewer each time."""
-    if thumbnail and message.attachment_thumbnail:
-        return reverse("uploads:message_thumb", args=[message.pk])
-    return reverse("uploads:message_file", args=[message.pk])
 
 
 def _rejected(request: HttpRequest, room: Room, error: str, *, status: int = 400) -> HttpResponse:
@@ -37,10 +30,7 @@ def _rejected(request: HttpRequest, room: Room, error: str, *, status: int = 400
 @require_POST
 @login_required
 def chat_upload(request: HttpRequest, name: str) -> HttpResponse:
-    try:
-        room = selectors.room_for_user(name=name, user=request.user)
-    except selectors.RoomAccessDenied:
-        raise Http404("No such room.") from None
+    room = _room_or_404(name, request.user)
     # Counted before anything is read, so rejected attempts count too.
     if limits.upload_rate_exceeded(user=request.user):
         return _rejected(request, room, limits.UPLOAD_RATE_LIMITED, status=429)
@@ -54,7 +44,7 @@ def chat_upload(request: HttpRequest, name: str) -> HttpResponse:
     except services.ChatError as error:
         return _rejected(request, room, str(error))
     except selectors.RoomAccessDenied:
-        raise Http404("No such room.") from None
+        raise Http404(ROOM_NOT_FOUND) from None  # removed from the room while uploading
     if request.htmx:
         return render(request, STATUS_TEMPLATE, {"room": room})
     return redirect(room.get_absolute_url())

@@ -5,6 +5,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.urls import reverse
 
 from realtime import groups
 
@@ -89,6 +90,12 @@ class Message(models.Model):
     @property
     def dom_id(self) -> str:
         return f"message-{self.pk}"
+
+    def attachment_url(self, *, thumbnail: bool = False) -> str:
+        """The guarded URL of the message's file; the view checks the viewer each time."""
+        if thumbnail and self.attachment_thumbnail:
+            return reverse("uploads:message_thumb", args=[self.pk])
+        return reverse("uploads:message_file", args=[self.pk])
 
     @property
     def is_image(self) -> bool:

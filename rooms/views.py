@@ -19,7 +19,6 @@ from django_htmx.http import HttpResponseClientRedirect
 from accounts.services import email_verification_resend
 from rooms import broadcasts, selectors, services
 from rooms.consumers import SEND_FAILED
-from rooms.file_views import attachment_url
 from rooms.forms import GroupCreateForm, GroupEditForm, MessageForm
 from rooms.models import PUBLIC_ROOM_NAME, Message, Room
 from uploads.validation import max_upload_bytes
@@ -253,8 +252,8 @@ def _attachment_json(message: Message) -> dict | None:
         "name": message.attachment_name,
         "content_type": message.attachment_type,
         "size": message.attachment_size,
-        "url": attachment_url(message),
-        "thumbnail_url": attachment_url(message, thumbnail=True) if message.attachment_thumbnail else None,
+        "url": message.attachment_url(),
+        "thumbnail_url": message.attachment_url(thumbnail=True) if message.attachment_thumbnail else None,
     }
 
 

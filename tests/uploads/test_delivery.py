@@ -6,7 +6,6 @@ from urllib.parse import parse_qs, urlsplit
 
 from django.core.files.storage import default_storage
 
-from rooms.file_views import attachment_url
 from tests.uploads.samples import image_bytes, make_message_with
 
 
@@ -14,8 +13,8 @@ def test_members_get_the_file_inline_with_nosniff(group, make_user, client_for):
     room, owner, member = group
     message = make_message_with(room, owner, image_bytes(), "shot.png")
 
-    response = client_for(member).get(attachment_url(message))
-    thumb = client_for(member).get(attachment_url(message, thumbnail=True))
+    response = client_for(member).get(message.attachment_url())
+    thumb = client_for(member).get(message.attachment_url(thumbnail=True))
 
     assert response.status_code == 200
     assert response["Content-Type"] == "image/png"
@@ -24,21 +23,21 @@ def test_members_get_the_file_inline_with_nosniff(group, make_user, client_for):
     assert "sandbox" in response["Content-Security-Policy"]
     assert b"".join(response.streaming_content) == default_storage.open(message.attachment.name).read()
     assert thumb.status_code == 200 and thumb["X-Content-Type-Options"] == "nosniff"
-    assert attachment_url(message) != attachment_url(message, thumbnail=True)
+    assert message.attachment_url() != message.attachment_url(thumbnail=True)
 
 
 def test_documents_download_with_their_original_name(group, client_for):
     room, owner, member = group
     message = make_message_with(room, owner, b"%PDF-1.7\n%%EOF\n", "Order #12 receipt.pdf")
 
-    response = client_for(member).get(attachment_url(message))
+    response = client_for(member).get(message.attachment_url())
 
     assert response.status_code == 200
     assert response["Content-Type"] == "application/pdf"
     assert response["Content-Disposition"].startswith("attachment")
     assert "Order #12 receipt.pdf" in response["Content-Disposition"]
     assert response["X-Content-Type-Options"] == "nosniff"
-    assert client_for(member).get(attachment_url(message, thumbnail=True)).status_code == 200
+    assert client_for(member).get(message.attachment_url(thumbnail=True)).status_code == 200
 
 
 def test_non_members_and_strangers_cannot_fetch_files(group, make_user, client_for):
@@ -46,9 +45,9 @@ def test_non_members_and_strangers_cannot_fetch_files(group, make_user, client_f
     message = make_message_with(room, owner, image_bytes(), "private.png")
     outsider = make_user("outsider")
 
-    assert client_for(outsider).get(attachment_url(message)).status_code == 404
-    assert client_for(outsider).get(attachment_url(message, thumbnail=True)).status_code == 404
-    anonymous = client_for(None).get(attachment_url(message))
+    assert client_for(outsider).get(message.attachment_url()).status_code == 404
+    assert client_for(outsider).get(message.attachment_url(thumbnail=True)).status_code == 404
+    anonymous = client_for(None).get(message.attachment_url())
     assert anonymous.status_code == 302 and "/accounts/login/" in anonymous["Location"]
     assert client_for(outsider).get("/files/message/999999/").status_code == 404
 
@@ -81,8 +80,8 @@ def test_cloudinary_download_url_expires_after_the_ttl_and_keeps_the_name(
     image = make_message_with(room, owner, image_bytes(), "shot.png")
 
     requested_at = time.time()
-    response = client_for(member).get(attachment_url(document))
-    inline = client_for(member).get(attachment_url(image))
+    response = client_for(member).get(document.attachment_url())
+    inline = client_for(member).get(image.attachment_url())
 
     query = parse_qs(urlsplit(response["Location"]).query)
     assert abs(int(query["expires_at"][0]) - (requested_at + 120)) <= 5

@@ -14,7 +14,6 @@ from django.core.files.base import File
 from django.core.files.storage import default_storage
 from PIL import ExifTags, Image
 
-from rooms.file_views import attachment_url
 from rooms.models import Message
 from rooms.services import store_attachment
 from tests.uploads.samples import (
@@ -109,7 +108,7 @@ def test_cloudinary_storage_uploads_signed_private_files(cloudinary_requests, gr
     assert sent_bytes.startswith(b"\x89PNG") and "shot" not in sent_name
     assert "not-a-real-secret" not in json.dumps([str(call) for call in cloudinary_requests])
 
-    response = client_for(member).get(attachment_url(message))
+    response = client_for(member).get(message.attachment_url())
 
     assert response.status_code == 302
     location = urlsplit(response["Location"])
