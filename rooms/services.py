@@ -12,12 +12,13 @@ from datetime import datetime, timedelta
 from functools import partial
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from realtime import ratelimit
-from realtime.mail import send_mail_safely
+from realtime.mail import absolute_url, send_template_mail_safely
 from rooms import broadcasts, selectors
 from rooms.formatting import render_body
 from rooms.mentions import mentioned_users
@@ -40,6 +41,11 @@ EMAIL_NOT_VERIFIED = "Verify your email address before joining group chats."
 NOT_ROOM_ADMIN = "Only the room's admin can do that."
 ONLY_GROUPS = "Only group chats can be joined, left or edited."
 RETENTION_INVALID = "Retention must be between 1 and 365 days, or empty to keep messages."
+SUCCESSOR_REQUIRED = "Choose who runs the group after you: another member becomes its admin."
+LAST_MEMBER_DELETES = "You are the group's last member. Delete it instead (its messages go with it)."
+INVITE_UNKNOWN_USER = "There is no active user called “{username}”."
+INVITE_ALREADY_MEMBER = "{username} is already in this group."
+INVITE_NOT_VERIFIED = "{username} has not verified an email address yet; group chats need one."
 
 RESERVED_NAMES = {
     "new",
@@ -52,6 +58,7 @@ RESERVED_NAMES = {
     "edit",
     "delete",
     "leave",
+    "support",
     PUBLIC_ROOM_NAME,
 }
 _ROOM_NAME = re.compile(r"^[a-z][a-z0-9-]{2,49}$")
@@ -117,12 +124,16 @@ def message_post(
             # drawn: once id N is visible every smaller id is too, and a resume
             # "after N" cannot skip one still in flight. NO KEY UPDATE leaves
             # other rooms and foreign keys to this room unblocked.
-            if not Room.objects.select_for_update(no_key=True).filter(pk=room.pk).exists():
+            locked = Room.objects.select_for_update(no_key=True).filter(pk=room.pk)
+            previous = list(locked.values_list("last_message_at", flat=True))
+            if not previous:
                 raise selectors.RoomAccessDenied(room.name)  # deleted since it was read
             message.save()
             if mentioned:
                 message.mentions.set(mentioned)
             Room.objects.filter(pk=room.pk).update(last_message_at=message.created)
+            if room.kind == Room.Kind.PRIVATE and previous[0] is None:
+                _private_chat_started(room, message)
             # robust: the message is stored whatever happens to the push; sockets
             # that missed it catch up through resume.
             transaction.on_commit(partial(broadcasts.message_created, message), robust=True)
@@ -241,25 +252,37 @@ def private_room_name(first: AbstractBaseUser, second: AbstractBaseUser) -> str:
 
 
 def room_get_or_create_private(*, user: AbstractBaseUser, other: AbstractBaseUser) -> Room:
-    """The one private room of this pair, created on first use."""
+    """The one private room of this pair, created on first use.
+
+    Opening it tells nobody: it is in `user`'s list, and `other` hears of it (the
+    room in their list, its unread message, a mail) with its first message.
+    """
     if user.pk == other.pk:
         raise ChatError(PRIVATE_WITH_SELF)
     name = private_room_name(user, other)
     with transaction.atomic():
-        room, created = Room.objects.get_or_create(
+        room, _ = Room.objects.get_or_create(
             name=name, defaults={"kind": Room.Kind.PRIVATE, "title": f"{user.username} & {other.username}"}
         )
-        if created:
-            room.members.add(user, other)
-            transaction.on_commit(
-                partial(
-                    send_mail_safely,
-                    subject=f"{user.username} started a private chat with you",
-                    body=f"Open it at /chat/{name}/",
-                    recipients=[other.email],
-                )
-            )
+        room.members.add(user)
     return room
+
+
+def _private_chat_started(room: Room, message: Message) -> None:
+    """The first message of a private room puts it in both lists (their pages
+    follow it from here on) and mails the other user."""
+    pair = selectors.private_pair(room=room)
+    room.members.add(*pair)
+    recipients = get_user_model().objects.filter(pk__in=pair - {message.author_id}, is_active=True)
+    context = {"sender": message.author, "body": message.body, "url": absolute_url(room.get_absolute_url())}
+    transaction.on_commit(
+        partial(
+            send_template_mail_safely,
+            template="rooms/mail/private_started",
+            context=context,
+            recipients=[person.email for person in recipients],
+        )
+    )
 
 
 def room_join(*, room: Room, user: AbstractBaseUser) -> Room:
@@ -273,21 +296,49 @@ def room_join(*, room: Room, user: AbstractBaseUser) -> Room:
     return room
 
 
-def room_leave(*, room: Room, user: AbstractBaseUser) -> None:
+def room_leave(*, room: Room, user: AbstractBaseUser, successor: AbstractBaseUser | None = None) -> None:
+    """Leave a group. Its admin first hands it to `successor`, another member;
+    the last member cannot leave at all, only delete it (room_delete), so no
+    group and no history goes without its admin saying so."""
     if room.kind != Room.Kind.GROUP:
         raise ChatError(ONLY_GROUPS)
     with transaction.atomic():
-        room.members.remove(user)
+        others = room.members.exclude(pk=user.pk)
+        if not others.exists():
+            raise ChatError(LAST_MEMBER_DELETES)
         if room.admin_id == user.pk:
-            successor = room.members.order_by("pk").first()
-            if successor is None:
-                room_pk = room.pk
-                room.delete()
-                transaction.on_commit(partial(broadcasts.room_closed, room_pk))
-                return
+            if successor is None or not others.filter(pk=successor.pk).exists():
+                raise ChatError(SUCCESSOR_REQUIRED)
             room.admin = successor
             room.save(update_fields=["admin"])
-        transaction.on_commit(partial(broadcasts.members_revoked, room, [user.pk]))
+        room.members.remove(user)
+        transaction.on_commit(
+            partial(broadcasts.members_revoked, room, [user.pk], reason=broadcasts.GONE_LEFT), robust=True
+        )
+
+
+@transaction.atomic
+def room_invite(*, room: Room, by: AbstractBaseUser, username: str) -> AbstractBaseUser:
+    """The group's admin adds someone by username; they are told by mail.
+
+    Like joining by the invite link, it needs the invitee's verified email.
+    """
+    _require_admin(room, by)
+    username = (username or "").strip()
+    invitee = get_user_model().objects.filter(username__iexact=username, is_active=True).first()
+    if invitee is None:
+        raise ChatError(INVITE_UNKNOWN_USER.format(username=username))
+    if room.members.filter(pk=invitee.pk).exists():
+        raise ChatError(INVITE_ALREADY_MEMBER.format(username=invitee.username))
+    if not selectors.has_verified_email(user=invitee):
+        raise ChatError(INVITE_NOT_VERIFIED.format(username=invitee.username))
+    room.members.add(invitee)
+    transaction.on_commit(partial(broadcasts.members_changed, room), robust=True)
+    context = {"room": room, "by": by, "url": absolute_url(room.get_absolute_url())}
+    transaction.on_commit(
+        partial(send_template_mail_safely, template="rooms/mail/invited", context=context, recipients=[invitee.email])
+    )
+    return invitee
 
 
 def room_update(

@@ -4,6 +4,7 @@ from rooms import views
 
 app_name = "rooms"
 urlpatterns = [
+    path("chat/", views.chat_index, name="index"),
     path("chat/new/", views.new_group, name="new_group"),
     path("chat/people/", views.people, name="people"),
     path("chat/private/<str:username>/", views.private_room, name="private"),
@@ -14,6 +15,7 @@ urlpatterns = [
     path("chat/<str:name>/edit/", views.edit_group, name="edit"),
     path("chat/<str:name>/delete/", views.delete_group, name="delete"),
     path("chat/<str:name>/leave/", views.leave_group, name="leave"),
+    path("chat/<str:name>/invite/", views.invite_member, name="invite"),
     path("api/chat/messages/", views.api_messages, name="api_public_messages"),
     path("api/rooms/<str:name>/messages/", views.api_messages, name="api_messages"),
 ]

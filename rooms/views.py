@@ -13,6 +13,7 @@ from django.contrib.auth.decorators import login_required
 from django.db import DatabaseError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidden, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
@@ -26,6 +27,24 @@ from uploads.validation import max_upload_bytes
 TEMPLATE = "rooms/room.html"
 API_LIMIT_MAX = 100
 ROOM_NOT_FOUND = "No such room."
+
+
+def refusal_status(error: services.ChatError) -> int:
+    """429 for sending too fast, 422 for any other refused input (base.html's
+    responseHandling swaps both in where the user acted)."""
+    return 429 if str(error) == services.MESSAGE_RATE_LIMITED else 422
+
+
+def room_gone(request: HttpRequest) -> HttpResponse:
+    """A page's request to a room this user may no longer read (removed, deleted).
+
+    A page learns why at once over its socket; this answers a send that went over
+    HTTP meanwhile: the notice, in place (403, swapped). Anything else gets the
+    404 of a room that never existed, and so does a page for a room that never did.
+    """
+    if not request.htmx:
+        raise Http404(ROOM_NOT_FOUND)
+    return HttpResponse(broadcasts.room_gone_fragment(broadcasts.GONE_DEFAULT), status=403)
 
 
 def _room_or_404(name: str, user, *, select: Callable[..., Room] = selectors.room_for_user) -> Room:
@@ -48,6 +67,8 @@ def _page_context(request: HttpRequest, room: Room) -> dict:
         "is_room_admin": selectors.is_room_admin(room=room, user=request.user),
         "rooms": selectors.rooms_for_user(user=request.user),
         "max_length": settings.CHAT_MESSAGE_MAX_LENGTH,
+        # Shown if the socket is refused on a reconnect; a live removal pushes its own reason.
+        "gone_reason": broadcasts.GONE_DEFAULT,
         # The upload form refuses an oversize file before sending it (static/js/uploads.js).
         "upload_max_bytes": max_upload_bytes(),
     }
@@ -82,7 +103,10 @@ def older_messages(request: HttpRequest, name: str) -> HttpResponse:
 @require_POST
 def post_message(request: HttpRequest, name: str) -> HttpResponse:
     """The composer's fallback while the socket is down."""
-    room = _room_or_404(name, request.user)
+    try:
+        room = selectors.room_for_user(name=name, user=request.user)
+    except selectors.RoomAccessDenied:
+        return room_gone(request)
     form = MessageForm(request.POST)
     form.is_valid()
     try:
@@ -94,9 +118,11 @@ def post_message(request: HttpRequest, name: str) -> HttpResponse:
         )
     except services.ChatError as error:
         if request.htmx:
-            return HttpResponse(broadcasts.error_fragment(str(error)), status=400)
+            return HttpResponse(broadcasts.error_fragment(str(error)), status=refusal_status(error))
         flash.error(request, str(error))
         return redirect(room)
+    except selectors.RoomAccessDenied:
+        return room_gone(request)
     except DatabaseError:
         # Nothing was stored: say so plainly rather than a bare 500.
         return HttpResponse(broadcasts.error_fragment(SEND_FAILED), status=503)
@@ -135,7 +161,7 @@ def new_group(request: HttpRequest) -> HttpResponse:
             form.add_error("name", str(error))
         else:
             return redirect(room)
-    status = 400 if form.errors else 200
+    status = 422 if form.errors else 200
     return render(request, "rooms/new_group.html", {"form": form}, status=status)
 
 
@@ -163,9 +189,7 @@ def edit_group(request: HttpRequest, name: str) -> HttpResponse:
     room = _room_or_404(name, request.user)
     if not selectors.is_room_admin(room=room, user=request.user):
         return HttpResponseForbidden(services.NOT_ROOM_ADMIN)
-    members = [m for m in selectors.room_members(room=room) if m.pk != request.user.pk]
-    initial = {"title": room.title, "retention_days": room.retention.days if room.retention else None}
-    form = GroupEditForm(request.POST or None, initial=initial, members=members)
+    form = _edit_form(request, room, request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
             services.room_update(
@@ -180,34 +204,96 @@ def edit_group(request: HttpRequest, name: str) -> HttpResponse:
         else:
             flash.success(request, "Room updated.")
             return redirect(room)
-    status = 400 if form.errors else 200
-    return render(request, "rooms/edit_group.html", {"room": room, "form": form}, status=status)
+    return _edit_page(request, room, form)
+
+
+def _edit_page(request: HttpRequest, room: Room, form: GroupEditForm, invite_error: str = "") -> HttpResponse:
+    status = 422 if form.errors or invite_error else 200
+    context = {"room": room, "form": form, "invite_error": invite_error}
+    return render(request, "rooms/edit_group.html", context, status=status)
+
+
+def _edit_form(request: HttpRequest, room: Room, data=None) -> GroupEditForm:
+    members = [m for m in selectors.room_members(room=room) if m.pk != request.user.pk]
+    initial = {"title": room.title, "retention_days": room.retention.days if room.retention else None}
+    return GroupEditForm(data, initial=initial, members=members)
 
 
 @login_required
 @require_POST
+def invite_member(request: HttpRequest, name: str) -> HttpResponse:
+    """The admin adds a member by username (the edit page's second form)."""
+    room = _room_or_404(name, request.user)
+    if not selectors.is_room_admin(room=room, user=request.user):
+        return HttpResponseForbidden(services.NOT_ROOM_ADMIN)
+    try:
+        invitee = services.room_invite(room=room, by=request.user, username=request.POST.get("username", ""))
+    except services.ChatError as error:
+        return _edit_page(request, room, _edit_form(request, room), invite_error=str(error))
+    flash.success(request, f"{invitee.username} is in {room.display_title} now.")
+    return redirect("rooms:edit", name=room.name)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
 def delete_group(request: HttpRequest, name: str) -> HttpResponse:
+    """GET asks first (what goes with the room); POST deletes."""
     room = _room_or_404(name, request.user, select=selectors.room_for_deletion)
+    if request.method == "GET":
+        if not selectors.can_delete(room=room, user=request.user):
+            return HttpResponseForbidden(services.NOT_ROOM_ADMIN)
+        context = {"room": room, "message_count": room.messages.count(), "member_count": room.members.count()}
+        return render(request, "rooms/delete_group.html", context)
     try:
         services.room_delete(room=room, by=request.user)
     except services.RoomPermissionDenied as error:
         return HttpResponseForbidden(str(error))
     except services.ChatError as error:
-        return HttpResponse(str(error), status=400)
+        return HttpResponse(str(error), status=422)
     flash.success(request, f"Deleted {room.display_title}.")
-    return _to_public(request)
+    return _to_index(request)
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def leave_group(request: HttpRequest, name: str) -> HttpResponse:
+    """GET asks first: the admin picks who runs the group next, the last member
+    is pointed to deleting it instead. POST leaves."""
     room = _room_or_404(name, request.user)
-    try:
-        services.room_leave(room=room, user=request.user)
-    except services.ChatError as error:
-        return HttpResponse(str(error), status=400)
-    flash.success(request, f"You left {room.display_title}.")
-    return _to_public(request)
+    if room.kind != Room.Kind.GROUP:
+        return HttpResponse(services.ONLY_GROUPS, status=422)
+    others = [m for m in selectors.room_members(room=room) if m.pk != request.user.pk]
+    error = ""
+    if request.method == "POST":
+        chosen = _int_or_none(request.POST.get("successor"))
+        successor = next((m for m in others if m.pk == chosen), None)
+        try:
+            services.room_leave(room=room, user=request.user, successor=successor)
+        except services.ChatError as refused:
+            error = str(refused)
+        else:
+            flash.success(request, f"You left {room.display_title}.")
+            return _to_index(request)
+    context = {
+        "room": room,
+        "others": others,
+        "is_room_admin": selectors.is_room_admin(room=room, user=request.user),
+        "can_delete": selectors.can_delete(room=room, user=request.user),
+        "error": error,
+    }
+    return render(request, "rooms/leave_group.html", context, status=422 if error else 200)
+
+
+@login_required
+@require_GET
+def chat_index(request: HttpRequest) -> HttpResponse:
+    """/chat/: the user's chats, newest activity first, and for staff the order rooms they may enter."""
+    context = {
+        "rooms": selectors.chat_index(user=request.user),
+        "support_rooms": selectors.support_inbox(user=request.user),
+        "support_inbox_size": selectors.SUPPORT_INBOX_SIZE,
+    }
+    return render(request, "rooms/index.html", context)
 
 
 @login_required
@@ -217,8 +303,8 @@ def people(request: HttpRequest) -> HttpResponse:
     return render(request, f"{TEMPLATE}#people", {"people": found})
 
 
-def _to_public(request: HttpRequest) -> HttpResponse:
-    url = f"/chat/{PUBLIC_ROOM_NAME}/"
+def _to_index(request: HttpRequest) -> HttpResponse:
+    url = reverse("rooms:index")
     return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
 
 

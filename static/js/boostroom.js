@@ -53,8 +53,21 @@
     }
   });
 
+  // 4004: this user may no longer read the room (removed, left in another tab,
+  // the room deleted). The server said why in #room-gone just before closing
+  // (or the page's own default stands, for a refused reconnect); nothing can be
+  // sent from here any more, and the socket stays closed.
+  var CLOSE_FORBIDDEN = 4004;
   document.addEventListener("htmx:wsClose", function (event) {
-    event.target.dataset.state = "closed";
+    var socket = event.target;
+    socket.dataset.state = "closed";
+    if (!socket.hasAttribute("data-chat-socket") || event.detail.event.code !== CLOSE_FORBIDDEN) return;
+    socket.dataset.state = "gone";
+    var notice = document.getElementById("room-gone");
+    if (notice) notice.hidden = false;
+    socket.querySelectorAll("[data-chat-controls] :is(textarea, input, button)").forEach(function (control) {
+      control.disabled = true;
+    });
   });
 
   document.addEventListener("htmx:wsConfigSend", function (event) {
@@ -83,20 +96,13 @@
     ack.dataset.stored = "";
   });
 
-  // A 400 from the fallback carries the reason (an out-of-band #chat-error).
-  document.addEventListener("htmx:beforeSwap", function (event) {
-    var source = event.detail.elt;
-    if (source && source.hasAttribute && source.hasAttribute("data-composer") && event.detail.xhr.status === 400) {
-      event.detail.shouldSwap = true;
-      event.detail.isError = false;
-    }
-  });
-
+  // A refused send (422, 429) carries its reason as an out-of-band #chat-error,
+  // swapped like any answer (responseHandling in base.html); this is for the
+  // sends that got no answer to show.
   function fallbackFailed(event) {
     var source = event.detail && event.detail.elt;
     var error = document.getElementById("chat-error");
     if (!source || !source.hasAttribute("data-composer") || !error) return;
-    if (event.detail.xhr && event.detail.xhr.status === 400) return; // shown by its own fragment
     error.textContent = "Your message could not be sent right now. Please try again.";
   }
   document.addEventListener("htmx:responseError", fallbackFailed);
