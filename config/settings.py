@@ -106,6 +106,7 @@ MIDDLEWARE = [
     "realtime.middleware.BearerTokenMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "accounts.middleware.theme_cookie_middleware",
     "csp.middleware.CSPMiddleware",
 ]
 
@@ -120,6 +121,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "realtime.context_processors.csp_nonce",
+                "accounts.context_processors.theme",
             ],
         },
     }

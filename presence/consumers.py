@@ -9,6 +9,7 @@ from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 
+from accounts.broadcasts import THEME_EVENT, theme_snapshot
 from presence.broadcasts import ROOMS_CHANGED, render_snapshot
 from presence.selectors import presence_room_ids
 from presence.services import presence_connect, presence_disconnect
@@ -32,13 +33,21 @@ class OnlineStatusConsumer(FanoutConsumer):
         except RoomAccessDenied:
             return await self.refuse(CLOSE_FORBIDDEN)
         await self.join(groups.PRESENCE)
+        # The user's own page-wide state (their theme) rides on the one socket every signed-in page has.
+        await self.join(groups.user(user.pk))
         # Room counts reach only readers: a private room's presence is its members' business.
         await self.follow(room_ids)
         await self.accept_logged()
         self.user_id = user.pk
         self.conn_id = uuid.uuid4().hex
         await presence_connect(user_id=self.user_id, conn_id=self.conn_id)
-        await self.send(text_data=await database_sync_to_async(render_snapshot)(room_ids=room_ids))
+        await self.send_snapshot()
+
+    async def send_snapshot(self) -> None:
+        """Counts and dots may have moved since the page rendered, and the user's
+        theme while this socket was down."""
+        frame = await database_sync_to_async(_snapshot)(user_id=self.user_id, room_ids=self.room_ids)
+        await self.send(text_data=frame)
 
     async def follow(self, room_ids: list[int]) -> None:
         """Follow exactly these rooms' counts."""
@@ -53,6 +62,12 @@ class OnlineStatusConsumer(FanoutConsumer):
             return await self.rooms_changed()
         await super().deliver_event(group, event)
 
+    def frame_for(self, group: str, event: dict[str, Any]) -> str | None:
+        if group == groups.user(self.user.pk):
+            # That group also carries order cards, which are the orders socket's business.
+            return event.get("html") if event.get("kind") == THEME_EVENT else None
+        return super().frame_for(group, event)
+
     async def rooms_changed(self) -> None:
         # The rooms this socket follows were decided at connect; a removed member
         # must stop seeing the room's count, an added one start.
@@ -66,8 +81,8 @@ class OnlineStatusConsumer(FanoutConsumer):
         await self.follow(room_ids)
 
     async def fanout_resync(self) -> None:
-        # Counts pushed while the layer was away are lost: send the current ones.
-        await self.send(text_data=await database_sync_to_async(render_snapshot)(room_ids=self.room_ids))
+        # What was pushed while the layer was away is lost: send the current state.
+        await self.send_snapshot()
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         # Nothing to say to this socket; liveness is the server's heartbeat, not the client's.
@@ -78,3 +93,7 @@ class OnlineStatusConsumer(FanoutConsumer):
             conn_id, self.conn_id = self.conn_id, None
             await presence_disconnect(user_id=self.user_id, conn_id=conn_id)
         await super().disconnect(code)
+
+
+def _snapshot(*, user_id: int, room_ids: list[int]) -> str:
+    return render_snapshot(room_ids=room_ids) + theme_snapshot(user_id=user_id)

@@ -5,7 +5,10 @@
 // - messages land once, in id order, whatever path they came by;
 // - live cards that are new to a list are inserted (data-upsert-into);
 // - state pages (dashboards, order pages) re-read themselves when their socket
-//   comes back, since events sent while it was down are gone (data-resync).
+//   comes back, since events sent while it was down are gone (data-resync);
+// - a theme chosen in one tab reaches every tab as #theme-state, copied to <html>;
+// - confirmations and notices use the page's own message box, so they look like
+//   the theme (a Windows 98 message box in that one).
 (function () {
   "use strict";
 
@@ -152,8 +155,7 @@
   });
 
   // A live card for an item the page does not show yet goes to its list.
-  document.addEventListener("htmx:oobErrorNoTarget", function (event) {
-    var element = event.detail.content;
+  function upsert(element) {
     var into = element && element.getAttribute("data-upsert-into");
     var list = into && document.querySelector(into);
     if (!list) return;
@@ -163,6 +165,40 @@
     if (existing) existing.replaceWith(clone);
     else list.prepend(clone);
     htmx.process(clone);
+  }
+  document.addEventListener("htmx:oobErrorNoTarget", function (event) {
+    upsert(event.detail.content);
+  });
+
+  function oobTargetPresent(element) {
+    var value = element.getAttribute("hx-swap-oob");
+    var colon = value.indexOf(":");
+    try {
+      return Boolean(document.querySelector(colon > 0 ? value.slice(colon + 1) : "#" + CSS.escape(element.id)));
+    } catch (error) {
+      return true; // not a plain selector: htmx decides
+    }
+  }
+
+  // Socket frames carry fragments for things a page may not show (another
+  // user's presence dot, a card for a list elsewhere); htmx logs each miss as a
+  // console error. They are dropped here first (on <body hx-ext>), and cards
+  // that belong to a list on this page go into it.
+  htmx.defineExtension("boostroom-oob", {
+    transformResponse: function (text, xhr) {
+      if (xhr || text.indexOf("hx-swap-oob") < 0) return text;
+      var template = document.createElement("template");
+      template.innerHTML = text;
+      var missing = Array.prototype.filter.call(template.content.children, function (element) {
+        return element.hasAttribute("hx-swap-oob") && !oobTargetPresent(element);
+      });
+      if (!missing.length) return text;
+      missing.forEach(function (element) {
+        element.remove();
+        upsert(element);
+      });
+      return template.innerHTML;
+    },
   });
 
   // /realtime/test/: browser-measured round trip of the ping socket.
@@ -177,12 +213,69 @@
     pingSentAt = null;
   });
 
+  // The theme lives on <html data-theme>, written by the server; a change arrives
+  // as #theme-state (the menu's answer in this tab, the user's socket in the others).
+  function applyTheme() {
+    var state = document.getElementById("theme-state");
+    if (!state || !state.dataset.theme) return;
+    var theme = state.dataset.theme;
+    document.documentElement.dataset.theme = theme;
+    document.querySelectorAll("[data-theme-option]").forEach(function (option) {
+      option.setAttribute("aria-pressed", String(option.value === theme));
+    });
+    document.querySelectorAll("input[type=radio][name=theme]").forEach(function (radio) {
+      radio.checked = radio.value === theme;
+    });
+  }
+  document.addEventListener("htmx:oobAfterSwap", function (event) {
+    if (event.detail.target && event.detail.target.id === "theme-state") applyTheme();
+  });
+
+  function messageBox(text, options, onOk) {
+    var box = document.getElementById("message-box");
+    if (!box || !box.showModal) return false;
+    document.getElementById("message-box-title").textContent = options.title || "Boostroom";
+    document.getElementById("message-box-text").textContent = text;
+    box.querySelector("[data-message-box-cancel]").hidden = !options.cancel;
+    box.returnValue = "";
+    box.addEventListener(
+      "close",
+      function () {
+        if (box.returnValue === "ok" && onOk) onOk();
+      },
+      { once: true }
+    );
+    box.showModal();
+    return true;
+  }
+
+  document.addEventListener("htmx:confirm", function (event) {
+    var question = event.detail.question;
+    if (!question) return;
+    event.preventDefault();
+    var go = function () {
+      event.detail.issueRequest(true);
+    };
+    if (!messageBox(question, { title: "Please confirm", cancel: true }, go) && window.confirm(question)) go();
+  });
+
+  // The link is shown too: the clipboard is missing on plain-http addresses.
   document.addEventListener("click", function (event) {
     var button = event.target.closest("[data-copy]");
-    if (!button || !navigator.clipboard) return;
-    navigator.clipboard.writeText(button.dataset.copy).then(function () {
-      button.textContent = "Copied!";
-    });
+    if (!button) return;
+    var text = button.dataset.copy;
+    var show = function (copied) {
+      messageBox((copied ? "Copied to the clipboard: " : "Copy this link: ") + text, { title: button.title || "Link" });
+    };
+    if (!navigator.clipboard) return show(false);
+    navigator.clipboard.writeText(text).then(
+      function () {
+        show(true);
+      },
+      function () {
+        show(false);
+      }
+    );
   });
 
   document.addEventListener("DOMContentLoaded", function () {

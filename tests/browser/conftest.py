@@ -94,15 +94,16 @@ class Site:
 
 
 @contextlib.contextmanager
-def running_site(workdir: Path, *, seed: bool = False) -> Iterator[Site]:
+def running_site(workdir: Path, *, seed: bool = False, **server_env: str) -> Iterator[Site]:
     """A fresh database, migrated (and seeded with the demo data if asked), and a
-    server on it; all of it gone afterwards, whatever happened."""
+    server on it (with `server_env` added to its environment); all of it gone
+    afterwards, whatever happened."""
     (workdir / "media").mkdir(exist_ok=True)
     database = harness.Database(workdir)
     redis_url = os.environ.get("REDIS_URL", "")
     prefix = f"browser-{uuid.uuid4().hex[:12]}"
     env = harness.server_env(
-        database_url=database.url, redis_url=redis_url, redis_prefix=prefix, media_root=workdir / "media"
+        database_url=database.url, redis_url=redis_url, redis_prefix=prefix, media_root=workdir / "media", **server_env
     )
     server = harness.Server(env=env, log=workdir / "server.log")
     try:
@@ -213,6 +214,17 @@ def log_in(page, username: str, password: str = harness.PASSWORD) -> None:
     form.locator("[name=password]").fill(password)
     form.locator("button[type=submit]").click()
     expect(page.locator("#user-menu summary")).to_contain_text(username)
+
+
+def choose_theme(page, theme: str) -> None:
+    """Through the header's menu (the user menu, or the visitors' theme menu), as a person would."""
+    from playwright.sync_api import expect
+
+    menu = page.locator("#user-menu, #theme-dropdown").first
+    menu.locator("summary").click()
+    menu.locator(f"[data-theme-option][value={theme}]").click()
+    expect(page.locator("html")).to_have_attribute("data-theme", theme)
+    menu.locator("summary").click()
 
 
 def open_room(page, name: str) -> None:

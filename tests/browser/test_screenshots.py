@@ -1,4 +1,6 @@
-"""The main pages, photographed for README.md (docs/screenshots/*.png).
+"""The main pages, photographed for README.md (docs/screenshots/*.png): each in
+the Light theme, and chat, a dashboard, the order page and a phone in Dark and in
+Windows 98 (`<name>-dark.png`, `<name>-win98.png`).
 
 A server of its own with the demo data (`manage.py seed_demo`), so the pictures
 show what `make run` shows and nothing other tests made.
@@ -10,7 +12,7 @@ import pytest
 from playwright.sync_api import expect
 
 from orders.management.commands.seed_demo import DEMO_PASSWORD
-from tests.browser.conftest import open_room, running_site, screenshot, send
+from tests.browser.conftest import choose_theme, open_room, running_site, screenshot, send
 
 pytestmark = pytest.mark.browser
 
@@ -65,3 +67,20 @@ def test_screenshots_of_the_main_pages(site, people):
     expect(phone.page.locator("#my-orders article.order-card").first).to_be_visible()
     assert phone.page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     screenshot(phone.page, "dashboard-mobile", full_page=True)
+
+    for theme in ("dark", "win98"):
+        for person in (alice, bob, phone):
+            choose_theme(person.page, theme)
+        open_room(alice.page, "public-chat")
+        expect(alice.page.locator("#messages > article.msg")).to_have_count(4)
+        screenshot(alice.page, f"chat-{theme}")
+        alice.page.goto("/dashboard/")
+        expect(alice.page.locator("#price-preview [data-price]")).to_be_visible()
+        screenshot(alice.page, f"dashboard-customer-{theme}", full_page=True)
+        bob.page.reload()
+        expect(bob.page.locator("#order-socket")).to_have_attribute("data-state", "open")
+        screenshot(bob.page, f"order-{theme}", full_page=True)
+        open_room(phone.page, "public-chat")
+        expect(phone.page.locator("#messages > article.msg")).to_have_count(4)
+        assert phone.page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+        screenshot(phone.page, f"chat-mobile-{theme}")

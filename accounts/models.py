@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+
+class Theme(models.TextChoices):
+    # System first: it is the default and follows the device's light or dark setting.
+    SYSTEM = "system", "System"
+    LIGHT = "light", "Light"
+    DARK = "dark", "Dark"
+    WIN98 = "win98", "Windows 98"
+
+
+class Preferences(models.Model):
+    """A person's settings: one row per user, made the first time they save one.
+    Until then every setting has its default, so most users never need a row."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="preferences"
+    )
+    theme = models.CharField(max_length=16, choices=Theme.choices, default=Theme.SYSTEM)
+
+    class Meta:
+        verbose_name_plural = "preferences"
+
+    def __str__(self) -> str:
+        return f"Preferences of user {self.user_id}"

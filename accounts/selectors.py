@@ -1,0 +1,28 @@
+"""Reads of a person's preferences."""
+
+from __future__ import annotations
+
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.http import HttpRequest
+
+from accounts.cookies import theme_from_cookie
+from accounts.models import Preferences
+
+
+def preferences_for(*, user: AbstractBaseUser) -> Preferences:
+    """The user's saved preferences, or unsaved defaults if they never saved any."""
+    return Preferences.objects.filter(user=user).first() or Preferences(user=user)
+
+
+def saved_theme(*, user_id: int) -> str | None:
+    return Preferences.objects.filter(user_id=user_id).values_list("theme", flat=True).first()
+
+
+def theme_for_request(request: HttpRequest) -> str:
+    """The theme a page is rendered in: the user's saved one, else this browser's."""
+    user = getattr(request, "user", None)
+    if user is not None and user.is_authenticated:
+        saved = saved_theme(user_id=user.pk)
+        if saved is not None:
+            return saved
+    return theme_from_cookie(request)

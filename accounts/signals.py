@@ -1,0 +1,16 @@
+from __future__ import annotations
+
+from allauth.account.signals import user_signed_up
+from django.dispatch import receiver
+
+from accounts import services
+from accounts.cookies import theme_from_cookie
+from accounts.models import Theme
+
+
+@receiver(user_signed_up)
+def adopt_visitor_theme(sender, request, user, **kwargs) -> None:
+    """A visitor who picked a theme before signing up keeps it on their new account."""
+    theme = theme_from_cookie(request)
+    if theme != Theme.SYSTEM:
+        services.preferences_update(user=user, theme=theme)

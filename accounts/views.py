@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+from django.contrib import messages as flash
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_http_methods, require_POST
+
+from accounts import selectors, services
+from accounts.cookies import remember_theme
+from accounts.forms import PreferencesForm, ThemeForm
+
+SETTINGS = "accounts/settings.html"
+SETTINGS_SAVED = "Settings saved."
+
+
+def _back(request: HttpRequest) -> str:
+    target = request.POST.get("next") or request.headers.get("referer") or "/"
+    if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        return target
+    return "/"
+
+
+@require_POST
+def theme_choose(request: HttpRequest) -> HttpResponse:
+    """The header's theme menu. With htmx the answer is the new #theme-state
+    (static/js/boostroom.js applies it); without, a redirect back."""
+    form = ThemeForm(request.POST)
+    if not form.is_valid():
+        # The menu offers valid themes only; this is a forged or stale request.
+        return HttpResponse(services.UNKNOWN_THEME, status=400, content_type="text/plain")
+    theme = form.cleaned_data["theme"]
+    if request.user.is_authenticated:
+        services.preferences_update(user=request.user, theme=theme)
+    if request.htmx:
+        response = render(request, "base.html#theme-state", {"theme": theme, "oob": True})
+    else:
+        response = redirect(_back(request))
+    remember_theme(response, theme)
+    return response
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def account_settings(request: HttpRequest) -> HttpResponse:
+    form = PreferencesForm(request.POST or None, instance=selectors.preferences_for(user=request.user))
+    if request.method == "POST":
+        if not form.is_valid():
+            return render(request, SETTINGS, {"form": form}, status=400)
+        services.preferences_update(user=request.user, **form.cleaned_data)
+        flash.success(request, SETTINGS_SAVED)
+        response = redirect("accounts:settings")
+        remember_theme(response, form.cleaned_data["theme"])
+        return response
+    return render(request, SETTINGS, {"form": form})
