@@ -223,7 +223,7 @@ def pages_of(page, role: str) -> list[str]:
             "/no-such-page/",
         ]
     urls = ["/", "/dashboard/", "/accounts/settings/", "/accounts/email/", "/accounts/password/change/"]
-    urls += ["/accounts/logout/", "/chat/new/", "/chat/public-chat/", "/no-such-page/"]
+    urls += ["/accounts/logout/", "/chat/", "/chat/new/", "/chat/public-chat/", "/no-such-page/"]
     page.goto("/dashboard/")
     cards = page.locator("#my-orders article.order-card > header a, #all-orders article.order-card > header a")
     urls += [cards.first.get_attribute("href")] if cards.count() else []
@@ -234,12 +234,20 @@ def pages_of(page, role: str) -> list[str]:
     if group:
         page.goto(group)
         urls += [group, f"{group}join/"]
-        urls += page.locator('#main a[href$="/edit/"]').evaluate_all("links => links.map(a => a.getAttribute('href'))")
+        actions = '#main a[href$="/edit/"], #main a[href$="/leave/"], #main a[href$="/delete/"]'
+        urls += page.locator(actions).evaluate_all("links => links.map(a => a.getAttribute('href'))")
+    page.goto("/chat/")
+    # Staff: the support inbox's order rooms.
+    urls += page.locator("#support-inbox a").evaluate_all("links => links.map(a => a.getAttribute('href'))")[:2]
     if role == "admin":
         urls += ["/realtime/test/"]
     return list(dict.fromkeys(urls))
 
 
+# Counts the frames the presence socket has applied (an init script: no CSP applies to it).
+PRESENCE_FRAMES = """document.addEventListener("htmx:wsAfterMessage", (event) => {
+  if (event.target.id === "presence-socket") window.presenceFrames = (window.presenceFrames || 0) + 1;
+});"""
 ROLES = {"anonymous": None, "customer": "alice", "booster": "booster1", "manager": "manager", "admin": "admin"}
 
 
@@ -249,10 +257,21 @@ def test_every_page_in_every_theme_has_no_console_error_and_enough_contrast(site
     for role, username in ROLES.items():
         context = browser.new_context(base_url=site.url, viewport={"width": 1280, "height": 860})
         try:
+            context.add_init_script(PRESENCE_FRAMES)
             page = context.new_page()
             errors: list[str] = []
             page.on("console", lambda message, errors=errors: message.type == "error" and errors.append(message.text))
             page.on("pageerror", lambda error, errors=errors: errors.append(str(error)))
+            # Any request of the page that failed or was refused, but the page's own document.
+            page.on("requestfailed", lambda request, errors=errors: errors.append(f"failed: {request.url}"))
+            page.on(
+                "response",
+                lambda response, errors=errors: (
+                    response.status >= 400
+                    and response.request.resource_type != "document"
+                    and errors.append(f"status {response.status}: {response.url}")
+                ),
+            )
             if username:
                 log_in(page, username, DEMO_PASSWORD)
             else:
@@ -269,6 +288,8 @@ def test_every_page_in_every_theme_has_no_console_error_and_enough_contrast(site
                     where = f"{role} {theme} {url}"
                     if page.locator("#presence-socket").count():
                         expect(page.locator("#presence-socket")).to_have_attribute("data-state", "open")
+                        # Its first frame, the snapshot (every online user's dot), is applied.
+                        page.wait_for_function("() => window.presenceFrames > 0")
                     if page.locator("html").get_attribute("data-theme") != theme:
                         problems.append(f"{where}: not in the site's layout")
                         continue
