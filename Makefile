@@ -23,6 +23,12 @@ seed: migrate
 # Frames over 128 KB are refused by the server itself; the chat socket refuses
 # anything over 64 KB with an error fragment.
 WS_MAX := 131072
+# The production server, chosen by `make bench` (README, Performance): uvicorn on
+# uvloop and httptools, whose websocket send waits while a socket's transport is
+# full, so each socket's bounded queue holds what it is owed. No per-message
+# deflate: it cost more CPU per frame than it saved on the wire. Django has no
+# lifespan protocol. Tests and the bench start the server with these same flags.
+SERVER_FLAGS := --loop uvloop --http httptools --ws websockets-sansio --ws-max-size $(WS_MAX) --ws-per-message-deflate false --lifespan off --no-access-log
 
 # Hashed, gzip and Brotli copies of every static file in STATIC_ROOT; what
 # /static/ serves with DEBUG=0. DEBUG (the default) serves static/ as it is.
@@ -30,7 +36,7 @@ static: install
 	$(PY) manage.py collectstatic --noinput --verbosity 0
 
 run: seed $(if $(filter 0 false no off,$(DEBUG)),static)
-	$(PY) -m daphne -b $(HOST) -p $(PORT) --websocket-max-message-size $(WS_MAX) --websocket-max-frame-size $(WS_MAX) config.asgi:application
+	$(PY) -m uvicorn config.asgi:application --host $(HOST) --port $(PORT) $(SERVER_FLAGS)
 
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS)

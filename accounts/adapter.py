@@ -1,8 +1,9 @@
-"""allauth, told where the site is.
+"""allauth's hooks for Boostroom accounts.
 
-Every mail allauth sends names the site and links to it from SITE_URL, not from
-the Host header of whatever request set it off; a verification link carries on
-the `next` page its request had (a group invite), so verifying lands there.
+Usernames follow accounts.usernames. Every mail allauth sends names the site
+and links to it from SITE_URL, not from the Host header of whatever request set
+it off; a verification link carries on the `next` page its request had (a group
+invite), so verifying lands there.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from allauth.account.utils import get_next_redirect_url
 from django.conf import settings
 from django.contrib.sites.models import Site
 from django.http import HttpRequest
+
+from accounts import usernames
 
 
 def mail_site() -> Site:
@@ -32,6 +35,16 @@ def on_site_url(url: str) -> str:
 
 
 class AccountAdapter(DefaultAccountAdapter):
+    def clean_username(self, username: str, shallow: bool = False) -> str:
+        """Django's rules and allauth's uniqueness, on the NFKC spelling, and no
+        invisible characters or look-alikes of existing names."""
+        username = usernames.normalize(username)
+        usernames.check_characters(username)
+        username = super().clean_username(username, shallow=shallow)
+        if not shallow:
+            usernames.check_lookalike(username)
+        return username
+
     def send_mail(self, template_prefix: str, email: str, context: dict[str, Any]) -> None:
         context = {
             **context,

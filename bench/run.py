@@ -2,27 +2,39 @@
 
 Starts each server itself, connects the sockets, drives events through each
 server's real path and reports delivered / expected, p50/p99 send-to-receive
-latency, server CPU µs per delivered frame and server memory:
+latency, server CPU µs per delivered frame, bytes per frame on the wire and
+server memory:
 
-- boostroom: this project under daphne (and under uvicorn, to choose the
-  production server on data);
+- uvicorn: this project as `make run` and production serve it (the Makefile's
+  SERVER_FLAGS: uvloop, httptools, no per-message deflate); uvicorn+deflate the
+  same with deflate on; daphne, the server before it; to choose on data;
 - seeds: the seeds' pattern (a Channels consumer per connection that re-reads
   the row and renders the partial itself) under daphne;
-- raw: a `websockets` broadcast server, the floor.
+- raw: a `websockets` broadcast server, the floor; raw+deflate the same with
+  per-message deflate, the floor for uvicorn+deflate.
+
+Clients negotiate per-message deflate only with the +deflate servers. (They
+used to offer it everywhere: the raw floor accepted and paid for compression
+that daphne never negotiates, which made the floor about twice as expensive
+and every ratio to it look about twice as good.)
 
 Ratios are computed within one run, since this 2-core machine is noisy. The
 channel-layer scenarios run on the in-memory layer and, when REDIS_URL is set,
-once more on Redis. Results go to bench/results/<time>-<layers>.json.
+once more on Redis; then the scale scenario: four server processes, the layer
+sharded over REDIS_URL and a second Redis the bench starts itself, 10,000
+sockets. Results go to bench/results/<time>-<layers>.json.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import http.client
 import json
 import os
 import re
 import resource
+import shutil
 import socket
 import statistics
 import subprocess
@@ -30,47 +42,63 @@ import sys
 import tempfile
 import time
 import uuid
+import warnings
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.browser.harness import makefile_value  # noqa: E402
+
 RESULTS = ROOT / "bench" / "results"
-MARK = re.compile(r"t=(\d+\.\d+)")
+MARK = re.compile(r"t=(\d+\.\d+) k=(\w+)")
 ONLINE_COUNT = re.compile(r'id="online-count"[^>]*>(\d+)<')
 TICKS = os.sysconf("SC_CLK_TCK")
 # Any 32 characters of the allowed alphabet are a valid CSRF secret: the bench
 # sets the cookie and the header itself, as a page's form would.
 CSRF = "b" * 32
 
-STEADY_SOCKETS = int(os.environ.get("BENCH_SOCKETS", "500"))
+
+def env_int(name: str, default: int) -> int:
+    return int(os.environ.get(name, default))
+
+
+STEADY_SOCKETS = env_int("BENCH_SOCKETS", 500)
 STEADY_RATE, STEADY_SECONDS = 20, 5
 BURST_SOCKETS, BURST_MESSAGES = 200, 200
 ORDER_SOCKETS, ORDER_RATE, ORDER_SECONDS = STEADY_SOCKETS, 10, 5
 STORM_SOCKETS = STEADY_SOCKETS
-IDLE_SOCKETS = int(os.environ.get("BENCH_IDLE_SOCKETS", "2000"))
+IDLE_SOCKETS = env_int("BENCH_IDLE_SOCKETS", 10_000)
+# The scale scenario: sockets per kind, and rates over SCALE_SECONDS.
+SCALE_PROCESSES = env_int("BENCH_SCALE_PROCESSES", 4)
+SCALE_PUBLIC = env_int("BENCH_SCALE_PUBLIC", 5000)
+SCALE_PRIVATE_ROOMS = env_int("BENCH_SCALE_PRIVATE_ROOMS", 500)
+SCALE_DASHBOARDS = env_int("BENCH_SCALE_DASHBOARDS", 1000)
+SCALE_PRESENCE = env_int("BENCH_SCALE_PRESENCE", 3000)
+SCALE_SECONDS, SCALE_PUBLIC_RATE, SCALE_ORDER_RATE = env_int("BENCH_SCALE_SECONDS", 10), 1, 2
+WITH_SEEDS = os.environ.get("BENCH_SEEDS", "1") != "0"
 PAGE_SMALL, PAGE_MESSAGES, PAGE_ORDERS = 100, 100_000, 10_000
+WAIT_SECONDS = 60
+
+PRODUCTION = makefile_value("SERVER_FLAGS").split()
+WS_MAX = makefile_value("WS_MAX")
+UVICORN = [sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1", "--port", "{port}"]
 DAPHNE = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", "{port}"]
+DAPHNE_LIMITS = ["--websocket-max-message-size", WS_MAX, "--websocket-max-frame-size", WS_MAX]
 SERVERS = {
-    "boostroom": [*DAPHNE, "config.asgi:application"],
-    "uvicorn": [
-        *(
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            "{port}",
-            "--log-level",
-            "warning",
-            "--no-access-log",
-        ),
-        *("--ws", "websockets-sansio", "config.asgi:application"),
-    ],
+    "uvicorn": [*UVICORN, *PRODUCTION],
+    "uvicorn+deflate": [*UVICORN, *" ".join(PRODUCTION).replace("deflate false", "deflate true").split()],
+    "daphne": [*DAPHNE, *DAPHNE_LIMITS, "config.asgi:application"],
     "seeds": [*DAPHNE, "bench.reference_channels:application"],
     "raw": [sys.executable, "bench/reference_raw.py", "{port}"],
+    "raw+deflate": [sys.executable, "bench/reference_raw.py", "{port}", "deflate"],
 }
+OURS = ("uvicorn", "uvicorn+deflate", "daphne")
+# Which floor each server is compared with.
+FLOOR = {name: "raw+deflate" if name.endswith("+deflate") else "raw" for name in SERVERS}
 
 
 @dataclass
@@ -82,9 +110,11 @@ class Result:
     messages: int
     expected: int
     delivered: int = 0
+    duplicates: int = 0
     p50_ms: float = 0.0
     p99_ms: float = 0.0
     cpu_us_per_delivery: float = 0.0
+    wire_bytes_per_frame: float = 0.0
     peak_rss_mb: float = 0.0
     notes: list[str] = field(default_factory=list)
 
@@ -103,6 +133,14 @@ def cpu_seconds(pids: list[int]) -> float:
     return total / TICKS
 
 
+def bytes_read() -> int:
+    """What this (client) process has read: almost all of it the servers' frames."""
+    for line in Path("/proc/self/io").read_text().splitlines():
+        if line.startswith("rchar:"):
+            return int(line.split()[1])
+    return 0
+
+
 def memory_mb(pid: int, key: str) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith(key + ":"):
@@ -114,21 +152,53 @@ def percentile(ordered: list[float], share: float) -> float:
     return ordered[max(0, int(len(ordered) * share) - 1)] if ordered else 0.0
 
 
+def loadavg() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
 class Database:
-    """A fresh SQLite database for every server of the run, made in this process."""
+    """A fresh database for every server of the run, made in this process: SQLite, or
+    with a PostgreSQL DATABASE_URL a new database on that server, dropped at the end
+    (four processes writing to one SQLite file measure its lock, not the site)."""
 
     def __init__(self) -> None:
         self.dir = tempfile.mkdtemp(prefix="boostroom-bench-")
-        os.environ["DATABASE_URL"] = f"sqlite:///{self.dir}/bench.sqlite3"
+        base = os.environ.get("DATABASE_URL", "")
+        self.admin_url = base if base.startswith(("postgres://", "postgresql://")) else ""
+        if self.admin_url:
+            import psycopg
+
+            self.name = f"boostroom_bench_{uuid.uuid4().hex[:12]}"
+            with psycopg.connect(self.admin_url, autocommit=True, connect_timeout=10) as conn:
+                conn.execute(f'CREATE DATABASE "{self.name}"')
+            os.environ["DATABASE_URL"] = self.admin_url.rsplit("/", 1)[0] + f"/{self.name}"
+            # Persistent connections, as production should run them.
+            os.environ["DB_CONN_MAX_AGE"] = "60"
+        else:
+            os.environ["DATABASE_URL"] = f"sqlite:///{self.dir}/bench.sqlite3"
         # Sessions made here must verify in the servers: one key for all.
         os.environ["SECRET_KEY"] = "bench-" + uuid.uuid4().hex * 2
         os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
         os.environ["EMAIL_BACKEND"] = "django.core.mail.backends.locmem.EmailBackend"
-        sys.path.insert(0, str(ROOT))
         subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, check=True, env=os.environ)
         import django
 
         django.setup()
+
+    @property
+    def kind(self) -> str:
+        return "postgresql" if self.admin_url else "sqlite"
+
+    def drop(self) -> None:
+        shutil.rmtree(self.dir, ignore_errors=True)
+        if not self.admin_url:
+            return
+        import psycopg
+        from django.db import connections
+
+        connections.close_all()
+        with psycopg.connect(self.admin_url, autocommit=True, connect_timeout=10) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
 
     def users(self, count: int, *, staff: bool = False) -> list:
         from django.contrib.auth.models import User
@@ -145,16 +215,39 @@ class Database:
         from django.conf import settings
         from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
         from django.contrib.sessions.backends.db import SessionStore
+        from django.db import transaction
 
         cookies = []
-        for user in users:
-            session = SessionStore()
-            session[SESSION_KEY] = str(user.pk)
-            session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
-            session[HASH_SESSION_KEY] = user.get_session_auth_hash()
-            session.create()
-            cookies.append(f"{settings.SESSION_COOKIE_NAME}={session.session_key}")
+        with transaction.atomic():
+            for user in users:
+                session = SessionStore()
+                session[SESSION_KEY] = str(user.pk)
+                session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+                session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+                session.create()
+                cookies.append(f"{settings.SESSION_COOKIE_NAME}={session.session_key}")
         return cookies
+
+    def private_rooms(self, users: list) -> list[str]:
+        """The private room of each pair (users[2k], users[2k+1]), through the service."""
+        from rooms import services
+
+        return [
+            services.room_get_or_create_private(user=users[n], other=users[n + 1]).name
+            for n in range(0, len(users) - 1, 2)
+        ]
+
+    def message_fragment(self, user) -> str:
+        """A chat message as our servers push it, with SAMPLE_BODY where the body goes:
+        the floor sends frames of the same size and content."""
+        from rooms import broadcasts, services
+        from rooms.models import Room
+
+        room = Room.objects.get(name="public-chat")
+        message = services.message_post(room=room, author=user, body=SAMPLE_BODY, client_id=None)
+        with warnings.catch_warnings():  # no request here, so no CSRF token: the floor does not need one
+            warnings.simplefilter("ignore")
+            return broadcasts.render_message(message)
 
     def order_in_play(self) -> tuple[int, object]:
         """An order assigned to a new booster, through the services; its pk and booster."""
@@ -171,9 +264,35 @@ class Database:
         return order.pk, booster
 
 
+class RedisShard:
+    """A second, throwaway redis-server on a free loopback port, for sharding."""
+
+    def __enter__(self) -> str:
+        self.port = free_port()
+        self.dir = tempfile.mkdtemp(prefix="boostroom-bench-redis-")
+        self.process = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            cwd=self.dir,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while not _listening(self.port):
+            if time.monotonic() > deadline:
+                self.__exit__()
+                raise RuntimeError("redis-server did not start")
+            time.sleep(0.1)
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def __exit__(self, *exc) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=10)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
 class Server:
-    def __init__(self, name: str, layer: str, processes: int = 1) -> None:
-        self.name, self.layer = name, layer
+    def __init__(self, name: str, layer: str, processes: int = 1, **env: str) -> None:
+        self.name, self.layer, self.extra_env = name, layer, env
         self.ports = [free_port() for _ in range(processes)]
         self.port = self.ports[0]
         self.processes: list[subprocess.Popen] = []
@@ -193,6 +312,7 @@ class Server:
             "LOG_LEVEL": "WARNING",
             # A fresh namespace: presence of an earlier server must not count.
             "REDIS_PREFIX": f"bench-{uuid.uuid4().hex[:8]}",
+            **self.extra_env,
         }
         if self.layer == "memory":
             env.pop("REDIS_URL", None)
@@ -201,7 +321,7 @@ class Server:
             self.processes.append(
                 subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             )
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         for port in self.ports:
             while not _listening(port):
                 if time.monotonic() > deadline:
@@ -224,57 +344,76 @@ def _listening(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
-async def open_sockets(server: Server, path: str, cookies: list[str] | None, count: int, batch: int = 50) -> list:
-    """`count` sockets, spread over the server's processes, opened `batch` at a time."""
+async def connect_all(server: Server, targets: list[tuple[str, str | None]], batch: int = 50) -> list:
+    """A socket per (path, cookie), the n-th on the server's process n mod processes, `batch` at a time."""
     import websockets
 
     async def one(n: int):
+        path, cookie = targets[n]
         port = server.ports[n % len(server.ports)]
-        headers = [("Cookie", cookies[n])] if cookies else []
         return await websockets.connect(
             f"ws://127.0.0.1:{port}{path}",
             origin=f"http://127.0.0.1:{port}",
-            additional_headers=headers,
+            additional_headers=[("Cookie", cookie)] if cookie else [],
+            compression="deflate" if server.name.endswith("+deflate") else None,
             max_size=2**22,
-            open_timeout=60,
+            open_timeout=120,
+            ping_interval=None,
         )
 
     sockets = []
-    for start in range(0, count, batch):
-        sockets.extend(await asyncio.gather(*(one(n) for n in range(start, min(count, start + batch)))))
+    for start in range(0, len(targets), batch):
+        sockets.extend(await asyncio.gather(*(one(n) for n in range(start, min(len(targets), start + batch)))))
     return sockets
+
+
+async def open_sockets(server: Server, path: str, cookies: list[str] | None, count: int) -> list:
+    return await connect_all(server, [(path, cookies[n] if cookies else None) for n in range(count)])
 
 
 class Receivers:
     """Reads every socket and records the send-to-receive latency of each frame.
 
-    Chat frames carry their send time in the body; card frames are matched to
-    the n-th update sent, since every update produces one card per socket.
+    Chat frames carry their send time and a key in the body; card frames are
+    matched to the n-th update sent, since every update produces one card per
+    socket. A chat key seen twice on one socket, or more cards than updates,
+    counts as a duplicate.
     """
 
-    def __init__(self, sockets: list, expected: int, card: str | None = None) -> None:
+    def __init__(self, sockets: list, expected: int, card: str | None = None, ports: int = 1) -> None:
         self.expected, self.card = expected, card
         self.latencies: list[float] = []
         self.sent_at: list[float] = []
+        self.duplicates = 0
         self.frame_size = 0
+        self.by_process: Counter[int] = Counter()
         self.done = asyncio.Event()
-        self.tasks = [asyncio.create_task(self._drain(ws)) for ws in sockets]
+        if expected == 0:
+            self.done.set()
+        self.tasks = [asyncio.create_task(self._drain(n % ports, ws)) for n, ws in enumerate(sockets)]
 
-    async def _drain(self, ws) -> None:
-        seen = 0
+    async def _drain(self, process: int, ws) -> None:
+        seen_cards, seen_keys = 0, set()
         try:
             async for frame in ws:
                 text = frame if isinstance(frame, str) else frame.decode()
                 now = time.time()
+                stamps = []
                 if self.card is None:
-                    stamps = [float(stamp) for stamp in MARK.findall(text)]
+                    for stamp, key in MARK.findall(text):
+                        if key in seen_keys:
+                            self.duplicates += 1
+                        else:
+                            seen_keys.add(key)
+                            stamps.append(float(stamp))
                 elif self.card in text:
-                    stamps, seen = self.sent_at[seen : seen + 1], seen + 1
+                    if seen_cards >= len(self.sent_at):
+                        self.duplicates += 1
+                    stamps, seen_cards = self.sent_at[seen_cards : seen_cards + 1], seen_cards + 1
                     self.frame_size = len(text)
-                else:
-                    stamps = []
                 for stamp in stamps:
                     self.latencies.append(now - stamp)
+                self.by_process[process] += len(stamps)
                 if len(self.latencies) >= self.expected:
                     self.done.set()
         except Exception:
@@ -284,27 +423,46 @@ class Receivers:
         for task in self.tasks:
             task.cancel()
 
+    def fill(self, result: Result) -> Result:
+        result.delivered = min(len(self.latencies), result.expected)
+        result.duplicates = self.duplicates
+        ordered = sorted(self.latencies)
+        result.p50_ms = statistics.median(ordered) * 1000 if ordered else 0.0
+        result.p99_ms = percentile(ordered, 0.99) * 1000
+        return result
+
+
+SAMPLE_BODY = "bench t=0000000000.000000 k=000000000000 n=0"
+FRAGMENT: list[str] = []  # the rendered message, filled in by main()
+
+
+def chat_body(n: int) -> str:
+    return f"bench t={time.time():.6f} k={uuid.uuid4().hex[:12]} n={n}"
+
+
+def floor_frame(n: int) -> str:
+    return FRAGMENT[0].replace(SAMPLE_BODY, chat_body(n))
+
 
 async def measure(server: Server, result: Result, receivers: Receivers, send, rate: float | None) -> Result:
     """Send `result.messages` events through `send(n)` and wait for every delivery."""
     await asyncio.sleep(0.5)
-    cpu_before = cpu_seconds(server.pids)
+    cpu_before, read_before = cpu_seconds(server.pids), bytes_read()
     for n in range(result.messages):
         receivers.sent_at.append(time.time())
         await send(n)
         if rate:
             await asyncio.sleep(1 / rate)
     try:
-        await asyncio.wait_for(receivers.done.wait(), timeout=60)
+        await asyncio.wait_for(receivers.done.wait(), timeout=WAIT_SECONDS)
     except TimeoutError:
         result.notes.append("timed out waiting for deliveries")
     cpu = cpu_seconds(server.pids) - cpu_before
+    wire = bytes_read() - read_before
     receivers.stop()
-    result.delivered = min(len(receivers.latencies), result.expected)
-    ordered = sorted(receivers.latencies)
-    result.p50_ms = statistics.median(ordered) * 1000 if ordered else 0.0
-    result.p99_ms = percentile(ordered, 0.99) * 1000
+    receivers.fill(result)
     result.cpu_us_per_delivery = cpu * 1e6 / max(1, result.delivered)
+    result.wire_bytes_per_frame = wire / max(1, result.delivered)
     result.peak_rss_mb = server.peak_rss_mb()
     return result
 
@@ -315,14 +473,17 @@ async def chat(name: str, layer: str, cookies: list[str], scenario: str, process
         "burst": (BURST_SOCKETS, BURST_MESSAGES, None),
     }[scenario.split(" x")[0]]
     with Server(name, layer, processes) as server:
-        sockets = await open_sockets(server, "/ws/chatroom/public-chat/", None if name == "raw" else cookies, count + 1)
+        raw = name.startswith("raw")
+        sockets = await open_sockets(server, "/ws/chatroom/public-chat/", None if raw else cookies, count + 1)
         # The raw server echoes to the sender too, so everyone counts there.
-        sender, receivers = sockets[0], sockets if name == "raw" else sockets[1:]
+        sender, receivers = sockets[0], sockets if raw else sockets[1:]
         result = Result(name, layer, scenario, len(receivers), messages, len(receivers) * messages)
 
         async def send(n: int) -> None:
-            body = f"bench t={time.time():.6f} n={n}"
-            await sender.send(json.dumps({"body": body, "client_id": uuid.uuid4().hex}))
+            if raw:
+                await sender.send(floor_frame(n))
+            else:
+                await sender.send(json.dumps({"body": chat_body(n), "client_id": uuid.uuid4().hex}))
 
         await measure(server, result, Receivers(receivers, result.expected), send, rate)
         await asyncio.gather(*(ws.close() for ws in sockets), return_exceptions=True)
@@ -334,15 +495,16 @@ async def order_cards(name: str, layer: str, db: Database, staff_cookies: list[s
     order_id, booster = await asyncio.to_thread(db.order_in_play)
     booster_cookie = (await asyncio.to_thread(db.cookies, [booster]))[0]
     updates = ORDER_RATE * ORDER_SECONDS
+    raw = name.startswith("raw")
     with Server(name, layer) as server:
-        path = "/ws/orders/" if name != "raw" else "/ws/chatroom/public-chat/"
-        sockets = await open_sockets(server, path, None if name == "raw" else staff_cookies, ORDER_SOCKETS + 1)
-        sender, receivers = sockets[0], sockets if name == "raw" else sockets[1:]
+        path = "/ws/chatroom/public-chat/" if raw else "/ws/orders/"
+        sockets = await open_sockets(server, path, None if raw else staff_cookies, ORDER_SOCKETS + 1)
+        sender, receivers = sockets[0], sockets if raw else sockets[1:]
         result = Result(name, layer, "order cards 10/s", len(receivers), updates, len(receivers) * updates)
-        marker = f'id="order-{order_id}"' if name != "raw" else "card"
+        marker = "card" if raw else f'id="order-{order_id}"'
 
         async def send(n: int) -> None:
-            if name == "boostroom":
+            if name in OURS:
                 await asyncio.to_thread(post_progress, server.port, booster_cookie, order_id, n % 100)
             elif name == "seeds":
                 await sender.send(json.dumps({"order": order_id, "lp": n % 100}))
@@ -377,8 +539,8 @@ def post_progress(port: int, cookie: str, order_id: int, lp: int) -> None:
 async def presence_storm(layer: str, cookies: list[str]) -> Result:
     """Every user opens the presence socket at once; every page must end up showing them all."""
     count = len(cookies)
-    result = Result("boostroom", layer, f"presence storm {count}", count, 1, count)
-    with Server("boostroom", layer) as server:
+    result = Result("uvicorn", layer, f"presence storm {count}", count, 1, count)
+    with Server("uvicorn", layer) as server:
         cpu_before = cpu_seconds(server.pids)
         connect_ms: list[float] = []
         frames = [0] * count
@@ -386,7 +548,7 @@ async def presence_storm(layer: str, cookies: list[str]) -> Result:
 
         async def one(n: int):
             started = time.monotonic()
-            ws = await presence_socket(server, cookies[n])
+            [ws] = await connect_all(server, [("/ws/online-status/", cookies[n])])
             connect_ms.append((time.monotonic() - started) * 1000)
             return ws
 
@@ -432,29 +594,189 @@ async def presence_storm(layer: str, cookies: list[str]) -> Result:
     return result
 
 
-async def presence_socket(server: Server, cookie: str):
-    import websockets
-
-    return await websockets.connect(
-        f"ws://127.0.0.1:{server.port}/ws/online-status/",
-        origin=f"http://127.0.0.1:{server.port}",
-        additional_headers=[("Cookie", cookie)],
-        open_timeout=60,
-    )
-
-
 async def idle(cookies: list[str]) -> Result:
-    with Server("boostroom", "memory") as server:
+    """IDLE_SOCKETS chat sockets of distinct users held open by one process: memory per socket."""
+    with Server("uvicorn", "memory") as server:
         pid = server.pids[0]
+        await open_sockets(server, "/ws/chatroom/public-chat/", cookies, 20)  # warm up, then measure from here
+        await asyncio.sleep(1)
         before = memory_mb(pid, "VmRSS")
-        sockets = await open_sockets(server, "/ws/chatroom/public-chat/", cookies, IDLE_SOCKETS)
+        sockets = await open_sockets(server, "/ws/chatroom/public-chat/", cookies, len(cookies))
         await asyncio.sleep(2)
         after = memory_mb(pid, "VmRSS")
         alive = sum(ws.state.name == "OPEN" for ws in sockets)
-        result = Result("boostroom", "memory", f"{IDLE_SOCKETS} idle sockets", len(sockets), 0, len(sockets))
+        result = Result("uvicorn", "memory", f"{len(cookies)} idle sockets", len(sockets), 0, len(sockets))
         result.delivered = alive
         result.peak_rss_mb = server.peak_rss_mb()
         result.notes.append(f"{(after - before) * 1024 / max(1, len(sockets)):.1f} KB per idle connection")
+        await asyncio.gather(*(ws.close() for ws in sockets), return_exceptions=True)
+        return result
+
+
+@dataclass
+class Scale:
+    """The scale scenario's people: chat users (the first ones also have a private room each), staff."""
+
+    cookies: list[str]
+    rooms: list[str]
+    staff_cookies: list[str]
+    order_id: int
+    booster_cookie: str
+
+
+async def scale(people: Scale, shard: str) -> list[Result]:
+    """SCALE_PROCESSES processes, the layer sharded over two Redis servers, presence on Redis:
+    one public room, private rooms, order dashboards and presence sockets, with steady chat
+    and order traffic at once. Every event must reach every socket once."""
+    processes = SCALE_PROCESSES
+    env = {"REDIS_SHARDS": f"{os.environ['REDIS_URL']},{shard}"}
+    with Server("uvicorn", "redis", processes, **env) as server:
+        public = [("/ws/chatroom/public-chat/", people.cookies[n]) for n in range(SCALE_PUBLIC)]
+        private = [(f"/ws/chatroom/{people.rooms[n // 2]}/", people.cookies[n]) for n in range(2 * len(people.rooms))]
+        dashboards = [("/ws/orders/", cookie) for cookie in people.staff_cookies]
+        presence = [("/ws/online-status/?room=public-chat", people.cookies[n]) for n in range(SCALE_PRESENCE)]
+        opened = time.monotonic()
+        rss_before = [memory_mb(pid, "VmRSS") for pid in server.pids]
+        public_ws = await connect_all(server, public)
+        private_ws = await connect_all(server, private)
+        dashboard_ws = await connect_all(server, dashboards)
+        presence_ws = await connect_all(server, presence)
+        total = len(public_ws) + len(private_ws) + len(dashboard_ws) + len(presence_ws)
+        opened = time.monotonic() - opened
+        presence_frames = [0]
+        settled = await presence_settled(presence_ws, len(presence_ws), presence_frames)
+        await asyncio.sleep(2)
+        presence_frames[0] = 0
+
+        public_messages = SCALE_PUBLIC_RATE * SCALE_SECONDS
+        updates = SCALE_ORDER_RATE * SCALE_SECONDS
+        rooms = len(people.rooms)
+        results = {
+            "public": Result("uvicorn", "redis", "scale: public room", len(public_ws), public_messages, 0),
+            "private": Result("uvicorn", "redis", "scale: private rooms", len(private_ws), rooms, 0),
+            "orders": Result("uvicorn", "redis", "scale: order dashboards", len(dashboard_ws), updates, 0),
+        }
+        results["public"].expected = len(public_ws) * public_messages
+        results["private"].expected = 2 * rooms
+        results["orders"].expected = len(dashboard_ws) * updates
+        # Each list was opened on its own, the n-th socket on process n mod processes.
+        card = f'id="order-{people.order_id}"'
+        receivers = {
+            "public": Receivers(public_ws, results["public"].expected, ports=processes),
+            "private": Receivers(private_ws, results["private"].expected, ports=processes),
+            "orders": Receivers(dashboard_ws, results["orders"].expected, card=card, ports=processes),
+        }
+
+        async def chat_in_public() -> None:
+            for n in range(public_messages):
+                await public_ws[0].send(json.dumps({"body": chat_body(n), "client_id": uuid.uuid4().hex}))
+                await asyncio.sleep(1 / SCALE_PUBLIC_RATE)
+
+        async def chat_in_private() -> None:
+            for n in range(rooms):
+                # Room n's members are sockets 2n and 2n+1, on processes 2n and 2n+1 mod 4:
+                # picking one by n mod 4 spreads the posts evenly over four processes.
+                sender = private_ws[2 * n + (n % 4 >= 2)]
+                await sender.send(json.dumps({"body": chat_body(n), "client_id": uuid.uuid4().hex}))
+                await asyncio.sleep(SCALE_SECONDS / rooms)
+
+        async def order_updates() -> None:
+            for n in range(updates):
+                receivers["orders"].sent_at.append(time.time())
+                port = server.ports[n % processes]
+                await asyncio.to_thread(post_progress, port, people.booster_cookie, people.order_id, n % 100)
+                await asyncio.sleep(1 / SCALE_ORDER_RATE)
+
+        cpu_before = [cpu_seconds([pid]) for pid in server.pids]
+        await asyncio.gather(chat_in_public(), chat_in_private(), order_updates())
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.gather(*(r.done.wait() for r in receivers.values())), timeout=WAIT_SECONDS)
+        cpu = [cpu_seconds([pid]) - before for pid, before in zip(server.pids, cpu_before, strict=True)]
+        rss_after = [memory_mb(pid, "VmRSS") for pid in server.pids]
+        for receiving in receivers.values():
+            receiving.stop()
+        frames = Counter()
+        for key, receiving in receivers.items():
+            receiving.fill(results[key])
+            frames.update(receiving.by_process)
+            if results[key].delivered < results[key].expected:
+                results[key].notes.append("timed out waiting for deliveries")
+        delivered = sum(frames.values())
+        overall = Result("uvicorn", "redis", f"scale: all, {processes} processes", total, 0, 0)
+        overall.expected = sum(r.expected for r in results.values())
+        overall.delivered = sum(r.delivered for r in results.values())
+        overall.duplicates = sum(r.duplicates for r in results.values())
+        everything = sorted(latency for receiving in receivers.values() for latency in receiving.latencies)
+        overall.p50_ms = statistics.median(everything) * 1000 if everything else 0.0
+        overall.p99_ms = percentile(everything, 0.99) * 1000
+        overall.cpu_us_per_delivery = sum(cpu) * 1e6 / max(1, delivered)
+        overall.peak_rss_mb = server.peak_rss_mb()
+        grown = zip(rss_before, rss_after, strict=True)
+        per_socket = [(after - before) * 1024 / (total / processes) for before, after in grown]
+        overall.notes += [
+            f"{total} sockets opened in {opened:.0f} s",
+            f"presence {'settled' if settled else 'NOT settled'}; {presence_frames[0]} presence frames meanwhile",
+            "per process: "
+            + ", ".join(
+                f"{frames[n]} frames {cpu[n]:.1f} s cpu {cpu[n] * 1e6 / max(1, frames[n]):.0f} µs/frame"
+                for n in range(processes)
+            ),
+            f"{statistics.mean(per_socket):.1f} KB per socket",
+            "2 redis shards",
+        ]
+        for result in results.values():
+            result.cpu_us_per_delivery = overall.cpu_us_per_delivery
+        await asyncio.gather(
+            *(ws.close() for ws in [*public_ws, *private_ws, *dashboard_ws, *presence_ws]), return_exceptions=True
+        )
+        return [overall, *results.values()]
+
+
+async def presence_settled(sockets: list, online: int, frames: list[int]) -> bool:
+    """Until every presence socket shows `online` users online; keeps counting their frames after."""
+    shown = [0] * len(sockets)
+    everyone = asyncio.Event()
+
+    async def read(n: int, ws) -> None:
+        with contextlib.suppress(Exception):
+            async for frame in ws:
+                frames[0] += 1
+                for value in ONLINE_COUNT.findall(frame):
+                    shown[n] = int(value)
+                if shown.count(online) == len(sockets):
+                    everyone.set()
+
+    # Kept by the sockets' own lifetime: they end when the sockets close.
+    READERS.extend(asyncio.create_task(read(n, ws)) for n, ws in enumerate(sockets))
+    try:
+        await asyncio.wait_for(everyone.wait(), timeout=WAIT_SECONDS)
+    except TimeoutError:
+        return False
+    return True
+
+
+READERS: list[asyncio.Task] = []
+
+
+async def scale_floor(frames_per_second: float) -> Result:
+    """The raw floor at the scale scenario's total frame rate, over as many processes and sockets."""
+    processes, sockets_total = SCALE_PROCESSES, SCALE_PUBLIC + 2 * SCALE_PRIVATE_ROOMS + SCALE_DASHBOARDS
+    sockets_total += SCALE_PRESENCE
+    per_process = sockets_total // processes
+    messages = max(1, round(frames_per_second * SCALE_SECONDS / (per_process * processes)))
+    with Server("raw", "-", processes) as server:
+        sockets = await open_sockets(server, "/", None, per_process * processes)
+        result = Result("raw", "-", "scale: all", len(sockets), messages * processes, len(sockets) * messages)
+        receivers = Receivers(sockets, result.expected, ports=processes)
+
+        async def send(n: int) -> None:
+            # One broadcast per process: its sockets are n, n + processes, ...
+            for first in range(processes):
+                await sockets[first].send(floor_frame(n))
+
+        result.messages = messages
+        await measure(server, result, receivers, send, messages / SCALE_SECONDS)
+        result.notes.append(f"{processes} processes, {messages} broadcasts each")
         await asyncio.gather(*(ws.close() for ws in sockets), return_exceptions=True)
         return result
 
@@ -520,67 +842,122 @@ def pages_flat() -> list[str]:
 
 def table(results: list[Result]) -> str:
     refs = {(r.server, r.layer, r.scenario): r for r in results}
-    raws = {r.scenario: r for r in results if r.server == "raw"}
+    floors = {(r.server, r.scenario): r for r in results if r.server.startswith("raw")}
     lines = [
-        f"{'server':10} {'layer':6} {'scenario':22} {'delivered':>13} {'p50 ms':>8} {'p99 ms':>8} "
-        f"{'cpu µs':>8} {'vs seeds':>9} {'vs raw':>7} {'peak MB':>8}"
+        f"{'server':16} {'layer':6} {'scenario':30} {'delivered':>13} {'dup':>4} {'p50 ms':>8} {'p99 ms':>8} "
+        f"{'cpu µs':>7} {'B/frame':>7} {'vs seeds':>8} {'vs floor':>8} {'p99/floor':>9} {'peak MB':>8}"
     ]
     for r in results:
-        seeds, raw = refs.get(("seeds", r.layer, r.scenario)), raws.get(r.scenario)
+        seeds = refs.get(("seeds", r.layer, r.scenario))
+        scenario = "scale: all" if r.scenario.startswith("scale") else r.scenario
+        floor = floors.get((FLOOR.get(r.server, "raw"), scenario))
         vs_seeds = f"{r.cpu_us_per_delivery / seeds.cpu_us_per_delivery:.2f}x" if seeds and r.messages else ""
-        vs_raw = f"{r.cpu_us_per_delivery / raw.cpu_us_per_delivery:.2f}x" if raw and r.messages else ""
+        vs_floor = p99_floor = ""
+        if floor and floor is not r and floor.cpu_us_per_delivery and floor.p99_ms:
+            vs_floor = f"{r.cpu_us_per_delivery / floor.cpu_us_per_delivery:.2f}x"
+            p99_floor = f"{r.p99_ms / floor.p99_ms:.2f}x"
         lines.append(
-            f"{r.server:10} {r.layer:6} {r.scenario:22} {f'{r.delivered}/{r.expected}':>13} {r.p50_ms:8.1f} "
-            f"{r.p99_ms:8.1f} {r.cpu_us_per_delivery:8.1f} {vs_seeds:>9} {vs_raw:>7} {r.peak_rss_mb:8.1f}  "
-            f"{'; '.join(r.notes)}"
+            f"{r.server:16} {r.layer:6} {r.scenario:30} {f'{r.delivered}/{r.expected}':>13} {r.duplicates:4} "
+            f"{r.p50_ms:8.1f} {r.p99_ms:8.1f} {r.cpu_us_per_delivery:7.1f} {r.wire_bytes_per_frame:7.0f} "
+            f"{vs_seeds:>8} {vs_floor:>8} {p99_floor:>9} {r.peak_rss_mb:8.1f}  {'; '.join(r.notes)}"
         )
     return "\n".join(lines)
 
 
-async def run_all(db: Database, cookies: list[str], staff_cookies: list[str]) -> tuple[list[Result], list[str]]:
+def only(name: str) -> bool:
+    """BENCH_ONLY=chat,orders runs just those groups of scenarios (for development)."""
+    wanted = os.environ.get("BENCH_ONLY")
+    return not wanted or name in wanted.split(",")
+
+
+async def run_all(db: Database, people: Scale, staff_cookies: list[str]) -> tuple[list[Result], list[str]]:
+    cookies = people.cookies
     layers = ["memory", "redis"] if os.environ.get("REDIS_URL") else ["memory"]
     results: list[Result] = []
+    chat_servers = [*OURS, *(["seeds"] if WITH_SEEDS else [])]
 
     def log(result: Result) -> None:
         results.append(result)
-        print(f"  {result.server} {result.layer} {result.scenario}: {result.delivered}/{result.expected}", flush=True)
+        print(
+            f"  {result.server} {result.layer} {result.scenario}: {result.delivered}/{result.expected} "
+            f"(load {loadavg()})",
+            flush=True,
+        )
 
-    for scenario in ("room steady 20/s", "burst"):
-        log(await chat("raw", "-", cookies, scenario))
-    for layer in layers:
+    if only("chat"):
         for scenario in ("room steady 20/s", "burst"):
-            for name in ("boostroom", "uvicorn", "seeds"):
-                log(await chat(name, layer, cookies, scenario))
-        if layer == "redis":
-            log(await chat("boostroom", layer, cookies, "room steady 20/s x2 processes", processes=2))
-        ours = await order_cards("boostroom", layer, db, staff_cookies, 0)
-        log(ours)
-        log(await order_cards("seeds", layer, db, staff_cookies, 0))
-        if layer == layers[0]:
-            size = int(ours.notes[-1].split()[1])
-            log(await order_cards("raw", "-", db, staff_cookies, size))
-        log(await presence_storm(layer, cookies[:STORM_SOCKETS]))
-    log(await idle(cookies[:IDLE_SOCKETS]))
-    pages = await asyncio.to_thread(pages_flat)
+            for floor in ("raw", "raw+deflate"):
+                log(await chat(floor, "-", cookies, scenario))
+        for layer in layers:
+            for scenario in ("room steady 20/s", "burst"):
+                for name in chat_servers:
+                    log(await chat(name, layer, cookies, scenario))
+            if layer == "redis":
+                log(await chat("uvicorn", layer, cookies, "room steady 20/s x2 processes", processes=2))
+    if only("orders"):
+        for layer in layers:
+            ours = await order_cards("uvicorn", layer, db, staff_cookies, 0)
+            log(ours)
+            if layer == layers[0]:
+                log(await order_cards("daphne", layer, db, staff_cookies, 0))
+                size = int(ours.notes[-1].split()[1])
+                log(await order_cards("raw", "-", db, staff_cookies, size))
+            if WITH_SEEDS:
+                log(await order_cards("seeds", layer, db, staff_cookies, 0))
+    if only("presence"):
+        for layer in layers:
+            log(await presence_storm(layer, cookies[:STORM_SOCKETS]))
+    if only("idle"):
+        log(await idle(cookies[:IDLE_SOCKETS]))
+    if only("scale") and "redis" in layers:
+        with RedisShard() as shard:
+            for result in await scale(people, shard):
+                log(result)
+        total = next(r for r in results if r.scenario.startswith("scale: all"))
+        log(await scale_floor(total.expected / SCALE_SECONDS))
+    pages = await asyncio.to_thread(pages_flat) if only("pages") else []
     return results, pages
 
 
 def main() -> None:
+    # 10,000 sockets need as many descriptors here and in the servers started from here.
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    started_load = loadavg()
     db = Database()
-    cookies = db.cookies(db.users(max(STEADY_SOCKETS, BURST_SOCKETS, IDLE_SOCKETS, STORM_SOCKETS) + 1))
-    staff_cookies = db.cookies(db.users(ORDER_SOCKETS + 1, staff=True))
-    results, pages = asyncio.run(run_all(db, cookies, staff_cookies))
+    users = db.users(max(STEADY_SOCKETS, BURST_SOCKETS, IDLE_SOCKETS, STORM_SOCKETS, SCALE_PUBLIC) + 1)
+    staff_cookies = db.cookies(db.users(max(ORDER_SOCKETS, SCALE_DASHBOARDS) + 1, staff=True))
+    order_id, booster = db.order_in_play()
+    FRAGMENT.append(db.message_fragment(users[0]))
+    people = Scale(
+        cookies=db.cookies(users),
+        rooms=db.private_rooms(users[: 2 * SCALE_PRIVATE_ROOMS]),
+        staff_cookies=staff_cookies[:SCALE_DASHBOARDS],
+        order_id=order_id,
+        booster_cookie=db.cookies([booster])[0],
+    )
+    try:
+        import uvloop
+
+        runner = uvloop.run
+    except ImportError:
+        runner = asyncio.run
+    try:
+        results, pages = runner(run_all(db, people, staff_cookies))
+    finally:
+        db.drop()
     RESULTS.mkdir(parents=True, exist_ok=True)
     layers = "memory+redis" if os.environ.get("REDIS_URL") else "memory"
     out = RESULTS / f"{time.strftime('%Y%m%d-%H%M%S')}-{layers}.json"
-    out.write_text(json.dumps({"layers": layers, "results": [asdict(r) for r in results], "pages": pages}, indent=1))
+    load = f"database {db.kind}; load average {started_load} before, {loadavg()} after"
+    out.write_text(
+        json.dumps({"layers": layers, "load": load, "results": [asdict(r) for r in results], "pages": pages}, indent=1)
+    )
     print()
     print(table(results))
     print()
     print("\n".join(pages))
-    print(f"\nwritten to {out.relative_to(ROOT)}")
+    print(f"\n{load}\nwritten to {out.relative_to(ROOT)}")
 
 
 if __name__ == "__main__":

@@ -147,6 +147,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 # CHANNELS
 REDIS_URL = os.environ.get("REDIS_URL", "")
 REDIS_PREFIX = os.environ.get("REDIS_PREFIX", "boostroom")
+# The channel layer may shard over several Redis servers (channels-redis hashes
+# each group and channel to one of them); presence and the cache stay on REDIS_URL.
+REDIS_SHARDS = env_list("REDIS_SHARDS", [REDIS_URL] if REDIS_URL else [])
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
@@ -154,7 +157,7 @@ if REDIS_URL:
             "CONFIG": {
                 "hosts": [
                     {
-                        "address": REDIS_URL,
+                        "address": shard,
                         # redis-py 8 defaults to a 100-connection pool that raises
                         # "Too many connections", and to a 5 s socket timeout that
                         # equals the layer's 5 s blocking pop (channels_redis#422).
@@ -163,6 +166,7 @@ if REDIS_URL:
                         "socket_connect_timeout": 5,
                         "health_check_interval": 15,
                     }
+                    for shard in REDIS_SHARDS
                 ],
                 "prefix": f"{REDIS_PREFIX}:asgi",
                 # One process channel carries every event for that process, so it
@@ -206,9 +210,14 @@ ACCOUNT_LOGIN_METHODS = {"username", "email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "username*", "password1*", "password2*"]
 ACCOUNT_EMAIL_VERIFICATION = "optional"
 ACCOUNT_UNIQUE_EMAIL = True
+# Signing up with a registered email must look like any other signup. With
+# optional verification only "strict" can do that: the second account keeps the
+# address unverified, and only its real owner can ever verify it.
+ACCOUNT_PREVENT_ENUMERATION = "strict"
+# Usernames: NFKC, no invisible characters, no look-alikes (accounts/usernames.py).
+ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"
 ACCOUNT_LOGOUT_ON_GET = False
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = urlsplit(SITE_URL).scheme
-ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"
 ACCOUNT_EMAIL_SUBJECT_PREFIX = f"[{SITE_NAME}] "
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -308,6 +317,10 @@ CONTENT_SECURITY_POLICY = {
 API_TOKEN_MAX_AGE = env_int("API_TOKEN_MAX_AGE", 3600)
 API_TOKEN_RATE_LIMIT = (env_int("API_TOKEN_RATE_LIMIT", 10), 60)  # attempts per login/address per minute
 SOCKETS_PER_USER = env_int("SOCKETS_PER_USER", 20)
+# What one socket may be owed before it is closed with 1013 and resumes: its
+# frames wait in its own queue, so a reader that stops reading holds up no one.
+WS_QUEUE_MAX_FRAMES = env_int("WS_QUEUE_MAX_FRAMES", 1000)
+WS_QUEUE_MAX_BYTES = env_int("WS_QUEUE_MAX_BYTES", 1024 * 1024)
 CHAT_RATE_LIMIT = (env_int("CHAT_RATE_LIMIT", 20), 10)  # messages per user per room per seconds
 
 # BOOSTROOM

@@ -14,7 +14,7 @@ from channels.db import database_sync_to_async
 
 from orders import broadcasts, selectors
 from realtime import groups, roles
-from realtime.consumers import CLOSE_FORBIDDEN, FanoutConsumer
+from realtime.consumers import CLOSE_FORBIDDEN, FanoutConsumer, resync_frame
 
 
 def _wants_json(scope: dict[str, Any]) -> bool:
@@ -71,6 +71,19 @@ class OrderConsumer(_OrderSocket):
         if frame is not None:
             await self.send(text_data=frame)
 
+    async def access_changed(self) -> None:
+        # A role came or went: see the order as the user may now, or not at all.
+        try:
+            _order, audience = await database_sync_to_async(selectors.order_for_user)(
+                order_id=self.order_id, user=self.user
+            )
+        except selectors.OrderAccessDenied:
+            return await self._revoke(None)
+        if audience != self.audience:
+            self.audience = audience
+            if not self.json_format:
+                await self.send(text_data=resync_frame())  # the page re-reads itself as the new audience
+
     async def _revoke(self, last_frame: str | None) -> None:
         """The user may no longer see this order: say so, then close like a refusal."""
         if self.json_format:
@@ -83,15 +96,11 @@ class OrderConsumer(_OrderSocket):
 class OrdersConsumer(_OrderSocket):
     """Every order the user may see: their own, the claim list for boosters, all for staff."""
 
+    role: str | None = None
+
     async def connect(self) -> None:
-        role = await database_sync_to_async(roles.user_role)(self.user)
         self.json_format = _wants_json(self.scope)
-        if role == selectors.STAFF:
-            await self.join(groups.STAFF)
-        else:
-            await self.join(groups.user(self.user.pk))
-            if role == selectors.BOOSTER:
-                await self.join(groups.BOOSTERS)
+        await self.follow(await database_sync_to_async(roles.user_role)(self.user))
         await self.accept_logged()
 
     def frame_for(self, group: str, event: dict[str, Any]) -> str | None:
@@ -100,3 +109,25 @@ class OrdersConsumer(_OrderSocket):
             # theirs all along): "removed" would contradict their own update.
             return None
         return super().frame_for(group, event)
+
+    async def follow(self, role: str) -> None:
+        """Join exactly the groups this role sees."""
+        if role == selectors.STAFF:
+            wanted = {groups.STAFF}
+        else:
+            wanted = {groups.user(self.user.pk)} | ({groups.BOOSTERS} if role == selectors.BOOSTER else set())
+        joined = self.groups_joined - {groups.user_sockets(self.user.pk)}
+        for group in joined - wanted:
+            await self.leave(group)
+        for group in wanted - joined:
+            await self.join(group)
+        self.role = role
+
+    async def access_changed(self) -> None:
+        # A former manager stops getting every order's prices, a former booster
+        # the claim list; the dashboard re-reads itself for the new role.
+        role = await database_sync_to_async(roles.user_role)(self.user)
+        if role != self.role:
+            await self.follow(role)
+            if not self.json_format:
+                await self.send(text_data=resync_frame())

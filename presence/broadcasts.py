@@ -73,6 +73,13 @@ def room_members_changed(*, room_ids: list[int], user_ids: list[int]) -> None:
         publish_sync(groups.room_presence(room_id), html=room_count_html(room_id=room_id, count=count))
 
 
+def render_room_counts(*, room_ids: list[int]) -> str:
+    """Counts for rooms a socket has just started following: the push that told
+    the others may have gone out before it joined."""
+    counts = selectors.room_online_counts(room_ids=room_ids, online=selectors.online_user_ids())
+    return "".join(room_count_html(room_id=room_id, count=count) for room_id, count in sorted(counts.items()))
+
+
 # A page may render while someone is between two pages (briefly offline) and no
 # change follows to correct it, so a new socket also gets the online users' dots.
 SNAPSHOT_DOTS_MAX = 500

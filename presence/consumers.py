@@ -10,7 +10,7 @@ from urllib.parse import parse_qs
 from channels.db import database_sync_to_async
 
 from accounts.broadcasts import THEME_EVENT, theme_snapshot
-from presence.broadcasts import ROOMS_CHANGED, render_snapshot
+from presence.broadcasts import ROOMS_CHANGED, render_room_counts, render_snapshot
 from presence.selectors import presence_room_ids
 from presence.services import presence_connect, presence_disconnect
 from realtime import groups
@@ -78,7 +78,12 @@ class OnlineStatusConsumer(FanoutConsumer):
             # the header's rooms still count.
             self.room_name = None
             room_ids = await database_sync_to_async(presence_room_ids)(user=self.user)
+        added = sorted(set(room_ids) - set(self.room_ids))
         await self.follow(room_ids)
+        if added:
+            # This runs in the socket's own writer, not the hub's loop, so the
+            # rooms' new counts may have been pushed before it joined: fetch them.
+            await self.send(text_data=await database_sync_to_async(render_room_counts)(room_ids=added))
 
     async def fanout_resync(self) -> None:
         # What was pushed while the layer was away is lost: send the current state.

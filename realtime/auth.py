@@ -1,7 +1,7 @@
 """Signed, expiring API tokens, and who is asking on every socket.
 
-Browsers authenticate sockets with the session cookie and must send an allowed
-Origin (against cross-site WebSocket hijacking). API clients send `?token=`;
+Browsers authenticate sockets with the session cookie and must send the site's
+own Origin: scheme, host and port (against cross-site WebSocket hijacking). API clients send `?token=`;
 cookies are then ignored, and a socket with no Origin is accepted only that way.
 """
 
@@ -9,21 +9,27 @@ from __future__ import annotations
 
 import logging
 import time
+import unicodedata
 from datetime import UTC, datetime
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import parse_qs, urlsplit
 
 from channels.auth import AuthMiddlewareStack
 from channels.db import database_sync_to_async
-from channels.security.websocket import AllowedHostsOriginValidator, WebsocketDenier
+from channels.security.websocket import WebsocketDenier
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core import signing
+from django.db import transaction
 from django.db.models import Q
+from django.http.request import split_domain_port, validate_host
 
+from realtime.aftercommit import after_commit
 from realtime.consumers import CLOSE_TOKEN_INVALID, CLOSE_USER_INVALID, FanoutConsumer
 from realtime.logging import socket_url
 from realtime.models import TokenRevocation
+from realtime.signals import credentials_changed
 
 logger = logging.getLogger("boostroom.realtime")
 
@@ -44,6 +50,10 @@ def token_issue(*, user: AbstractBaseUser) -> str:
 
 def token_user(token: str) -> AbstractBaseUser:
     """The active user a token belongs to; TokenError carries the close code."""
+    return _token_user_and_expiry(token)[0]
+
+
+def _token_user_and_expiry(token: str) -> tuple[AbstractBaseUser, float]:
     try:
         payload = signing.loads(token, salt=TOKEN_SALT, max_age=settings.API_TOKEN_MAX_AGE)
         user_id, issued = int(payload["u"]), float(payload["iat"])
@@ -55,7 +65,7 @@ def token_user(token: str) -> AbstractBaseUser:
     revoked = TokenRevocation.objects.filter(user=user).values_list("revoked_at", flat=True).first()
     if revoked is not None and datetime.fromtimestamp(issued, tz=UTC) <= revoked:
         raise TokenError(CLOSE_TOKEN_INVALID)
-    return user
+    return user, issued + settings.API_TOKEN_MAX_AGE
 
 
 def tokens_revoke(*, user: AbstractBaseUser) -> None:
@@ -65,14 +75,53 @@ def tokens_revoke(*, user: AbstractBaseUser) -> None:
     TokenRevocation.objects.update_or_create(user=user, defaults={"revoked_at": timezone.now()})
 
 
+@transaction.atomic
+def password_changed(*, user: AbstractBaseUser) -> None:
+    """The user's password changed, from wherever (allauth's change and reset
+    forms, the admin, the shell): every token issued before stops working, and
+    every socket of the user closes but those of the session that changed it."""
+    tokens_revoke(user=user)
+    after_commit(credentials_changed, user.pk, _changing_session_key(user))
+
+
+def _changing_session_key(user: AbstractBaseUser) -> str | None:
+    # allauth's middleware keeps the current request at hand. Read before the
+    # change is finished: update_session_auth_hash then moves the session to a
+    # new key, while the sockets of this browser still carry this one.
+    from allauth.core import context
+
+    request = context.request
+    current = getattr(request, "user", None)
+    if request is None or getattr(current, "pk", None) != user.pk or not hasattr(request, "session"):
+        return None
+    return request.session.session_key
+
+
+def normalized_login(login: str) -> str:
+    """One spelling per login, for counting attempts: ' Alice', 'alice ' and a
+    full-width 'ａｌｉｃｅ' are the same account's budget."""
+    return unicodedata.normalize("NFKC", login or "").strip().casefold()
+
+
 def user_by_credentials(*, login: str, password: str) -> AbstractBaseUser | None:
+    """The active user with this username or email and password, or None.
+
+    Every refusal costs one password hash, so an unknown login answers as slowly
+    as a known one with a wrong password (no account discovery by timing).
+    """
     login = (login or "").strip()
-    if not login or not password:
+    candidates = []
+    if login and password:
+        candidates = list(get_user_model().objects.filter(Q(username__iexact=login) | Q(email__iexact=login)))
+    if not candidates:
+        make_password(password or "")
         return None
-    user = get_user_model().objects.filter(Q(username__iexact=login) | Q(email__iexact=login)).first()
-    if user is None or not user.is_active or not user.check_password(password):
+    # Checked for each (strict enumeration prevention allows an unverified
+    # duplicate of an email address): only the one whose password matches.
+    found = next((user for user in candidates if user.check_password(password)), None)
+    if found is None or not found.is_active:
         return None
-    return user
+    return found
 
 
 def _query_token(scope) -> str | None:
@@ -80,22 +129,88 @@ def _query_token(scope) -> str | None:
     return values[0] if values else None
 
 
-def _origin(scope):
-    for name, value in scope.get("headers", ()):
-        if name == b"origin":
-            try:
-                return urlparse(value.decode("latin-1"))
-            except ValueError:
-                return None
+def _header(scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            return value.decode("latin-1")
     return None
 
 
-@database_sync_to_async
-def _resolve_token(token: str) -> tuple[AbstractBaseUser | AnonymousUser, int | None]:
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _origin_parts(url: str) -> tuple[str, str, int] | None:
+    """(scheme, host, port) of an origin, with the scheme's default port filled in."""
     try:
-        return token_user(token), None
+        parts = urlsplit(url)
+        scheme, host, port = parts.scheme.lower(), (parts.hostname or "").lower(), parts.port
+    except ValueError:  # e.g. a port out of range
+        return None
+    if scheme not in DEFAULT_PORTS or not host:
+        return None
+    return scheme, host, port or DEFAULT_PORTS[scheme]
+
+
+def _allowed_hosts() -> list[str]:
+    # What Django's own request.get_host() allows.
+    if settings.DEBUG and not settings.ALLOWED_HOSTS:
+        return [".localhost", "127.0.0.1", "[::1]"]
+    return settings.ALLOWED_HOSTS
+
+
+def _came_by_https(scope) -> bool:
+    if scope.get("scheme") in ("wss", "https"):
+        return True
+    proxy_header = getattr(settings, "SECURE_PROXY_SSL_HEADER", None)
+    if not proxy_header:
+        return False
+    name, secure_value = proxy_header
+    sent = _header(scope, name.removeprefix("HTTP_").lower().replace("_", "-").encode())
+    return sent is not None and sent.split(",")[0].strip() == secure_value
+
+
+def origin_allowed(scope) -> bool:
+    """Whether a cookie socket's Origin is this site itself: the same scheme, host
+    and port it was reached at (the Host header, which must be an allowed host),
+    or one of CSRF_TRUSTED_ORIGINS. Another port or scheme on an allowed host is
+    another origin (`http://127.0.0.1:9999` is not `http://127.0.0.1:8000`)."""
+    origin = _header(scope, b"origin")
+    parts = _origin_parts(origin) if origin else None
+    if parts is None:
+        return False
+    trusted = {_origin_parts(entry) for entry in settings.CSRF_TRUSTED_ORIGINS}
+    if parts in trusted or any(_wildcard_match(parts, entry) for entry in settings.CSRF_TRUSTED_ORIGINS):
+        return True
+    host = _header(scope, b"host")
+    if host is None:
+        # Browsers always send Host; a client that does not can send any Origin
+        # too, so all that is left to check is the host name.
+        return validate_host(parts[1], _allowed_hosts())
+    domain, _port = split_domain_port(host)
+    if not domain or not validate_host(domain, _allowed_hosts()):
+        return False
+    scheme = "https" if _came_by_https(scope) else "http"
+    return parts == _origin_parts(f"{scheme}://{host}")
+
+
+def _wildcard_match(parts: tuple[str, str, int], entry: str) -> bool:
+    # CSRF_TRUSTED_ORIGINS may name every subdomain: "https://*.example.com".
+    if "://*." not in entry:
+        return False
+    pattern = _origin_parts(entry.replace("://*.", "://", 1))
+    if pattern is None:
+        return False
+    scheme, domain, port = pattern
+    return parts[0] == scheme and parts[2] == port and parts[1].endswith("." + domain)
+
+
+@database_sync_to_async
+def _resolve_token(token: str) -> tuple[AbstractBaseUser | AnonymousUser, int | None, float | None]:
+    try:
+        user, expires_at = _token_user_and_expiry(token)
+        return user, None, expires_at
     except TokenError as error:
-        return AnonymousUser(), error.close_code
+        return AnonymousUser(), error.close_code, None
 
 
 class Denier(WebsocketDenier):
@@ -117,26 +232,25 @@ class SocketAuthMiddleware:
 
     def __init__(self, router) -> None:
         self.router = router
-        self.session_app = AllowedHostsOriginValidator(AuthMiddlewareStack(router))
+        self.session_app = AuthMiddlewareStack(router)
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "websocket":
             return await self.session_app(scope, receive, send)
         token = _query_token(scope)
         if token is None:
-            origin = _origin(scope)
-            if not self._origin_allowed(origin):
+            if not origin_allowed(scope):
                 logger.info(
                     "ws refused before accept url=%s reason=origin origin=%r",
                     socket_url(scope),
-                    origin.geturl()[:200] if origin else None,
+                    (_header(scope, b"origin") or "")[:200] or None,
                 )
                 return await Denier()(scope, receive, send)
             return await self.session_app(scope, receive, send)
         if len(token) > TOKEN_MAX_CHARS:
             logger.info("ws refused before accept url=%s reason=token-too-long", socket_url(scope))
             return await Denier()(scope, receive, send)
-        user, error = await _resolve_token(token)
+        user, error, expires_at = await _resolve_token(token)
         scope = {
             **scope,
             # A token socket never also rides on a browser session.
@@ -144,11 +258,7 @@ class SocketAuthMiddleware:
             "user": user,
             "auth_error": error,
             "auth_via": "token",
+            # The socket closes (4003) when its token expires (realtime.consumers).
+            "token_expires_at": expires_at,
         }
         return await self.router(scope, receive, send)
-
-    def _origin_allowed(self, origin) -> bool:
-        try:
-            return self.session_app.valid_origin(origin)
-        except ValueError:  # e.g. a port out of range
-            return False

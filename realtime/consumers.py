@@ -1,17 +1,25 @@
 """What every Boostroom socket shares: refusal with close codes, group
-membership through the process hub, and connect/disconnect logging."""
+membership through the process hub, a bounded queue of what it is owed, and
+connect/disconnect logging."""
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import logging
 import time
 import uuid
+from collections import deque
+from collections.abc import Coroutine
 from functools import cache
 from typing import Any
 
+from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.template.loader import render_to_string
+from django.utils.functional import LazyObject
 
 from realtime import groups
 from realtime.fanout import get_hub, publish
@@ -31,6 +39,10 @@ def resync_frame() -> str:
     """The same bytes for every socket of every page (base.html's #resync-signal),
     rendered once per process: a resync reaches all of them at once."""
     return render_to_string("base.html#resync-signal", {"oob": True})
+
+
+# "Try again later": the htmx ws extension reconnects on it, and the page resumes.
+CLOSE_BEHIND = 1013
 
 
 class _SocketSlots:
@@ -55,6 +67,132 @@ class _SocketSlots:
 
 socket_slots = _SocketSlots()
 
+# Queued in place of an event: the layer was away, catch up.
+_RESYNC: dict[str, Any] = {}
+# The loop keeps only weak references to tasks; closes in flight live here.
+_closing: set[asyncio.Task] = set()
+
+
+def _start_eagerly(coroutine: Coroutine[Any, Any, None]) -> asyncio.Task | None:
+    """Run `coroutine` now, up to its first real wait, and only then make it a task.
+
+    A socket whose transport has room writes its frame without ever waiting, so
+    most deliveries finish here and cost no task: a fifth of the CPU of a
+    delivery (asyncio's eager tasks, which Python 3.11 does not have). Both parts
+    run in one context of their own, as a task's would. Only for writing frames:
+    while the first part runs, asyncio's current task is still the caller's, which
+    `asyncio.timeout()` (database and Redis clients) would capture.
+    """
+    context = contextvars.copy_context()
+    try:
+        waiting = context.run(coroutine.send, None)
+    except StopIteration:
+        return None
+    return asyncio.get_running_loop().create_task(_go_on(coroutine, waiting), context=context)
+
+
+async def _go_on(coroutine: Coroutine[Any, Any, None], waiting: Any) -> None:
+    """Drive a coroutine that has yielded `waiting`, as its own task would."""
+    while True:
+        throw = None
+        try:
+            if waiting is None:  # a bare yield (asyncio.sleep(0))
+                await asyncio.sleep(0)
+            else:
+                # The coroutine's own await marked the future as waited on; a
+                # task clears the mark before it waits, and so must we.
+                waiting._asyncio_future_blocking = False
+                await waiting
+        except asyncio.CancelledError as cancelled:
+            # Cancelled while the future it waits on finished anyway: pass it on.
+            if not waiting.cancelled():
+                throw = cancelled
+        except BaseException:
+            pass  # the coroutine reads the same outcome from the future itself
+        try:
+            waiting = coroutine.throw(throw) if throw is not None else coroutine.send(None)
+        except StopIteration:
+            return
+
+
+class Outbox:
+    """What the hub has handed one socket and the socket has not written yet.
+
+    The hub appends without waiting; the socket's own writer task (started when
+    something arrives, ended when the queue is empty, so idle sockets have none)
+    turns each event into a frame and sends it. The server's send waits while
+    the socket's transport is full, so a reader that stops reading lets only its
+    own queue grow; past WS_QUEUE_MAX_FRAMES or WS_QUEUE_MAX_BYTES the socket is
+    closed with 1013 and its page reconnects and resumes.
+    """
+
+    __slots__ = ("consumer", "items", "size", "writer", "closed", "max_frames", "max_size")
+
+    def __init__(self, consumer: FanoutConsumer) -> None:
+        self.consumer = consumer
+        # Read once: a settings lookup per offer is a measurable share of a delivery.
+        self.max_frames, self.max_size = settings.WS_QUEUE_MAX_FRAMES, settings.WS_QUEUE_MAX_BYTES
+        # Made on first use: an idle socket should cost as little as possible.
+        self.items: deque[tuple[str | None, dict[str, Any], int]] | None = None
+        self.size = 0
+        self.writer: asyncio.Task | None = None
+        self.closed = False
+
+    def offer(self, group: str | None, event: dict[str, Any], size: int, *, only_writes: bool = False) -> None:
+        """Queue an event; `only_writes` when handling it is no more than writing frames."""
+        if self.closed:
+            return
+        items = self.items
+        if items is None:
+            items = self.items = deque()
+        if len(items) >= self.max_frames or self.size + size > self.max_size:
+            return self.overflow()
+        items.append((group, event, size))
+        self.size += size
+        if self.writer is None:
+            if only_writes:
+                self.writer = _start_eagerly(self._write())
+            else:
+                self.writer = asyncio.get_running_loop().create_task(self._write())
+
+    async def _write(self) -> None:
+        items = self.items
+        try:
+            while items:
+                group, event, size = items[0]
+                try:
+                    if event is _RESYNC:
+                        await self.consumer.fanout_resync()
+                    else:
+                        await self.consumer.fanout_deliver(group, event)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:  # this socket's event failed; its next ones still go
+                    logger.warning("fanout delivery failed for group %s", group, exc_info=True)
+                # Counted until written: a send waiting on a full transport is still owed.
+                if items:
+                    items.popleft()
+                    self.size -= size
+        finally:
+            self.writer = None
+
+    def overflow(self) -> None:
+        logger.info("ws behind url=%s frames=%s size=%s", socket_url(self.consumer.scope), len(self.items), self.size)
+        self.discard()
+        task = asyncio.get_running_loop().create_task(self.consumer.close_behind())
+        _closing.add(task)
+        task.add_done_callback(_closing.discard)
+
+    def discard(self) -> None:
+        """Drop what is queued and stop writing: the socket is closing."""
+        self.closed = True
+        if self.items:
+            self.items.clear()
+        self.size = 0
+        if self.writer is not None:
+            self.writer.cancel()
+            self.writer = None
+
 
 class FanoutConsumer(AsyncWebsocketConsumer):
     """A socket that receives pre-rendered frames from the process hub."""
@@ -66,6 +204,7 @@ class FanoutConsumer(AsyncWebsocketConsumer):
     async def websocket_connect(self, message: dict[str, Any]) -> None:
         """Who is asking, checked before any consumer's own `connect()`."""
         self.groups_joined = set()
+        self.outbox = Outbox(self)
         self.slot_user_id: int | None = None
         user = self.user
         if self.scope.get("auth_error"):
@@ -76,10 +215,22 @@ class FanoutConsumer(AsyncWebsocketConsumer):
             return await self.refuse(CLOSE_USER_INVALID)
         if not socket_slots.take(user.pk, settings.SOCKETS_PER_USER):
             return await self.refuse(CLOSE_TOO_MANY_SOCKETS)
+        if isinstance(user, LazyObject):
+            # Every delivery reads the user; through the lazy proxy that is a
+            # measurable share of it. It is loaded by now.
+            self.scope["user"] = user._wrapped
         self.slot_user_id = user.pk
-        # Logout, deactivation and token revocation close every socket of the user.
+        # Logout, deactivation, password and role changes reach every socket of the user.
         await self.join(groups.user_sockets(user.pk))
+        expires_at = self.scope.get("token_expires_at")
+        if expires_at is not None:
+            delay = max(0.0, expires_at - time.time())
+            self.expiry_timer = asyncio.get_running_loop().call_later(delay, self._token_expired)
         await super().websocket_connect(message)
+
+    def _token_expired(self) -> None:
+        self.expiry_timer = None
+        self._close_soon = asyncio.ensure_future(self.close(code=CLOSE_TOKEN_INVALID))
 
     @property
     def user(self):
@@ -106,6 +257,12 @@ class FanoutConsumer(AsyncWebsocketConsumer):
         logger.info("ws connect url=%s user=%s", socket_url(self.scope), getattr(user, "pk", None))
 
     async def disconnect(self, code: int) -> None:
+        if getattr(self, "expiry_timer", None) is not None:
+            self.expiry_timer.cancel()
+            self.expiry_timer = None
+        outbox = getattr(self, "outbox", None)
+        if outbox is not None:
+            outbox.discard()
         hub = get_hub()
         for group in list(getattr(self, "groups_joined", ())):
             await hub.leave(group, self)
@@ -115,11 +272,64 @@ class FanoutConsumer(AsyncWebsocketConsumer):
             self.slot_user_id = None
         logger.info("ws disconnect url=%s code=%s", socket_url(self.scope), code)
 
+    def fanout_offer(self, group: str, event: dict[str, Any]) -> None:
+        if "close" in event:
+            size = 0
+        else:
+            frame = self.frame_for(group, event)
+            size = len(frame) if frame else 0
+        # An event with a frame for this socket only needs writing (sockets that
+        # do more, e.g. re-read the database, do it for events without one).
+        self.outbox.offer(group, event, size, only_writes=size > 0)
+
+    def fanout_resync_offer(self) -> None:
+        self.outbox.offer(None, _RESYNC, len(resync_frame()))
+
+    async def close_behind(self) -> None:
+        """This socket fell too far behind: stop its work now, then close with 1013.
+
+        The close frame waits behind what the transport still holds, so a client
+        that is merely slow reads its frames, then the code, and resumes; one that
+        never reads is already out of every group and its slot."""
+        await self.disconnect(CLOSE_BEHIND)
+        try:
+            await self.close(code=CLOSE_BEHIND)
+        except Exception:  # the connection is already gone
+            logger.info("ws behind close failed url=%s", socket_url(self.scope))
+
     async def fanout_deliver(self, group: str, event: dict[str, Any]) -> None:
+        if group not in self.groups_joined:
+            # Left while this waited in the queue (e.g. removed from a room's presence).
+            return
         if "close" in event:
             await self.close(code=event["close"])
             return
+        if event.get("credentials_changed"):
+            return await self.credentials_changed(event.get("keep_session"))
+        if event.get("access_changed"):
+            return await self.recheck_access()
         await self.deliver_event(group, event)
+
+    async def credentials_changed(self, keep_session: str | None) -> None:
+        """The password changed: tokens from before are void, and so are other
+        browsers' sessions; the session that changed it stays signed in."""
+        if self.scope.get("auth_via") == "token":
+            return await self.close(code=CLOSE_TOKEN_INVALID)
+        session = self.scope.get("session")
+        if keep_session is None or getattr(session, "session_key", None) != keep_session:
+            await self.close(code=CLOSE_NO_CREDENTIALS)
+
+    async def recheck_access(self) -> None:
+        """A role changed: read the user afresh (roles are cached on the object)
+        and let the socket narrow what it sends, or close."""
+        user = await database_sync_to_async(_current_user)(self.user.pk)
+        if user is None or not user.is_active:
+            return await self.close(code=CLOSE_USER_INVALID)
+        self.scope["user"] = user
+        await self.access_changed()
+
+    async def access_changed(self) -> None:
+        """Subclasses whose access depends on roles re-check it here."""
 
     async def fanout_resync(self) -> None:
         # Pages with live state re-read it over HTTP when they get this signal
@@ -136,6 +346,10 @@ class FanoutConsumer(AsyncWebsocketConsumer):
         return event.get("html")
 
 
+def _current_user(user_id: int):
+    return get_user_model().objects.filter(pk=user_id).first()
+
+
 class PingConsumer(FanoutConsumer):
     """`/ws/realtime/ping/` for staff: echoes a timestamp through the channel layer."""
 
@@ -145,6 +359,10 @@ class PingConsumer(FanoutConsumer):
         self.ping_group = f"ping-{uuid.uuid4().hex}"
         await self.join(self.ping_group)
         await self.accept_logged()
+
+    async def access_changed(self) -> None:
+        if not self.user.is_staff:
+            await self.close(code=CLOSE_FORBIDDEN)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         started = time.monotonic()

@@ -2,9 +2,12 @@
 
 Each process opens a single channel on the channel layer and joins it to a group
 the first time a local socket needs that group. An event therefore crosses the
-layer once per process, not once per connection, and the process writes the same
-already-rendered frame to each of its local sockets. Callers only see
-`publish()`/`publish_sync()` and `Listener.fanout_deliver()`.
+layer once per process, not once per connection, and the process hands the same
+already-rendered frame to each of its local sockets. Handing over never waits:
+each socket queues what it is owed and writes it from its own task
+(realtime.consumers.Outbox), so a socket that stops reading, a socket busy
+re-reading its state, or a room of thousands delays no other socket. Callers
+only see `publish()`/`publish_sync()` and `Listener.fanout_offer()`.
 """
 
 from __future__ import annotations
@@ -30,10 +33,11 @@ WATCH_SECONDS = 2.0
 
 
 class Listener(Protocol):
-    async def fanout_deliver(self, group: str, event: dict[str, Any]) -> None: ...
+    def fanout_offer(self, group: str, event: dict[str, Any]) -> None:
+        """Take an event for this socket without waiting: its own writer sends it."""
 
-    async def fanout_resync(self) -> None:
-        """Events may have been missed (the layer was away): catch up."""
+    def fanout_resync_offer(self) -> None:
+        """Events may have been missed (the layer was away): catch up, from the socket's own writer."""
 
 
 class Hub:
@@ -82,11 +86,13 @@ class Hub:
                 # Harmless: a stale membership only costs a dropped event.
                 logger.warning("group leave failed for %s", group)
 
-    async def deliver(self, event: dict[str, Any]) -> None:
+    def deliver(self, event: dict[str, Any]) -> None:
         group = event["group"]
+        # No await in this loop: a listener that cannot take the event now
+        # queues it, so one socket's transport or database work never delays the next.
         for listener in list(self.members.get(group, ())):
             try:
-                await listener.fanout_deliver(group, event)
+                listener.fanout_offer(group, event)
             except Exception:  # one broken socket must not starve the others
                 logger.exception("fanout delivery failed for group %s", group)
 
@@ -103,7 +109,7 @@ class Hub:
                 await asyncio.sleep(1)
                 await self._recover()
                 continue
-            await self.deliver(event)
+            self.deliver(event)
 
     async def _receive(self) -> dict[str, Any]:
         """One event from the layer, in a child task that is sure to end when this one is cancelled.
@@ -126,7 +132,7 @@ class Hub:
             return False
         for listener in {listener for members in self.members.values() for listener in members}:
             try:
-                await listener.fanout_resync()
+                listener.fanout_resync_offer()
             except Exception:
                 logger.exception("fanout resync failed")
         return True

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import uuid
-from functools import partial
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.contrib.admin.views.decorators import staff_member_required
-from django.db import connection, transaction
+from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
@@ -19,6 +19,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from realtime import auth, ratelimit
+from realtime.aftercommit import after_commit
 from realtime.consumers import CLOSE_NO_CREDENTIALS
 from realtime.signals import close_user_sockets
 
@@ -37,9 +38,12 @@ def api_token(request: HttpRequest) -> JsonResponse:
         return JsonResponse({"error": "Send JSON or form fields: login, password."}, status=400)
     limit, window = settings.API_TOKEN_RATE_LIMIT
     address = request.META.get("REMOTE_ADDR", "")
+    # Counted on the login as it will be looked up: ' alice', 'alice ' and
+    # 'ALICE' share one budget. Hashed, so any input makes a valid cache key.
+    login_key = hashlib.sha256(auth.normalized_login(login).encode()).hexdigest()
     if not (
         ratelimit.allow(f"token:ip:{address}", limit=limit, window=window)
-        and ratelimit.allow(f"token:login:{login.lower()}", limit=limit, window=window)
+        and ratelimit.allow(f"token:login:{login_key}", limit=limit, window=window)
     ):
         return JsonResponse({"error": TOKEN_RATE_LIMITED}, status=429)
     user = auth.user_by_credentials(login=login, password=password)
@@ -56,7 +60,7 @@ def api_token_revoke(request: HttpRequest) -> JsonResponse:
     if not request.user.is_authenticated:
         return JsonResponse({"error": "Authentication required."}, status=401)
     auth.tokens_revoke(user=request.user)
-    transaction.on_commit(partial(close_user_sockets, request.user.pk, CLOSE_NO_CREDENTIALS))
+    after_commit(close_user_sockets, request.user.pk, CLOSE_NO_CREDENTIALS)
     return JsonResponse({"revoked": True})
 
 

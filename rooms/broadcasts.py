@@ -45,7 +45,13 @@ def clear_error_fragment(client_id: str | None = None) -> str:
 
 
 def message_created(message: Message) -> None:
-    publish_sync(groups.room(message.room_id), html=render_message(message), message_id=message.pk)
+    # previous_id lets each socket tell a gap from a late arrival (rooms.consumers).
+    publish_sync(
+        groups.room(message.room_id),
+        html=render_message(message),
+        message_id=message.pk,
+        previous_id=message.previous_id,
+    )
 
 
 def typing(*, room: Room, user: AbstractBaseUser) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections import deque
@@ -25,6 +26,9 @@ RESUME_INVALID = "resume needs a non-negative message id in 'after'."
 # Ids this socket remembers having sent, to drop repeats. Above CHAT_RESUME_LIMIT
 # so one resume batch plus the live traffic around it fits.
 SENT_IDS_REMEMBERED = 512
+# How long a message may stay missing below one that arrived before the socket
+# fetches it: arrivals from two processes are often a few milliseconds apart.
+GAP_SECONDS = 1.0
 
 
 class ChatConsumer(FanoutConsumer):
@@ -37,16 +41,28 @@ class ChatConsumer(FanoutConsumer):
         # Each message reaches this socket once. Live events from several
         # processes can arrive out of id order, so repeats are recognised by id
         # (`sent`, bounded) rather than by "older than the newest": a late one is
-        # still sent and the page files it by id. `last_id`, the newest sent, is
-        # only the cursor a resync resumes from. Live events that arrive while a
-        # resume is being read from the database wait in `pending`.
-        self.last_id: int | None = None
+        # still sent and the page files it by id. `seen_through` is what a
+        # catch-up resumes from: every message of the room up to it was sent to
+        # this socket (or predates it). It advances when a message arrives whose
+        # predecessor (its event's previous_id) is covered, so a broadcast lost
+        # below the newest id is still found; `waiting` holds arrivals ahead of a
+        # gap. Live events that arrive while a resume reads the database wait in
+        # `pending`.
         self.sent: set[int] = set()
         self.sent_order: deque[int] = deque()
-        self.resuming = False
-        self.pending: list[tuple[int, str]] = []
+        self.waiting: dict[int, int] = {}
+        self.resume_lock = asyncio.Lock()
+        self.pending: list[tuple[int, int | None, str]] = []
+        self.gap_timer: asyncio.TimerHandle | None = None
+        self.tasks: set[asyncio.Task] = set()
+        self.seen_through = 0
+        self.client_has: int | None = None  # the newest `after` of the client's resumes
+        self.resuming = True  # until seen_through is known
         await self.join(self.room.group_name)
+        # Read after joining: anything newer comes live.
+        self.seen_through = await database_sync_to_async(selectors.latest_message_id)(room=self.room)
         await self.accept_logged()
+        await self.flush_pending()
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if text_data is None or _too_large(text_data):
@@ -91,43 +107,97 @@ class ChatConsumer(FanoutConsumer):
             return await self.send(text_data=broadcasts.error_fragment(SEND_FAILED))
         await self.send(text_data=broadcasts.clear_error_fragment(client_id))
         if message.is_retry and message.room_id == self.room.pk:
-            # A retried send is not broadcast again; catch this socket up instead,
-            # in order, in case the first attempt's broadcast never reached it.
-            await self.resume(self.last_id if self.last_id is not None else message.pk - 1)
+            # The retry was broadcast again, but the layer may still be away, and
+            # the message may predate this socket: catch it up from the database,
+            # but not with what the client said it has.
+            await self.catch_up(max(min(self.seen_through, message.pk - 1), self.client_has or 0))
 
     async def resume(self, after: Any) -> None:
+        """The client has everything up to `after`: send it what came since."""
         if isinstance(after, bool) or not isinstance(after, int) or after < 0:
             return await self.send(text_data=broadcasts.error_fragment(RESUME_INVALID))
-        self.resuming = True
-        try:
-            html, ids, newest, overflow = await database_sync_to_async(_missed)(self.room, after)
-            if overflow:
-                await self.send(text_data=broadcasts.render_reload_notice(self.room))
-            elif html:
-                await self.send(text_data=html)
-                for message_id in ids:
-                    self.remember(message_id)
-            self.last_id = max(newest, self.last_id or 0)
-        finally:
-            self.resuming = False
-            pending, self.pending = self.pending, []
-            for message_id, html in pending:
-                await self.deliver_message(message_id, html)
+        self.client_has = max(self.client_has or 0, after)
+        await self.catch_up(after)
+
+    async def catch_up(self, after: int) -> None:
+        """Send every message after `after` that this socket was not sent yet (a
+        live one may have gone out before the client's resume was read)."""
+        async with self.resume_lock:
+            self.resuming = True
+            try:
+                skip = frozenset(self.sent)
+                html, ids, newest, overflow = await database_sync_to_async(_missed)(self.room, after, skip)
+                if overflow:
+                    await self.send(text_data=broadcasts.render_reload_notice(self.room))
+                elif html:
+                    await self.send(text_data=html)
+                    for message_id in ids:
+                        self.remember(message_id)
+                self.cover(newest)
+            finally:
+                await self.flush_pending()
+
+    async def flush_pending(self) -> None:
+        self.resuming = False
+        pending, self.pending = self.pending, []
+        for message_id, previous_id, html in pending:
+            await self.deliver_message(message_id, previous_id, html)
 
     async def fanout_resync(self) -> None:
-        # Chat catches up in place, from the last message this socket was sent.
-        if self.last_id is not None:
-            await self.resume(self.last_id)
+        # The layer was away and broadcasts may be lost, below this socket's
+        # newest message too: catch up from what it has seen without a gap. In a
+        # task of its own, so the hub goes on to its other sockets meanwhile.
+        self.resuming = True  # live events wait until the catch-up is sent
+        self.spawn(self.catch_up(self.seen_through))
 
-    async def deliver_message(self, message_id: int, html: str) -> None:
+    def spawn(self, coroutine) -> None:
+        task = asyncio.ensure_future(coroutine)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def deliver_message(self, message_id: int, previous_id: int | None, html: str) -> None:
         if self.resuming:
-            self.pending.append((message_id, html))
+            self.pending.append((message_id, previous_id, html))
             return
-        if message_id in self.sent:
+        if message_id <= self.seen_through or message_id in self.sent:
             return
         self.remember(message_id)
-        self.last_id = max(message_id, self.last_id or 0)
+        if previous_id is not None and previous_id > self.seen_through:
+            # Ahead of a gap: the missing one may only be late (another process
+            # sent it); if it has not come by GAP_SECONDS, fetch it.
+            self.waiting[previous_id] = message_id
+            while len(self.waiting) > SENT_IDS_REMEMBERED:
+                del self.waiting[next(iter(self.waiting))]
+            if self.gap_timer is None:
+                self.gap_timer = asyncio.get_running_loop().call_later(GAP_SECONDS, self.gap_due)
+        elif previous_id is not None:
+            self.cover(message_id)
         await self.send(text_data=html)
+
+    def cover(self, message_id: int) -> None:
+        """Everything up to `message_id` has been sent: move `seen_through`, and
+        past every waiting arrival that now follows on."""
+        self.seen_through = max(self.seen_through, message_id)
+        while ready := [previous for previous in self.waiting if previous <= self.seen_through]:
+            for previous in ready:
+                self.seen_through = max(self.seen_through, self.waiting.pop(previous))
+
+    def gap_due(self) -> None:
+        self.gap_timer = None
+        if self.waiting:
+            self.spawn(self.catch_up(self.seen_through))
+
+    async def access_changed(self) -> None:
+        # Order rooms are readable by staff: a former manager loses them.
+        if not await database_sync_to_async(selectors.can_read)(room=self.room, user=self.user):
+            await self.close(code=CLOSE_FORBIDDEN)
+
+    async def disconnect(self, code: int) -> None:
+        if getattr(self, "gap_timer", None) is not None:
+            self.gap_timer.cancel()
+        for task in list(getattr(self, "tasks", ())):
+            task.cancel()
+        await super().disconnect(code)
 
     def remember(self, message_id: int) -> None:
         if message_id in self.sent:
@@ -145,7 +215,7 @@ class ChatConsumer(FanoutConsumer):
             await self.close(code=CLOSE_FORBIDDEN)
             return
         if "message_id" in event:
-            await self.deliver_message(event["message_id"], event["html"])
+            await self.deliver_message(event["message_id"], event.get("previous_id"), event["html"])
         elif event.get("html"):
             await self.send(text_data=event["html"])
 
@@ -169,10 +239,10 @@ def _depth(value: Any) -> int:
     return deepest
 
 
-def _missed(room, after: int) -> tuple[str, list[int], int, bool]:
-    """Frames for what a client that last saw `after` missed, their ids, and the
-    id the socket has then caught up to (never beyond the room's real newest id,
-    so a bogus `after` cannot silence the socket)."""
+def _missed(room, after: int, skip: frozenset[int] = frozenset()) -> tuple[str, list[int], int, bool]:
+    """Frames for what a client that last saw `after` missed (leaving out `skip`),
+    their ids, and the id the socket has then caught up to (never beyond the
+    room's real newest id, so a bogus `after` cannot silence the socket)."""
     from django.conf import settings
 
     limit = settings.CHAT_RESUME_LIMIT
@@ -180,5 +250,6 @@ def _missed(room, after: int) -> tuple[str, list[int], int, bool]:
     if len(messages) > limit:
         return "", [], messages[-1].pk, True
     if messages:
-        return broadcasts.render_messages(messages), [m.pk for m in messages], messages[-1].pk, False
+        unsent = [m for m in messages if m.pk not in skip]
+        return broadcasts.render_messages(unsent), [m.pk for m in unsent], messages[-1].pk, False
     return "", [], min(after, selectors.latest_message_id(room=room)), False

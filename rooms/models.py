@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import secrets
 from datetime import timedelta
 
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
+from django.utils import timezone
 
 from realtime import groups
 
@@ -50,6 +52,55 @@ class Room(models.Model):
         return f"/chat/{self.name}/"
 
 
+def new_invite_token() -> str:
+    # 192 random bits, URL-safe: not guessable, and unrelated to the room's name.
+    return secrets.token_urlsafe(24)
+
+
+class RoomInvite(models.Model):
+    """A group's invite link, `/chat/join/<token>/`. At most one per room is
+    live (not revoked, not expired); regenerating revokes the old one."""
+
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="invites")
+    token = models.CharField(max_length=64, unique=True, default=new_invite_token)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created", "-id"]
+
+    def __str__(self) -> str:
+        return f"invite to {self.room_id} from {self.created:%Y-%m-%d %H:%M}"
+
+    def get_absolute_url(self) -> str:
+        return f"/chat/join/{self.token}/"
+
+    def is_live(self, now=None) -> bool:
+        now = now or timezone.now()
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
+
+
+class RoomRemoval(models.Model):
+    """A group's admin removed this user: the invites that existed then no longer
+    let them back in; a newer one does."""
+
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="removals")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    removed_at = models.DateTimeField(default=timezone.now)
+    # Ids, not times, tell which invites came before: two clock readings can tie.
+    newest_invite_id = models.PositiveBigIntegerField(default=0, help_text="Invites up to this id predate the removal")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["room", "user"], name="room_removal_once_per_user")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} removed from {self.room_id}"
+
+
 def default_public_retention() -> timedelta:
     return timedelta(days=settings.PUBLIC_CHAT_RETENTION_DAYS)
 
@@ -83,6 +134,8 @@ class Message(models.Model):
 
     # Set by message_post when a send with a known client_id returned the stored row.
     is_retry = False
+    # Set by message_post: the room's message just before this one, for the broadcast.
+    previous_id: int | None = None
 
     def __str__(self) -> str:
         return f"{self.author_id}@{self.room_id}#{self.pk}"

@@ -9,9 +9,10 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import F, OuterRef, Q, QuerySet, Subquery
+from django.utils import timezone
 
 from realtime.roles import is_staff_user
-from rooms.models import PUBLIC_ROOM_NAME, Message, Room, default_public_retention
+from rooms.models import PUBLIC_ROOM_NAME, Message, Room, RoomInvite, RoomRemoval, default_public_retention
 
 User = get_user_model()
 
@@ -28,6 +29,10 @@ def private_pair(*, room: Room) -> set[int]:
     """The two users a private room is for, whether or not it is in their lists yet."""
     match = _PRIVATE_NAME.match(room.name) if room.kind == Room.Kind.PRIVATE else None
     return {int(match[1]), int(match[2])} if match else set()
+
+
+class InviteInvalid(Exception):
+    """No live invite carries this token (unknown, revoked or expired: deliberately the same)."""
 
 
 def can_read(*, room: Room, user: AbstractBaseUser | AnonymousUser) -> bool:
@@ -157,6 +162,12 @@ def latest_message_id(*, room: Room) -> int:
     return newest or 0
 
 
+def previous_message_id(*, room: Room, before: int) -> int:
+    """The id of the room's message just before id `before` (0 for none)."""
+    rows = Message.objects.filter(room=room, id__lt=before).order_by("-id").values_list("id", flat=True)
+    return rows.first() or 0
+
+
 def _message_rows(room: Room) -> QuerySet[Message]:
     return Message.objects.filter(room=room).select_related("author")
 
@@ -172,6 +183,26 @@ def room_members(*, room: Room) -> list:
     if room.kind == Room.Kind.PUBLIC:
         return []
     return list(room.members.order_by("username").only("pk", "username"))
+
+
+def invite_for_token(*, token: str) -> RoomInvite:
+    """The live invite carrying `token`, with its room."""
+    invite = RoomInvite.objects.select_related("room").filter(token=token, room__kind=Room.Kind.GROUP).first()
+    if invite is None or not invite.is_live():
+        raise InviteInvalid(token)
+    return invite
+
+
+def invite_live(*, room: Room) -> RoomInvite | None:
+    """The group's invite link in force, if any."""
+    now = timezone.now()
+    live = RoomInvite.objects.filter(room=room, revoked_at=None).filter(Q(expires_at=None) | Q(expires_at__gt=now))
+    return live.order_by("-id").first()
+
+
+def removed_since(*, room: Room, user: AbstractBaseUser, invite: RoomInvite) -> bool:
+    """Whether the admin removed `user` after `invite` was made."""
+    return RoomRemoval.objects.filter(room=room, user=user, newest_invite_id__gte=invite.pk).exists()
 
 
 def has_verified_email(*, user: AbstractBaseUser) -> bool:

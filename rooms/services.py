@@ -1,7 +1,8 @@
 """Every chat action: one keyword-only function per user action.
 
 Views, consumers, the admin and management commands all call these. Broadcasts
-leave only after the transaction commits (`transaction.on_commit`).
+leave only after the transaction commits (`realtime.aftercommit`), and a failed
+push never turns a stored change into an error.
 """
 
 from __future__ import annotations
@@ -18,11 +19,12 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from realtime import ratelimit
+from realtime.aftercommit import after_commit
 from realtime.mail import absolute_url, send_template_mail_safely
 from rooms import broadcasts, selectors
 from rooms.formatting import render_body
 from rooms.mentions import mentioned_users
-from rooms.models import PUBLIC_ROOM_NAME, Message, Room
+from rooms.models import PUBLIC_ROOM_NAME, Message, Room, RoomInvite, RoomRemoval
 from uploads import storage
 from uploads.validation import ValidatedFile
 
@@ -31,6 +33,7 @@ logger = logging.getLogger("boostroom.rooms")
 MESSAGE_EMPTY = "Write something before sending."
 MESSAGE_RATE_LIMITED = "You are sending messages too fast. Wait a few seconds."
 MESSAGE_TOO_LONG = "Messages can be at most {limit} characters."
+MESSAGE_NUL = "Messages cannot contain NUL characters."
 CLIENT_ID_INVALID = "client_id must be 1 to 64 letters, digits, '-' or '_'."
 CLIENT_ID_REUSED = "That client_id was already used for a message in another room."
 ROOM_NAME_INVALID = "Room names are 3 to 50 lowercase letters, digits and dashes, starting with a letter."
@@ -43,9 +46,12 @@ ONLY_GROUPS = "Only group chats can be joined, left or edited."
 RETENTION_INVALID = "Retention must be between 1 and 365 days, or empty to keep messages."
 SUCCESSOR_REQUIRED = "Choose who runs the group after you: another member becomes its admin."
 LAST_MEMBER_DELETES = "You are the group's last member. Delete it instead (its messages go with it)."
-INVITE_UNKNOWN_USER = "There is no active user called “{username}”."
-INVITE_ALREADY_MEMBER = "{username} is already in this group."
-INVITE_NOT_VERIFIED = "{username} has not verified an email address yet; group chats need one."
+ADD_UNKNOWN_USER = "There is no active user called “{username}”."
+ADD_ALREADY_MEMBER = "{username} is already in this group."
+ADD_NOT_VERIFIED = "{username} has not verified an email address yet; group chats need one."
+INVITE_INVALID = "This invite link is not valid: it expired or was replaced. Ask the group's admin for a new one."
+INVITE_PREDATES_REMOVAL = "You were removed from this group. Ask its admin for a new invite link."
+INVITE_EXPIRY_INVALID = "An invite link can last 1 to 365 days, or leave it empty to keep it until you replace it."
 
 RESERVED_NAMES = {
     "new",
@@ -89,9 +95,13 @@ def message_post(
     """Store a message once and broadcast it after commit.
 
     A retry with the same `client_id` returns the stored message without a second
-    row or a second broadcast.
+    row, and broadcasts it again: the first attempt's push may never have left
+    (the layer was away, or the sender never heard back), and sockets drop repeats.
     """
     body = (body or "").strip()
+    # PostgreSQL cannot store NUL and SQLite would: refused here, the same way on both.
+    if "\x00" in body:
+        raise ChatError(MESSAGE_NUL)
     limit = settings.CHAT_MESSAGE_MAX_LENGTH
     if not body and attachment is None:
         raise ChatError(MESSAGE_EMPTY)
@@ -107,6 +117,8 @@ def message_post(
         if existing is not None:
             if existing.room_id != room.pk:
                 raise ChatError(CLIENT_ID_REUSED)
+            existing.previous_id = selectors.previous_message_id(room=room, before=existing.pk)
+            after_commit(broadcasts.message_created, existing)
             return existing
     limit_count, window = settings.CHAT_RATE_LIMIT
     if not ratelimit.allow(f"msg:{room.pk}:{author.pk}", limit=limit_count, window=window):
@@ -128,15 +140,18 @@ def message_post(
             previous = list(locked.values_list("last_message_at", flat=True))
             if not previous:
                 raise selectors.RoomAccessDenied(room.name)  # deleted since it was read
+            # Its predecessor, read under the lock: a socket that has that one and
+            # gets this one has seen the room without a gap (rooms.consumers).
+            message.previous_id = selectors.latest_message_id(room=room)
             message.save()
             if mentioned:
                 message.mentions.set(mentioned)
             Room.objects.filter(pk=room.pk).update(last_message_at=message.created)
             if room.kind == Room.Kind.PRIVATE and previous[0] is None:
                 _private_chat_started(room, message)
-            # robust: the message is stored whatever happens to the push; sockets
-            # that missed it catch up through resume.
-            transaction.on_commit(partial(broadcasts.message_created, message), robust=True)
+            # The message is stored whatever happens to the push; sockets that
+            # missed it catch up through resume.
+            after_commit(broadcasts.message_created, message)
     except IntegrityError:
         # Two retries raced past the lookup; the unique constraint kept one.
         _discard_files(message, attachment)
@@ -243,6 +258,7 @@ def room_create_group(*, creator: AbstractBaseUser, name: str, title: str = "") 
         except IntegrityError:
             raise ChatError(ROOM_NAME_TAKEN) from None
         room.members.add(creator)
+        RoomInvite.objects.create(room=room, created_by=creator)
     return room
 
 
@@ -286,14 +302,57 @@ def _private_chat_started(room: Room, message: Message) -> None:
 
 
 def room_join(*, room: Room, user: AbstractBaseUser) -> Room:
-    """Join a group through its invite link; needs a verified email address."""
+    """Add `user` to a group; needs a verified email address. For trusted callers
+    (the demo data, the shell): people join through `room_join_by_invite`."""
     if room.kind != Room.Kind.GROUP:
         raise ChatError(ONLY_GROUPS)
     if not selectors.has_verified_email(user=user):
         raise ChatError(EMAIL_NOT_VERIFIED)
     room.members.add(user)
-    transaction.on_commit(partial(broadcasts.members_changed, room))
+    after_commit(broadcasts.members_changed, room)
     return room
+
+
+@transaction.atomic
+def room_join_by_invite(*, token: str, user: AbstractBaseUser) -> Room:
+    """Join the group whose live invite link carries `token`.
+
+    A member the admin removed needs an invite made after the removal: the link
+    they knew no longer lets them back in.
+    """
+    try:
+        invite = selectors.invite_for_token(token=token)
+    except selectors.InviteInvalid:
+        raise ChatError(INVITE_INVALID) from None
+    room = invite.room
+    if selectors.can_read(room=room, user=user):
+        return room
+    if selectors.removed_since(room=room, user=user, invite=invite):
+        raise RoomPermissionDenied(INVITE_PREDATES_REMOVAL)
+    return room_join(room=room, user=user)
+
+
+@transaction.atomic
+def invite_regenerate(*, room: Room, by: AbstractBaseUser, expires_in_days: int | None = None) -> RoomInvite:
+    """A new invite link for the group; the old one stops working."""
+    _require_admin(room, by)
+    if expires_in_days is not None and not 1 <= expires_in_days <= 365:
+        raise ChatError(INVITE_EXPIRY_INVALID)
+    now = timezone.now()
+    _revoke_invites(room, now)
+    expires_at = now + timedelta(days=expires_in_days) if expires_in_days else None
+    return RoomInvite.objects.create(room=room, created_by=by, created=now, expires_at=expires_at)
+
+
+@transaction.atomic
+def invite_revoke(*, room: Room, by: AbstractBaseUser) -> None:
+    """The group's invite link stops working; nobody can join until a new one is made."""
+    _require_admin(room, by)
+    _revoke_invites(room, timezone.now())
+
+
+def _revoke_invites(room: Room, now: datetime) -> None:
+    RoomInvite.objects.filter(room=room, revoked_at=None).update(revoked_at=now)
 
 
 def room_leave(*, room: Room, user: AbstractBaseUser, successor: AbstractBaseUser | None = None) -> None:
@@ -312,13 +371,11 @@ def room_leave(*, room: Room, user: AbstractBaseUser, successor: AbstractBaseUse
             room.admin = successor
             room.save(update_fields=["admin"])
         room.members.remove(user)
-        transaction.on_commit(
-            partial(broadcasts.members_revoked, room, [user.pk], reason=broadcasts.GONE_LEFT), robust=True
-        )
+        after_commit(broadcasts.members_revoked, room, [user.pk], reason=broadcasts.GONE_LEFT)
 
 
 @transaction.atomic
-def room_invite(*, room: Room, by: AbstractBaseUser, username: str) -> AbstractBaseUser:
+def room_add_member(*, room: Room, by: AbstractBaseUser, username: str) -> AbstractBaseUser:
     """The group's admin adds someone by username; they are told by mail.
 
     Like joining by the invite link, it needs the invitee's verified email.
@@ -327,13 +384,13 @@ def room_invite(*, room: Room, by: AbstractBaseUser, username: str) -> AbstractB
     username = (username or "").strip()
     invitee = get_user_model().objects.filter(username__iexact=username, is_active=True).first()
     if invitee is None:
-        raise ChatError(INVITE_UNKNOWN_USER.format(username=username))
+        raise ChatError(ADD_UNKNOWN_USER.format(username=username))
     if room.members.filter(pk=invitee.pk).exists():
-        raise ChatError(INVITE_ALREADY_MEMBER.format(username=invitee.username))
+        raise ChatError(ADD_ALREADY_MEMBER.format(username=invitee.username))
     if not selectors.has_verified_email(user=invitee):
-        raise ChatError(INVITE_NOT_VERIFIED.format(username=invitee.username))
+        raise ChatError(ADD_NOT_VERIFIED.format(username=invitee.username))
     room.members.add(invitee)
-    transaction.on_commit(partial(broadcasts.members_changed, room), robust=True)
+    after_commit(broadcasts.members_changed, room)
     context = {"room": room, "by": by, "url": absolute_url(room.get_absolute_url())}
     transaction.on_commit(
         partial(send_template_mail_safely, template="rooms/mail/invited", context=context, recipients=[invitee.email])
@@ -358,7 +415,11 @@ def room_update(
         removed = [pk for pk in remove_user_ids if pk != by.pk]
         if removed:
             room.members.remove(*removed)
-            transaction.on_commit(partial(broadcasts.members_revoked, room, removed))
+            newest_invite = RoomInvite.objects.filter(room=room).order_by("-id").values_list("id", flat=True).first()
+            record = {"removed_at": timezone.now(), "newest_invite_id": newest_invite or 0}
+            for pk in removed:
+                RoomRemoval.objects.update_or_create(room=room, user_id=pk, defaults=record)
+            after_commit(broadcasts.members_revoked, room, removed)
     return room
 
 
@@ -376,7 +437,7 @@ def room_delete(*, room: Room, by: AbstractBaseUser) -> None:
         # whose attachments must still open.
         if names:
             transaction.on_commit(partial(_delete_files_quietly, names))
-        transaction.on_commit(partial(broadcasts.room_closed, room_pk))
+        after_commit(broadcasts.room_closed, room_pk)
 
 
 def room_create_for_order(*, name: str, title: str, members: list[AbstractBaseUser]) -> Room:
@@ -396,7 +457,7 @@ def room_set_members(*, room: Room, members: list[AbstractBaseUser]) -> None:
     removed = sorted(current - wanted)
     room.members.set(members)
     if removed:
-        transaction.on_commit(partial(broadcasts.members_revoked, room, removed))
+        after_commit(broadcasts.members_revoked, room, removed)
 
 
 def _require_admin(room: Room, user: AbstractBaseUser) -> None:

@@ -27,6 +27,7 @@ from uploads.validation import max_upload_bytes
 TEMPLATE = "rooms/room.html"
 API_LIMIT_MAX = 100
 ROOM_NOT_FOUND = "No such room."
+INVITE_ACTION_UNKNOWN = "Choose New link or Revoke link."
 
 
 def refusal_status(error: services.ChatError) -> int:
@@ -58,13 +59,17 @@ def _room_or_404(name: str, user, *, select: Callable[..., Room] = selectors.roo
 
 def _page_context(request: HttpRequest, room: Room) -> dict:
     latest = selectors.messages_latest(room=room)
+    is_room_admin = selectors.is_room_admin(room=room, user=request.user)
+    invite = selectors.invite_live(room=room) if is_room_admin else None
     return {
         "room": room,
         "chat_messages": latest,
         "oldest_id": latest[0].pk if latest else None,
         "has_older": bool(latest) and len(latest) == settings.CHAT_PAGE_SIZE,
         "members": selectors.room_members(room=room),
-        "is_room_admin": selectors.is_room_admin(room=room, user=request.user),
+        "is_room_admin": is_room_admin,
+        # Only the admin hands out the invite link (and can replace it).
+        "invite_url": request.build_absolute_uri(invite.get_absolute_url()) if invite else "",
         "rooms": selectors.rooms_for_user(user=request.user),
         "max_length": settings.CHAT_MESSAGE_MAX_LENGTH,
         # Shown if the socket is refused on a reconnect; a live removal pushes its own reason.
@@ -113,7 +118,8 @@ def post_message(request: HttpRequest, name: str) -> HttpResponse:
         message = services.message_post(
             room=room,
             author=request.user,
-            body=form.cleaned_data.get("body", ""),
+            # As sent: the service gives the one clear error for bad bodies (NUL too).
+            body=form.data.get("body", ""),
             client_id=form.cleaned_data.get("client_id") or None,
         )
     except services.ChatError as error:
@@ -167,20 +173,57 @@ def new_group(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def join_group(request: HttpRequest, name: str) -> HttpResponse:
-    room = get_object_or_404(Room, name=name, kind=Room.Kind.GROUP)
+def join_group(request: HttpRequest, token: str) -> HttpResponse:
+    """The invite link: `/chat/join/<token>/`. A room's name alone grants nothing."""
+    try:
+        invite = selectors.invite_for_token(token=token)
+    except selectors.InviteInvalid:
+        return render(request, "rooms/join.html", {"error": services.INVITE_INVALID}, status=404)
+    room = invite.room
     if selectors.can_read(room=room, user=request.user):
         return redirect(room)
     verified = selectors.has_verified_email(user=request.user)
-    if request.method == "POST" and verified:
-        services.room_join(room=room, user=request.user)
-        return redirect(room)
-    if request.method == "POST" and "resend" in request.POST:
+    if request.method == "POST" and "resend" in request.POST and not verified:
         # The link carries `next` (this page): verifying lands back on the invite.
         email_verification_resend(request=request, user=request.user)
         return redirect(request.get_full_path())
     context = {"room": room, "verified": verified, "email": request.user.email}
+    if selectors.removed_since(room=room, user=request.user, invite=invite):
+        return render(request, "rooms/join.html", {**context, "error": services.INVITE_PREDATES_REMOVAL}, status=403)
+    if request.method == "POST" and verified:
+        try:
+            services.room_join_by_invite(token=token, user=request.user)
+        except (services.ChatError, services.RoomPermissionDenied) as error:
+            return render(request, "rooms/join.html", {**context, "error": str(error)}, status=403)
+        return redirect(room)
     return render(request, "rooms/join.html", context, status=200 if verified else 403)
+
+
+def _edit_page(
+    request: HttpRequest,
+    room: Room,
+    form: GroupEditForm,
+    *,
+    invite_error: str = "",
+    add_error: str = "",
+    status: int = 200,
+) -> HttpResponse:
+    invite = selectors.invite_live(room=room)
+    context = {
+        "room": room,
+        "form": form,
+        "invite": invite,
+        "invite_url": request.build_absolute_uri(invite.get_absolute_url()) if invite else "",
+        "invite_error": invite_error,
+        "add_error": add_error,
+    }
+    return render(request, "rooms/edit_group.html", context, status=status)
+
+
+def _edit_form(request: HttpRequest, room: Room, data=None) -> GroupEditForm:
+    members = [m for m in selectors.room_members(room=room) if m.pk != request.user.pk]
+    initial = {"title": room.title, "retention_days": room.retention.days if room.retention else None}
+    return GroupEditForm(data, initial=initial, members=members)
 
 
 @login_required
@@ -204,32 +247,45 @@ def edit_group(request: HttpRequest, name: str) -> HttpResponse:
         else:
             flash.success(request, "Room updated.")
             return redirect(room)
-    return _edit_page(request, room, form)
-
-
-def _edit_page(request: HttpRequest, room: Room, form: GroupEditForm, invite_error: str = "") -> HttpResponse:
-    status = 422 if form.errors or invite_error else 200
-    context = {"room": room, "form": form, "invite_error": invite_error}
-    return render(request, "rooms/edit_group.html", context, status=status)
-
-
-def _edit_form(request: HttpRequest, room: Room, data=None) -> GroupEditForm:
-    members = [m for m in selectors.room_members(room=room) if m.pk != request.user.pk]
-    initial = {"title": room.title, "retention_days": room.retention.days if room.retention else None}
-    return GroupEditForm(data, initial=initial, members=members)
+    return _edit_page(request, room, form, status=422 if form.errors else 200)
 
 
 @login_required
 @require_POST
-def invite_member(request: HttpRequest, name: str) -> HttpResponse:
-    """The admin adds a member by username (the edit page's second form)."""
+def invite_group(request: HttpRequest, name: str) -> HttpResponse:
+    """The admin replaces the invite link (optionally expiring) or revokes it."""
+    room = _room_or_404(name, request.user)
+    if not selectors.is_room_admin(room=room, user=request.user):
+        return HttpResponseForbidden(services.NOT_ROOM_ADMIN)
+    action = request.POST.get("action")
+    try:
+        if action == "revoke":
+            services.invite_revoke(room=room, by=request.user)
+            flash.success(request, "Invite link revoked: nobody can join until you make a new one.")
+        elif action == "regenerate":
+            days = (request.POST.get("expires_days") or "").strip()
+            if days and not days.isdigit():
+                raise services.ChatError(services.INVITE_EXPIRY_INVALID)
+            services.invite_regenerate(room=room, by=request.user, expires_in_days=int(days) if days else None)
+            flash.success(request, "New invite link made; the old one no longer works.")
+        else:
+            raise services.ChatError(INVITE_ACTION_UNKNOWN)
+    except services.ChatError as error:
+        return _edit_page(request, room, _edit_form(request, room), invite_error=str(error), status=422)
+    return redirect(reverse("rooms:edit", args=[room.name]) + "#invite")
+
+
+@login_required
+@require_POST
+def add_member(request: HttpRequest, name: str) -> HttpResponse:
+    """The admin adds a member by username (a form of the edit page)."""
     room = _room_or_404(name, request.user)
     if not selectors.is_room_admin(room=room, user=request.user):
         return HttpResponseForbidden(services.NOT_ROOM_ADMIN)
     try:
-        invitee = services.room_invite(room=room, by=request.user, username=request.POST.get("username", ""))
+        invitee = services.room_add_member(room=room, by=request.user, username=request.POST.get("username", ""))
     except services.ChatError as error:
-        return _edit_page(request, room, _edit_form(request, room), invite_error=str(error))
+        return _edit_page(request, room, _edit_form(request, room), add_error=str(error), status=422)
     flash.success(request, f"{invitee.username} is in {room.display_title} now.")
     return redirect("rooms:edit", name=room.name)
 

@@ -46,9 +46,11 @@ from PIL import Image
 from orders import services as order_services
 from orders.models import Order, OrderEvent, ProofScreenshot
 from realtime import auth
+from realtime.consumers import resync_frame
 from realtime.models import TokenRevocation
+from rooms import selectors as room_selectors
 from rooms import services as room_services
-from rooms.models import Message, Room
+from rooms.models import Message, Room, RoomInvite
 from tests.conftest import session_headers
 from uploads.validation import validate_upload
 
@@ -92,6 +94,7 @@ class World:
     attachment: Message  # an image in the order's booster room
     proof: ProofScreenshot
     tokens: dict[str, str] = field(default_factory=dict)
+    invite: str = ""  # the group's invite token (made before `removed` was removed)
 
     def fill(self, template: str) -> str:
         return template.format(
@@ -104,6 +107,7 @@ class World:
             attachment=self.attachment.pk if self.attachment else None,
             proof=self.proof.pk if self.proof else None,
             target=PRIVATE_TARGET,
+            invite=self.invite,
         )
 
 
@@ -161,6 +165,7 @@ def build_world(*, with_files: bool) -> World:
         attachment=attachment,
         proof=proof,
         tokens={role: auth.token_issue(user=user) for role, user in users.items() if user is not None},
+        invite=room_selectors.invite_live(room=group).token,
     )
 
 
@@ -192,6 +197,7 @@ def state() -> tuple:
         OrderEvent.objects.count(),
         ProofScreenshot.objects.count(),
         list(TokenRevocation.objects.values_list("user_id", flat=True)),
+        list(RoomInvite.objects.order_by("pk").values_list("pk", "revoked_at", "expires_at")),
     )
 
 
@@ -214,10 +220,14 @@ HTTP_TABLE = [
     ("delete",                   "POST", "/chat/{group}/delete/",                      {"room_admin", "admin"}),
     ("leave page",               "GET",  "/chat/{group}/leave/",                       GROUP),
     ("leave",                    "POST", "/chat/{group}/leave/",                       GROUP),
-    ("invite by username",       "POST", "/chat/{group}/invite/",                      {"room_admin"}),
+    ("add member by username",   "POST", "/chat/{group}/members/",                     {"room_admin"}),
     ("chat index",               "GET",  "/chat/",                                     SIGNED_IN),
-    ("join page",                "GET",  "/chat/{group}/join/",                        SIGNED_IN),
-    ("join",                     "POST", "/chat/{group}/join/",                        SIGNED_IN),
+    ("join page",                "GET",  "/chat/join/{invite}/",                       SIGNED_IN - {"removed"}),
+    ("join",                     "POST", "/chat/join/{invite}/",                       SIGNED_IN - {"removed"}),
+    ("join by the room's name",  "POST", "/chat/{group}/join/",                        frozenset()),
+    ("join with a forged token", "POST", "/chat/join/{group}/",                        frozenset()),
+    ("invite link replace",      "POST", "/chat/{group}/invite/",                      {"room_admin"}),
+    ("invite link revoke",       "POST", "/chat/{group}/invite/",                      {"room_admin"}),
     ("new group page",           "GET",  "/chat/new/",                                 SIGNED_IN),
     ("new group",                "POST", "/chat/new/",                                 SIGNED_IN),
     ("private room",             "GET",  "/chat/private/{target}/",                    NOT_TARGET),
@@ -262,6 +272,7 @@ class Success:
     data: Callable[[World, str], dict] | None = None  # the POST body, per role
     refused: tuple[int, ...] = (403, 404)  # a signed-in role outside `allowed`
     refused_is_login: bool = False  # staff_member_required sends everyone else to the admin login
+    anonymous_refused: bool = False  # no such page: anonymous gets the 404 everyone gets
 
 
 def member_of(room_attr: str) -> Done:
@@ -320,14 +331,28 @@ SUCCESS = {
         lambda w, user, r: not w.group.members.filter(pk=user.pk).exists(),
         lambda w, role: {"successor": w.users["other_customer"].pk},
     ),
-    "invite by username": Success(
+    "add member by username": Success(
         REDIRECT,
         lambda w, user, r: w.group.members.filter(pk=w.users["booster"].pk).exists(),
         lambda w, role: {"username": w.users["booster"].username},
     ),
-    # The invite link: any signed-in user with a verified email (all of them here); members are sent on.
+    # The invite link: any signed-in user with a verified email (all of them here); members are sent
+    # on. The member the admin removed is refused: the link predates the removal.
     "join page": Success((200, 302)),
     "join": Success(REDIRECT, member_of("group")),
+    # A room's name grants nothing: there is no such page.
+    "join by the room's name": Success(anonymous_refused=True),
+    "join with a forged token": Success(refused=(404,)),
+    "invite link replace": Success(
+        REDIRECT,
+        lambda w, user, r: room_selectors.invite_live(room=w.group).token != w.invite,
+        lambda w, role: {"action": "regenerate"},
+    ),
+    "invite link revoke": Success(
+        REDIRECT,
+        lambda w, user, r: room_selectors.invite_live(room=w.group) is None,
+        lambda w, role: {"action": "revoke"},
+    ),
     "new group": Success(
         REDIRECT,
         lambda w, user, r: Room.objects.filter(admin=user, kind=Room.Kind.GROUP).exclude(pk=w.group.pk).exists(),
@@ -398,6 +423,8 @@ def http_expected(row: Http, role: str, transport: str) -> str:
         role = "anonymous"
     if role in row.allowed:
         return "ok"
+    if role == "anonymous" and row.success.anonymous_refused:
+        return "refused"
     return "login" if role == "anonymous" or row.success.refused_is_login else "refused"
 
 
@@ -572,3 +599,104 @@ async def test_forged_token_gets_4003_on_every_socket(settings):
         connected, _ = await socket.connect(timeout=15)
         assert connected
         assert await socket.receive_output(timeout=3) == {"type": "websocket.close", "code": 4003}
+
+
+# ACCESS CHANGES ON OPEN SOCKETS
+
+
+def lose_group(name: str) -> Callable[[User], None]:
+    def change(user: User) -> None:
+        user.groups.remove(Group.objects.get(name=name))
+
+    return change
+
+
+def clear_is_staff(user: User) -> None:
+    user.is_staff = False
+    user.save()
+
+
+def set_password(user: User) -> None:
+    # From the shell or the admin: no session of the user's own keeps its sockets.
+    user.set_password("a-Changed-password-7781")
+    user.save()
+
+
+ACCESS_CHANGES = {
+    "managers group removed": ("manager", lose_group("managers")),
+    "boosters group removed": ("other_booster", lose_group("boosters")),
+    "is_staff cleared": ("admin", clear_is_staff),
+    "password changed": ("customer", set_password),
+}
+# What each of that user's open sockets does within ACCESS_CHANGE_SECONDS of the
+# change: close with a code, narrow (told to re-read its page, then sees only what
+# the role now may; tests/realtime/test_access_changes.py checks what it receives
+# next), or stay open untouched. "password" is 4001 over the cookie, 4003 over a token.
+# fmt: off
+ACCESS_CHANGE_TABLE = [
+    # change                    socket                                  outcome
+    ("managers group removed",  "/ws/orders/{order}/",                  "closed 4004"),
+    ("managers group removed",  "/ws/orders/{order}/?format=json",      "closed 4004"),
+    ("managers group removed",  "/ws/chatroom/{staff_room}/",           "closed 4004"),
+    ("managers group removed",  "/ws/chatroom/{booster_room}/",         "closed 4004"),
+    ("managers group removed",  "/ws/orders/",                          "narrowed"),
+    ("managers group removed",  "/ws/chatroom/public-chat/",            "open"),
+    ("boosters group removed",  "/ws/orders/{open_order}/",             "closed 4004"),
+    ("boosters group removed",  "/ws/orders/",                          "narrowed"),
+    ("boosters group removed",  "/ws/chatroom/public-chat/",            "open"),
+    ("is_staff cleared",        "/ws/realtime/ping/",                   "closed 4004"),
+    ("is_staff cleared",        "/ws/orders/{order}/",                  "closed 4004"),
+    ("is_staff cleared",        "/ws/chatroom/{staff_room}/",           "closed 4004"),
+    ("is_staff cleared",        "/ws/orders/",                          "narrowed"),
+    ("is_staff cleared",        "/ws/online-status/",                   "open"),
+    ("password changed",        "/ws/chatroom/public-chat/",            "password"),
+    ("password changed",        "/ws/chatroom/{staff_room}/",           "password"),
+    ("password changed",        "/ws/orders/{order}/",                  "password"),
+    ("password changed",        "/ws/orders/",                          "password"),
+    ("password changed",        "/ws/online-status/",                   "password"),
+]
+# fmt: on
+ACCESS_CHANGE_SECONDS = 2
+assert {change for change, _path, _outcome in ACCESS_CHANGE_TABLE} == set(ACCESS_CHANGES)
+
+
+async def after_access_change(socket: WebsocketCommunicator) -> str:
+    """What the socket did within ACCESS_CHANGE_SECONDS of the change."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + ACCESS_CHANGE_SECONDS
+    narrowed = False
+    while (left := deadline - loop.time()) > 0:
+        if await socket.receive_nothing(timeout=left, interval=0.02):
+            break
+        output = await socket.receive_output()
+        if output["type"] == "websocket.close":
+            return f"closed {output.get('code')}"
+        narrowed = narrowed or output.get("text") == resync_frame()
+    return "narrowed" if narrowed else "open"
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("transport", ["cookie", "token"])
+@pytest.mark.parametrize("change", list(ACCESS_CHANGES))
+async def test_access_changes_reach_open_sockets(change, transport, settings):
+    world = await database_sync_to_async(build_world)(with_files=False)
+    role, apply = ACCESS_CHANGES[change]
+    rows = [(path, outcome) for name, path, outcome in ACCESS_CHANGE_TABLE if name == change]
+    before = [socket_outcome(world, Socket(path, path, frozenset()), role, transport) for path, _ in rows]
+    results = await asyncio.gather(*before)
+    opened = [socket for _, socket in results]
+    try:
+        assert [outcome for outcome, _ in results] == ["open"] * len(rows), "every socket was open before the change"
+        user = await database_sync_to_async(User.objects.get)(pk=world.users[role].pk)
+        await database_sync_to_async(apply)(user)
+        got = await asyncio.gather(*(after_access_change(socket) for socket in opened))
+        password = "closed 4001" if transport == "cookie" else "closed 4003"
+        expected = [password if outcome == "password" else outcome for _, outcome in rows]
+        wrong = [
+            f"{path}: expected {want}, got {have}"
+            for (path, _), want, have in zip(rows, expected, got, strict=True)
+            if want != have
+        ]
+        assert not wrong, "\n".join(wrong)
+    finally:
+        await asyncio.gather(*(socket.disconnect() for socket in opened))

@@ -1,19 +1,21 @@
-"""How big and how often: the size cap and the rate limit of upload requests.
+"""How big and how often: request body caps at the ASGI edge, before Django reads
+the body, and the rate limit of uploads.
 
-The size cap is checked at three points, earliest first: `UploadSizeLimitMiddleware`
-at the ASGI edge, `uploads.handlers.UploadSizeLimitHandler` while Django parses the
-multipart body, and `validate_upload` on the file itself.
+Django's ASGI handler reads the whole body (spooling to a temporary file past
+FILE_UPLOAD_MAX_MEMORY_SIZE) before any view runs, so the views' own size checks
+come only after an oversize body has been taken in completely. This middleware
+answers 413 first: at once when Content-Length is over the cap, and as soon as
+the streamed bytes pass it when there is no (or a false) Content-Length. The
+upload endpoints allow an upload and the form around it; every other path
+allows the larger of that and the biggest form Django accepts
+(DATA_UPLOAD_MAX_MEMORY_SIZE).
 
-Django's ASGI handler reads the whole body (spooling to a temporary file) before
-any view runs, so the upload views' own size checks come only after an oversize
-upload has been taken in completely. The middleware answers 413 on the upload
-endpoints first: at once when Content-Length is over the cap, and as soon as the
-streamed bytes pass it when there is no (or a false) Content-Length.
-
-Daphne itself (Twisted) buffers a request body to a temporary file before it
-calls the application; what this saves there is Django's second copy and the
-multipart parse. Servers that stream the body (uvicorn, hypercorn) stop reading
-at the cap.
+The production server (uvicorn, see the Makefile) hands the body over in pieces
+of at most 64 KB as the application asks for them and stops reading while it
+waits, so with these caps no request makes a process hold more than about
+FILE_UPLOAD_MAX_MEMORY_SIZE of its body (tests/uploads/test_body_memory.py).
+Daphne, by contrast, copied a multipart body several times in memory before
+the application ran.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ if TYPE_CHECKING:
 UPLOAD_RATE_LIMITED = "You are uploading too quickly. Wait a minute and try again."
 # Multipart boundaries and the other form fields ride along with the file.
 MULTIPART_OVERHEAD = 64 * 1024
+REQUEST_TOO_LARGE = "This request is too large."
 # The multipart upload endpoints: chat files and order proof screenshots.
 GUARDED_PATHS = re.compile(r"^/(?:chat/upload/[^/]+|orders/\d+/proofs)/$")
 
@@ -65,6 +68,13 @@ def upload_rate_exceeded(*, user: AbstractBaseUser) -> bool:
     )
 
 
+def body_cap(path: str) -> int:
+    """The largest body a request to `path` may have."""
+    if GUARDED_PATHS.match(path):
+        return request_cap()
+    return max(request_cap(), settings.DATA_UPLOAD_MAX_MEMORY_SIZE + MULTIPART_OVERHEAD)
+
+
 class UploadSizeLimitMiddleware:
     """ASGI middleware around the HTTP application (config/asgi.py)."""
 
@@ -72,12 +82,14 @@ class UploadSizeLimitMiddleware:
         self.app = app
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or not GUARDED_PATHS.match(scope.get("path", "")):
+        if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        cap = request_cap()
+        path = scope.get("path", "")
+        cap = body_cap(path)
+        message = too_large_message() if GUARDED_PATHS.match(path) else REQUEST_TOO_LARGE
         declared = _content_length(scope)
         if declared is not None and declared > cap:
-            return await _too_large(send)
+            return await _too_large(send, message)
 
         received = 0
         overflowed = False
@@ -106,7 +118,7 @@ class UploadSizeLimitMiddleware:
 
         await self.app(scope, counted_receive, watched_send)
         if overflowed and not response_started:
-            await _too_large(send)
+            await _too_large(send, message)
 
 
 def _content_length(scope: dict[str, Any]) -> int | None:
@@ -119,8 +131,8 @@ def _content_length(scope: dict[str, Any]) -> int | None:
     return None
 
 
-async def _too_large(send: Any) -> None:
-    body = too_large_message().encode()
+async def _too_large(send: Any, message: str) -> None:
+    body = message.encode()
     await send(
         {
             "type": "http.response.start",

@@ -24,8 +24,9 @@ def site_url(settings):
 
 @pytest.fixture
 def invite(make_user) -> str:
-    room = services.room_create_group(creator=make_user("owner"), name="squad", title="The Squad")
-    return f"/chat/{room.name}/join/"
+    owner = make_user("owner")
+    room = services.room_create_group(creator=owner, name="squad", title="The Squad")
+    return services.invite_regenerate(room=room, by=owner).get_absolute_url()
 
 
 def confirmation_link(mail) -> str:

@@ -1,6 +1,6 @@
 """A live Boostroom for real browsers.
 
-The package starts one `daphne` server on a free loopback port, with its own
+The package starts one server (as `make run` does) on a free loopback port, with its own
 fresh database (an SQLite file here, or a new PostgreSQL database on the server
 of DATABASE_URL) and, when REDIS_URL is set, the same Redis under its own key
 prefix. Tests make users and data inside that database through

@@ -11,6 +11,7 @@ import atexit
 import contextlib
 import json
 import os
+import re
 import selectors
 import shutil
 import signal
@@ -186,8 +187,21 @@ def run_task(env: dict, task: str, **arguments) -> object:
     raise RuntimeError(f"task {task} failed ({result.returncode}):\n{result.stdout[-2000:]}\n{result.stderr[-4000:]}")
 
 
+def makefile_value(name: str) -> str:
+    """A `NAME := value` line of the Makefile, with `$(VAR)`s of other such lines expanded."""
+    text = (ROOT / "Makefile").read_text()
+    value = re.search(rf"^{name} := (.*)$", text, re.M).group(1)
+    return re.sub(r"\$\((\w+)\)", lambda var: makefile_value(var.group(1)), value)
+
+
+def server_args(port: int, app: str = "config.asgi:application") -> list[str]:
+    """The production server as `make run` starts it, on a loopback port."""
+    flags = makefile_value("SERVER_FLAGS").split()
+    return [sys.executable, "-m", "uvicorn", app, "--host", HOST, "--port", str(port), *flags]
+
+
 class Server:
-    """One `daphne` process serving config.asgi on a loopback port."""
+    """One server process, started as `make run` starts it, serving config.asgi on a loopback port."""
 
     def __init__(self, *, env: dict, log: Path, port: int | None = None) -> None:
         self.env = env
@@ -201,8 +215,7 @@ class Server:
 
     def start(self) -> Server:
         assert self.process is None or self.process.poll() is not None, "already running"
-        args = [sys.executable, "-m", "daphne", "-b", HOST, "-p", str(self.port), "config.asgi:application"]
-        self.process = spawn(args, env=self.env, log=self.log)
+        self.process = spawn(server_args(self.port), env=self.env, log=self.log)
         return self
 
     def wait_healthy(self, timeout: float = STARTUP_SECONDS) -> Server:

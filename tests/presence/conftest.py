@@ -165,7 +165,7 @@ class Collector:
     def __init__(self) -> None:
         self.frames: list[str] = []
 
-    async def fanout_deliver(self, group: str, event: dict[str, Any]) -> None:
+    def fanout_offer(self, group: str, event: dict[str, Any]) -> None:
         self.frames.append(event["html"])
 
     def counts(self) -> list[int]:

@@ -2,8 +2,8 @@
 server's frame limit behaves as documented, and with LOG_DIR set the socket log
 is written with tokens redacted.
 
-One `daphne` process, started the way `make run` starts it (same frame limits,
-read from the Makefile), on a free loopback port with a fresh SQLite database
+One server process, started the way `make run` starts it (the Makefile's
+server and flags, frame limit included), on a free loopback port with a fresh SQLite database
 and the demo data. The processes come from tests/browser/harness.py, which
 needs no browser.
 """
@@ -35,16 +35,7 @@ def documented_example() -> str:
 
 
 def makefile_ws_max() -> int:
-    return int(re.search(r"^WS_MAX := (\d+)$", (ROOT / "Makefile").read_text(), re.M).group(1))
-
-
-class LiveServer(harness.Server):
-    def start(self) -> LiveServer:
-        limit = str(makefile_ws_max())
-        args = [sys.executable, "-m", "daphne", "-b", harness.HOST, "-p", str(self.port)]
-        args += ["--websocket-max-message-size", limit, "--websocket-max-frame-size", limit, "config.asgi:application"]
-        self.process = harness.spawn(args, env=self.env, log=self.log)
-        return self
+    return int(harness.makefile_value("WS_MAX"))
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +53,7 @@ def site(tmp_path_factory):
     setup_log = workdir / "setup.log"
     harness.run_manage(env, "migrate", "--noinput", log=setup_log)
     harness.run_manage(env, "seed_demo", log=setup_log)
-    server = LiveServer(env=env, log=workdir / "server.log").start()
+    server = harness.Server(env=env, log=workdir / "server.log").start()
     try:
         server.wait_healthy()
         yield server, log_dir
@@ -113,7 +104,7 @@ def test_the_documented_example_runs_and_stores_its_message_once(site):
     assert bodies.count("hello from a script") == 1
 
 
-def test_frames_over_the_server_limit_drop_the_connection(site):
+def test_frames_over_the_server_limit_close_the_connection_with_1009(site):
     server, _ = site
     url = f"ws://{host_of(server)}/ws/chatroom/public-chat/?token={token_for(server)}"
     with connect(url, open_timeout=10) as socket:
@@ -123,8 +114,8 @@ def test_frames_over_the_server_limit_drop_the_connection(site):
         socket.send("x" * (makefile_ws_max() + 1))
         with pytest.raises(websockets.ConnectionClosedError) as closed:
             socket.recv(timeout=5)
-    # No close frame from the server: the client reports 1006, not 1009.
-    assert closed.value.rcvd is None
+    # The server refuses the frame itself, with a close frame: 1009 "message too big".
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
 
 
 def test_log_dir_is_created_and_realtime_log_redacts_tokens(site):

@@ -167,7 +167,7 @@ def test_the_admin_adds_a_member_by_username(
     newcomer = make_user("newcomer")
     client = client_for(owner)
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(f"/chat/{room.name}/invite/", {"username": "NewComer"}, follow=True)
+        response = client.post(f"/chat/{room.name}/members/", {"username": "NewComer"}, follow=True)
     assert response.redirect_chain == [(f"/chat/{room.name}/edit/", 302)]
     assert "newcomer is in The Squad now." in response.content.decode()
     assert room.members.filter(pk=newcomer.pk).exists()
@@ -179,26 +179,26 @@ def test_the_admin_adds_a_member_by_username(
 @pytest.mark.parametrize(
     "username, error",
     [
-        ("ghost", services.INVITE_UNKNOWN_USER.format(username="ghost")),
-        ("member", services.INVITE_ALREADY_MEMBER.format(username="member")),
-        ("unverified", services.INVITE_NOT_VERIFIED.format(username="unverified")),
+        ("ghost", services.ADD_UNKNOWN_USER.format(username="ghost")),
+        ("member", services.ADD_ALREADY_MEMBER.format(username="member")),
+        ("unverified", services.ADD_NOT_VERIFIED.format(username="unverified")),
     ],
 )
 def test_adding_by_username_refuses_with_the_reason_inline(group, make_user, client_for, username, error):
     room, owner, _ = group
     make_user("unverified", verified=False)
     before = set(room.members.values_list("pk", flat=True))
-    response = client_for(owner).post(f"/chat/{room.name}/invite/", {"username": username})
+    response = client_for(owner).post(f"/chat/{room.name}/members/", {"username": username})
     assert response.status_code == 422
     html = response.content.decode()
-    assert 'id="invite-error"' in html and escape(error) in html
+    assert 'id="add-error"' in html and escape(error) in html
     assert set(room.members.values_list("pk", flat=True)) == before and mail.outbox == []
 
 
 def test_only_the_admin_adds_members(group, make_user, client_for):
     room, _, member = group
     make_user("newcomer")
-    assert client_for(member).post(f"/chat/{room.name}/invite/", {"username": "newcomer"}).status_code == 403
+    assert client_for(member).post(f"/chat/{room.name}/members/", {"username": "newcomer"}).status_code == 403
     assert not room.members.filter(username="newcomer").exists()
 
 

@@ -4,7 +4,7 @@ import re
 import pytest
 from django.urls import reverse
 
-from rooms import services
+from rooms import selectors, services
 from rooms.models import Message, Room
 
 pytestmark = pytest.mark.django_db
@@ -161,15 +161,16 @@ def test_new_group_page(make_user, client_for):
 
 def test_invite_link_needs_verified_email(group, make_user, client_for):
     room, _, _ = group
+    link = selectors.invite_live(room=room).get_absolute_url()
     unverified = make_user(verified=False)
-    response = client_for(unverified).post(f"/chat/{room.name}/join/")
+    response = client_for(unverified).post(link)
     assert response.status_code == 403
     assert "verified email" in response.content.decode() and "Resend verification" in response.content.decode()
     assert not room.members.filter(pk=unverified.pk).exists()
     verified = make_user()
     client = client_for(verified)
-    assert client.get(f"/chat/{room.name}/join/").status_code == 200
-    assert client.post(f"/chat/{room.name}/join/").status_code == 302
+    assert client.get(link).status_code == 200
+    assert client.post(link).status_code == 302
     assert room.members.filter(pk=verified.pk).exists()
 
 
