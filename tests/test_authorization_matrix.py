@@ -50,7 +50,7 @@ from realtime.consumers import resync_frame
 from realtime.models import TokenRevocation
 from rooms import selectors as room_selectors
 from rooms import services as room_services
-from rooms.models import Message, Room, RoomInvite
+from rooms.models import Message, Reaction, Room, RoomChange, RoomInvite
 from tests.conftest import session_headers
 from uploads.validation import validate_upload
 
@@ -104,6 +104,7 @@ class World:
             order=self.order.pk,
             open_order=self.open_order.pk,
             before=self.group_message.pk + 1,
+            message=self.group_message.pk,
             attachment=self.attachment.pk if self.attachment else None,
             proof=self.proof.pk if self.proof else None,
             target=PRIVATE_TARGET,
@@ -148,6 +149,8 @@ def build_world(*, with_files: bool) -> World:
         room=group, by=users["room_admin"], title="Squad", retention_days=None, remove_user_ids=[users["removed"].pk]
     )
     group_message = room_services.message_post(room=group, author=users["room_admin"], body="welcome")
+    # Edited once, so it has an earlier version to show.
+    group_message = room_services.message_edit(message=group_message, by=users["room_admin"], body="welcome, all")
     order = Order.objects.select_related("staff_room", "booster_room").get(pk=order.pk)
     attachment = proof = None
     if with_files:
@@ -186,7 +189,9 @@ def isolated_services() -> dict[str, Any]:
 def state() -> tuple:
     """Everything a request could change; a refused request changes none of it."""
     return (
-        list(Message.objects.order_by("pk").values_list("pk", "room_id", "body")),
+        list(Message.objects.order_by("pk").values_list("pk", "room_id", "body", "deleted_at")),
+        list(Reaction.objects.order_by("pk").values_list("message_id", "user_id", "emoji")),
+        RoomChange.objects.count(),
         list(Room.objects.order_by("pk").values_list("pk", "name", "title", "admin_id")),
         sorted(Room.members.through.objects.values_list("room_id", "user_id")),
         list(
@@ -213,6 +218,14 @@ HTTP_TABLE = [
     ("order booster room page",  "GET",  "/chat/{booster_room}/",                      ORDER),
     ("older messages",           "GET",  "/chat/older/{group}/?before={before}",       GROUP),
     ("fallback send",            "POST", "/chat/{group}/messages/",                    GROUP),
+    ("fallback reply",           "POST", "/chat/{group}/messages/",                    GROUP),
+    ("fallback edit",            "POST", "/chat/{group}/messages/",                    {"room_admin"}),
+    ("fallback delete",          "POST", "/chat/{group}/messages/",                    {"room_admin"}),
+    ("fallback react",           "POST", "/chat/{group}/messages/",                    GROUP),
+    ("room page at a message",   "GET",  "/chat/{group}/?around={message}",            GROUP),
+    ("earlier versions",         "GET",  "/chat/{group}/messages/{message}/versions/", {"room_admin"}),
+    ("search everywhere",        "GET",  "/chat/search/?q=welcome",                    SIGNED_IN),
+    ("search in the group",      "GET",  "/chat/search/?q=welcome&room={group}",       GROUP),
     ("upload",                   "POST", "/chat/upload/{group}/",                      GROUP),
     ("edit page",                "GET",  "/chat/{group}/edit/",                        {"room_admin"}),
     ("edit",                     "POST", "/chat/{group}/edit/",                        {"room_admin"}),
@@ -256,6 +269,11 @@ HTTP_TABLE = [
     ("room messages API after",  "GET",  "/api/rooms/{group}/messages/?after=0",       GROUP),
     ("order room messages API",  "GET",  "/api/rooms/{booster_room}/messages/",        ORDER),
     ("room messages API send",   "POST", "/api/rooms/{group}/messages/",               GROUP),
+    ("room changes API",         "GET",  "/api/rooms/{group}/changes/?after=0",        GROUP),
+    ("message edit API",         "PATCH", "/api/rooms/{group}/messages/{message}/",    {"room_admin"}),
+    ("message delete API",       "DELETE", "/api/rooms/{group}/messages/{message}/",   {"room_admin"}),
+    ("reaction API",             "POST", "/api/rooms/{group}/messages/{message}/reactions/", GROUP),
+    ("public chat changes API",  "GET",  "/api/chat/changes/",                         SIGNED_IN),
     ("public chat API",          "GET",  "/api/chat/messages/",                        SIGNED_IN),
     ("public chat API send",     "POST", "/api/chat/messages/",                        SIGNED_IN),
     ("log out everywhere",       "POST", "/api/token/revoke/",                         SIGNED_IN),
@@ -298,6 +316,16 @@ def order_is(attr: str, **expected) -> Done:
     return check
 
 
+def message_now(w: World) -> Message:
+    return Message.objects.get(pk=w.group_message.pk)
+
+
+def found_welcome(w: World, user: User, response) -> bool:
+    # Everyone may search; only the group's members find its message.
+    shown = f"around={w.group_message.pk}" in response.content.decode()
+    return shown == w.group.members.filter(pk=user.pk).exists()
+
+
 def private_room_opened(w: World, user: User, response) -> bool:
     target = w.users[PRIVATE_TARGET]
     return response["Location"] == f"/chat/{room_services.private_room_name(user, target)}/"
@@ -318,6 +346,46 @@ REDIRECT = (302,)
 SUCCESS = {
     "fallback send": Success(REDIRECT, posted_in("group"), message_body),
     "upload": Success(REDIRECT, posted_in("group", with_file=True), png_upload("up.png")),
+    "fallback reply": Success(
+        REDIRECT,
+        lambda w, user, r: Message.objects.filter(author=user, reply_to=w.group_message).exists(),
+        lambda w, role: {"body": f"matrix reply from {role}", "reply_to": str(w.group_message.pk)},
+    ),
+    # Someone else's message: back to the room with the reason, nothing changed.
+    "fallback edit": Success(
+        REDIRECT,
+        lambda w, user, r: message_now(w).body == "matrix edit",
+        lambda w, role: {"type": "edit", "message": str(w.group_message.pk), "body": "matrix edit"},
+        refused=(302, 404),
+    ),
+    "fallback delete": Success(
+        REDIRECT,
+        lambda w, user, r: message_now(w).is_deleted,
+        lambda w, role: {"type": "delete", "message": str(w.group_message.pk)},
+        refused=(302, 404),
+    ),
+    "fallback react": Success(
+        REDIRECT,
+        lambda w, user, r: Reaction.objects.filter(message=w.group_message, user=user, emoji="👍").exists(),
+        lambda w, role: {"type": "react", "message": str(w.group_message.pk), "emoji": "👍", "on": "true"},
+    ),
+    "room page at a message": Success(
+        done=lambda w, user, r: f'id="message-{w.group_message.pk}"' in r.content.decode()
+    ),
+    "earlier versions": Success(done=lambda w, user, r: "welcome" in r.content.decode()),
+    "message edit API": Success(
+        done=lambda w, user, r: message_now(w).body == "matrix edit", data=lambda w, role: {"body": "matrix edit"}
+    ),
+    "message delete API": Success(done=lambda w, user, r: message_now(w).is_deleted),
+    "reaction API": Success(
+        done=lambda w, user, r: Reaction.objects.filter(message=w.group_message, user=user).exists(),
+        data=lambda w, role: {"emoji": "👍", "on": True},
+    ),
+    "search everywhere": Success(done=found_welcome),
+    "search in the group": Success(done=found_welcome),
+    "room changes API": Success(
+        done=lambda w, user, r: w.group_message.pk in {c["message_id"] for c in r.json()["changes"]}
+    ),
     "edit": Success(
         REDIRECT,
         lambda w, user, r: Room.objects.get(pk=w.group.pk).title == "Renamed",
@@ -447,7 +515,8 @@ def http_outcome(world: World, row: Http, role: str, transport: str) -> str:
     if row.method == "GET":
         response = client.get(path, headers=headers)
     elif row.api:
-        response = client.post(path, json.dumps(data), content_type="application/json", headers=headers)
+        send = {"POST": client.post, "PATCH": client.patch, "DELETE": client.delete}[row.method]
+        response = send(path, json.dumps(data), content_type="application/json", headers=headers)
     else:
         response = client.post(path, data, headers=headers)
     location = response.get("Location", "")
@@ -700,3 +769,80 @@ async def test_access_changes_reach_open_sockets(change, transport, settings):
         assert not wrong, "\n".join(wrong)
     finally:
         await asyncio.gather(*(socket.disconnect() for socket in opened))
+
+
+# CHAT FRAMES: what each reader of a room may do to its messages over the socket.
+
+# fmt: off
+TARGET = "target"  # the id of a message made by the row's author just before the frame
+FRAME_TABLE = [
+    # frame, socket room, target's author, frame, allowed roles
+    ("post", "group", "room_admin", {"body": "matrix frame"}, GROUP),
+    ("reply", "group", "room_admin", {"body": "matrix reply", "reply_to": TARGET}, GROUP),
+    ("edit", "group", "room_admin", {"type": "edit", "message": TARGET, "body": "matrix edit"}, {"room_admin"}),
+    ("delete", "group", "room_admin", {"type": "delete", "message": TARGET}, {"room_admin"}),
+    ("react", "group", "room_admin", {"type": "react", "message": TARGET, "emoji": "👍", "on": True}, GROUP),
+    ("resume", "group", "room_admin", {"type": "resume", "seq": 0}, GROUP),
+    # Staff may delete any message of a room they can read; nobody edits another's.
+    ("staff delete", "booster_room", "booster", {"type": "delete", "message": TARGET}, {"booster"} | STAFF),
+    ("staff edit", "booster_room", "booster", {"type": "edit", "message": TARGET, "body": "matrix edit"}, {"booster"}),
+]
+# fmt: on
+FRAME_READERS = {"group": GROUP, "booster_room": ORDER}
+
+
+def frame_effect(kind: str, target: Message, user: User) -> bool:
+    current = Message.objects.get(pk=target.pk)
+    return {
+        "post": lambda: Message.objects.filter(author=user, body="matrix frame").exists(),
+        "reply": lambda: Message.objects.filter(author=user, reply_to=target).exists(),
+        "edit": lambda: current.body == "matrix edit",
+        "staff edit": lambda: current.body == "matrix edit",
+        "delete": lambda: current.is_deleted,
+        "staff delete": lambda: current.is_deleted,
+        "react": lambda: Reaction.objects.filter(message=target, user=user).exists(),
+        "resume": lambda: True,
+    }[kind]()
+
+
+async def frame_outcome(world: World, kind: str, room: str, author: str, frame: dict, role: str) -> str:
+    from config.asgi import application
+
+    def make_target():
+        return room_services.message_post(room=getattr(world, room), author=world.users[author], body=f"target {kind}")
+
+    target = await database_sync_to_async(make_target)()
+    frame = {key: target.pk if value == TARGET else value for key, value in frame.items()}
+    user = world.users[role]
+    headers = await database_sync_to_async(session_headers)(user)
+    socket = WebsocketCommunicator(application, world.fill(f"/ws/chatroom/{{{room}}}/"), headers=headers)
+    connected, _ = await socket.connect(timeout=15)
+    assert connected
+    try:
+        before = await database_sync_to_async(state)()
+        await socket.send_to(text_data=json.dumps(frame))
+        while True:  # pushes of the change may come before the acknowledgement
+            reply = await socket.receive_from(timeout=5)
+            if 'id="chat-error"' in reply or (kind == "resume" and f'id="message-{target.pk}"' in reply):
+                break
+        if kind == "resume":
+            return "ok"
+        if "data-stored" in reply:
+            done = await database_sync_to_async(frame_effect)(kind, target, user)
+            return "ok" if done else "acknowledged, but no effect"
+        unchanged = await database_sync_to_async(state)() == before
+        return "refused" if unchanged else "refused, but changed data"
+    finally:
+        await socket.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_chat_frames(settings):
+    settings.CHAT_RATE_LIMIT = (10_000, 10)
+    world = await database_sync_to_async(build_world)(with_files=False)
+    got, expected = {}, {}
+    for kind, room, author, frame, allowed in FRAME_TABLE:
+        for role in sorted(FRAME_READERS[room]):
+            got[kind, role] = await frame_outcome(world, kind, room, author, frame, role)
+            expected[kind, role] = "ok" if role in allowed else "refused"
+    assert got == expected
