@@ -188,6 +188,9 @@ class ChatConsumer(FanoutConsumer):
 
     async def deliver_event(self, group: str, event: dict[str, Any]) -> None:
         if event.get("closed") or self.user.pk in event.get("revoke", ()):
+            # Why, first: the page shows it and disables its composer on the close.
+            if event.get("gone_html"):
+                await self.send(text_data=event["gone_html"])
             await self.close(code=CLOSE_FORBIDDEN)
             return
         if "seq" in event:
