@@ -348,9 +348,7 @@ CHAT_RECEIPTS_MAX_MEMBERS = env_int("CHAT_RECEIPTS_MAX_MEMBERS", 50)
 PRESENCE_HEARTBEAT_SECONDS = env_int("PRESENCE_HEARTBEAT_SECONDS", 30)
 PRESENCE_COALESCE_SECONDS = float(os.environ.get("PRESENCE_COALESCE_SECONDS", "1"))
 
-# NOTIFICATIONS
-# Absolute links in emails: the site's public address, without a trailing slash.
-SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+# NOTIFICATIONS (their absolute links use SITE_URL, under GENERAL)
 # An offline user's first unread direct message, @mention or order-chat message
 # waits this long before the one batched email (each user may choose their own).
 NOTIFICATION_EMAIL_DELAY_MINUTES = env_int("NOTIFICATION_EMAIL_DELAY_MINUTES", 10)

@@ -17,6 +17,11 @@ class Mail:
     body: str
 
 
+def _link(order: Order) -> str:
+    # A mailbox has no page for a relative link to be relative to.
+    return absolute_url(order.get_absolute_url())
+
+
 def _boost(order: Order) -> str:
     return f"{order.name} ({order.current_label} → {order.desired_label})"
 
@@ -29,7 +34,7 @@ def booster_found(order: Order, booster: AbstractBaseUser) -> Mail:
     """To the customer, the first time someone takes the order."""
     return Mail(
         f"{order.name}: a booster is on it",
-        f"{booster.username} will boost your order {_boost(order)}. Follow it live at {absolute_url(order.get_absolute_url())}",
+        f"{booster.username} will boost your order {_boost(order)}. Follow it live at {_link(order)}",
     )
 
 
@@ -38,7 +43,7 @@ def booster_changed(order: Order, booster: AbstractBaseUser) -> Mail:
     return Mail(
         f"{order.name}: your booster changed",
         f"Our staff handed your order {_boost(order)} to {booster.username}, who boosts it from here. "
-        f"Your progress so far is kept. Follow it live at {absolute_url(order.get_absolute_url())}",
+        f"Your progress so far is kept. Follow it live at {_link(order)}",
     )
 
 
@@ -46,7 +51,7 @@ def order_yours(order: Order) -> Mail:
     """To the booster who now has the order (claimed, assigned or reassigned)."""
     return Mail(
         f"{order.name} is yours",
-        f"You now boost {_boost(order)}. Details and chat: {absolute_url(order.get_absolute_url())}",
+        f"You now boost {_boost(order)}. Details and chat: {_link(order)}",
     )
 
 
@@ -67,7 +72,7 @@ def cancelled_for_customer(order: Order, *, by_customer: bool, reason: str) -> M
     return Mail(
         f"{order.name} was cancelled",
         f"Our staff cancelled your order {_boost(order)}.{_because(reason)} Questions? Reply in the order's support "
-        f"chat: {absolute_url(order.get_absolute_url())}",
+        f"chat: {_link(order)}",
     )
 
 

@@ -615,6 +615,7 @@ def room_add_member(*, room: Room, by: AbstractBaseUser, username: str) -> Abstr
     if not selectors.has_verified_email(user=invitee):
         raise ChatError(ADD_NOT_VERIFIED.format(username=invitee.username))
     room.members.add(invitee)
+    _start_reading_at_newest(room, invitee)
     after_commit(broadcasts.members_changed, room)
     context = {"room": room, "by": by, "url": absolute_url(room.get_absolute_url())}
     transaction.on_commit(

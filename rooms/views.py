@@ -183,7 +183,7 @@ def room_lists(request: HttpRequest) -> HttpResponse:
     """The sidebar, dropdown and /chat/ lists, out of band, for a page that met a new room.
     `?current=<room id>` keeps the page's own room marked in the sidebar."""
     current = _int_or_none(request.GET.get("current"))
-    context = {"rooms": selectors.rooms_for_user(user=request.user), "room": Room(pk=current) if current else None}
+    context = {"rooms": selectors.chat_index(user=request.user), "room": Room(pk=current) if current else None}
     return render(request, "rooms/room_lists.html", context)
 
 

@@ -69,7 +69,7 @@ def test_staff_see_every_order_room_they_may_enter_newest_first(make_user, clien
         customer=customer,
         current_rank="silver",
         current_division=2,
-        current_lp=0,
+        current_points=0,
         desired_rank="gold",
         desired_division=4,
     )
@@ -77,7 +77,7 @@ def test_staff_see_every_order_room_they_may_enter_newest_first(make_user, clien
         customer=other,
         current_rank="gold",
         current_division=2,
-        current_lp=0,
+        current_points=0,
         desired_rank="platinum",
         desired_division=4,
     )
@@ -226,3 +226,20 @@ def test_a_refused_send_is_422_and_too_fast_is_429(public_room, make_user, clien
 
 def test_selectors_support_inbox_is_empty_for_non_staff(make_user):
     assert selectors.support_inbox(user=make_user(role="booster")) == []
+
+
+def test_the_lists_a_page_refetches_keep_the_last_message(group, client_for):
+    """/chat/lists/ (a page that met a new room) renders /chat/'s list as /chat/ does."""
+    room, owner, member = group
+    services.message_post(room=room, author=member, body="fresh news")
+    body = client_for(owner).get("/chat/lists/").content.decode()
+    listing = body.split('id="chat-index"', 1)[1]
+    assert "member: fresh news" in listing.split(f'href="{room.get_absolute_url()}"', 1)[1].split("</li>", 1)[0]
+
+
+def test_a_member_added_by_username_starts_reading_at_the_newest_message(group, make_user):
+    room, owner, member = group
+    services.message_post(room=room, author=member, body="before you came")
+    newcomer = make_user("newcomer")
+    services.room_add_member(room=room, by=owner, username="newcomer")
+    assert selectors.unread_counts(user=newcomer, room_ids=[room.pk])[room.pk].unread == 0
