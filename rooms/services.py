@@ -174,7 +174,7 @@ def message_post(
                 room=room, kind=RoomChange.Kind.POSTED, message=message, actor=author, last_message_at=message.created
             )
             if starts_private_chat:
-                _private_chat_started(room, message)
+                _private_chat_started(room)
             # The message is stored whatever happens to the push; sockets that
             # missed it catch up through resume.
             after_commit(broadcasts.message_created, message, change.seq)
@@ -495,7 +495,8 @@ def room_get_or_create_private(*, user: AbstractBaseUser, other: AbstractBaseUse
     """The one private room of this pair, created on first use.
 
     Opening it tells nobody: it is in `user`'s list, and `other` hears of it (the
-    room in their list, its unread message, a mail) with its first message.
+    room in their list, its unread message, the notification email while they
+    are away) with its first message.
     """
     if user.pk == other.pk:
         raise ChatError(PRIVATE_WITH_SELF)
@@ -508,21 +509,11 @@ def room_get_or_create_private(*, user: AbstractBaseUser, other: AbstractBaseUse
     return room
 
 
-def _private_chat_started(room: Room, message: Message) -> None:
-    """The first message of a private room puts it in both lists (their pages
-    follow it from here on) and mails the other user."""
-    pair = selectors.private_pair(room=room)
-    room.members.add(*pair)
-    recipients = get_user_model().objects.filter(pk__in=pair - {message.author_id}, is_active=True)
-    context = {"sender": message.author, "body": message.body, "url": absolute_url(room.get_absolute_url())}
-    transaction.on_commit(
-        partial(
-            send_template_mail_safely,
-            template="rooms/mail/private_started",
-            context=context,
-            recipients=[person.email for person in recipients],
-        )
-    )
+def _private_chat_started(room: Room) -> None:
+    """The first message of a private room puts it in both lists: from here on
+    the other user hears of it like of any of their rooms (the room in their
+    lists, its unread badge, a toast, and the batched email while they are away)."""
+    room.members.add(*selectors.private_pair(room=room))
 
 
 def room_join(*, room: Room, user: AbstractBaseUser) -> Room:

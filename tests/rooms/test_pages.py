@@ -12,6 +12,7 @@ from django.core import mail
 from django.utils import timezone
 from django.utils.html import escape
 
+from notifications.services import notifications_send_due
 from orders import services as order_services
 from rooms import broadcasts, selectors, services
 from rooms.models import Message, Room
@@ -119,6 +120,7 @@ def test_the_first_private_message_puts_the_room_in_the_others_list_and_mails_th
     with django_capture_on_commit_callbacks(execute=True):
         client.post(f"{room_url}messages/", {"body": "ready for ranked?"}, **HTMX)
     assert room_url in entries(client_for(bob).get("/chat/").content.decode(), "chat-index")
+    assert notifications_send_due(now=timezone.now() + timedelta(hours=1)).emails == 1
     assert [m.to for m in mail.outbox] == [[bob.email]]
     assert f"https://boost.example{room_url}" in mail.outbox[0].body and "ready for ranked?" in mail.outbox[0].body
 
