@@ -63,13 +63,13 @@ class Replay:
     overflow: bool  # too much was missed: `html` asks the page to reload
 
 
-def replay(*, room: Room, after: int) -> Replay:
-    """What a client at position `after` missed, as one frame.
+def replay(*, room: Room, after: int, until: int | None = None) -> Replay:
+    """What a client at position `after` missed (up to `until`), as one frame.
 
     Never beyond the room's real newest position, so a bogus `after` cannot
     make the socket skip what comes next."""
     limit = settings.CHAT_RESUME_LIMIT
-    changes = selectors.changes_after(room=room, after=after, limit=limit + 1)
+    changes = selectors.changes_after(room=room, after=after, limit=limit + 1, until=until)
     if len(changes) > limit:
         newest = selectors.room_seq(room=room)
         return Replay(render_reload_notice(room) + render_position(newest), newest, True)

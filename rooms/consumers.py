@@ -45,7 +45,8 @@ class ChatConsumer(FanoutConsumer):
         await self.join(self.room.group_name)
         # Read after joining: whatever commits later arrives as a push.
         self.seq = await database_sync_to_async(selectors.room_seq)(room=self.room)
-        # The client holds every change in (low, seq]: from this socket, or by its own account (resume).
+        # The client holds every change in (low, seq]: sent by this socket. A
+        # resume tells what it held before (everything, from then on: low = 0).
         self.low = self.seq
         await self.accept_logged()
         if await self.send_pending():
@@ -99,8 +100,9 @@ class ChatConsumer(FanoutConsumer):
                 await self.catch_up(posted - 1)
 
     async def resume(self, frame: dict[str, Any]) -> None:
-        """`{"type": "resume", "seq": N}`: every change after position N, in order.
-        The older `{"after": <message id>}` resumes from where that message was posted."""
+        """`{"type": "resume", "seq": N}`: the client holds every change up to N;
+        send it each later one it was not sent yet, in order. The older
+        `{"after": <message id>}` means the position where that message was posted."""
         if "seq" in frame:
             after = frame["seq"]
         else:
@@ -110,16 +112,23 @@ class ChatConsumer(FanoutConsumer):
         if not _position(after):
             return await self.send(text_data=broadcasts.error_fragment(RESUME_INVALID))
         await self.catch_up(after)
+        self.low = 0  # it held everything up to `after`, and now has the rest
 
     async def catch_up(self, after: int | None = None) -> None:
-        """Send what was committed after `after` (default: this socket's position)."""
-        if after is not None:
-            self.low = min(self.low, after)
+        """Send the changes after `after` (default: this socket's position) that
+        this socket has not sent: those below `low` first, then any after `seq`."""
         async with self.reader:
             self.reading = True
             try:
+                if after is not None and after < self.low:
+                    # Sent after what went out live, each once; a message's
+                    # newest state is what every frame shows, so order is harmless.
+                    older = await database_sync_to_async(broadcasts.replay)(room=self.room, after=after, until=self.low)
+                    if older.html:
+                        await self.send(text_data=older.html)
+                    self.low = after
                 while True:
-                    since = self.seq if after is None else after
+                    since = self.seq if after is None or after <= self.seq else after
                     missed = await database_sync_to_async(broadcasts.replay)(room=self.room, after=since)
                     if missed.html:
                         await self.send(text_data=missed.html)

@@ -149,9 +149,12 @@ def room_seq(*, room: Room) -> int:
     return Room.objects.filter(pk=room.pk).values_list("last_seq", flat=True).first() or 0
 
 
-def changes_after(*, room: Room, after: int, limit: int) -> list[RoomChange]:
-    """The room's changes after position `after`, in order (at most `limit`)."""
-    return list(RoomChange.objects.filter(room=room, seq__gt=after).order_by("seq")[:limit])
+def changes_after(*, room: Room, after: int, limit: int, until: int | None = None) -> list[RoomChange]:
+    """The room's changes after position `after` (through `until`), in order, at most `limit`."""
+    rows = RoomChange.objects.filter(room=room, seq__gt=after)
+    if until is not None:
+        rows = rows.filter(seq__lte=until)
+    return list(rows.order_by("seq")[:limit])
 
 
 def seq_of_message(*, room: Room, message_id: int) -> int:
