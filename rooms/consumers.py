@@ -124,14 +124,14 @@ class ChatConsumer(FanoutConsumer):
                     # Sent after what went out live, each once; a message's
                     # newest state is what every frame shows, so order is harmless.
                     older = await database_sync_to_async(broadcasts.replay)(room=self.room, after=after, until=self.low)
-                    if older.html:
-                        await self.send(text_data=older.html)
+                    for frame in older.frames:
+                        await self.send(text_data=frame)
                     self.low = after
                 while True:
                     since = self.seq if after is None or after <= self.seq else after
                     missed = await database_sync_to_async(broadcasts.replay)(room=self.room, after=since)
-                    if missed.html:
-                        await self.send(text_data=missed.html)
+                    for frame in missed.frames:
+                        await self.send(text_data=frame)
                     self.seq = max(self.seq, missed.seq)
                     if not await self.send_pending():
                         break
