@@ -41,6 +41,7 @@ browser: install
 
 bench: install
 	$(PY) bench/run.py
+	$(PY) bench/unread.py
 
 lint: install
 	$(VENV)/bin/ruff check .

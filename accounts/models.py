@@ -20,6 +20,14 @@ class Preferences(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="preferences"
     )
     theme = models.CharField(max_length=16, choices=Theme.choices, default=Theme.SYSTEM)
+    # The offline email of unread direct messages, @mentions and order chats (notifications/).
+    email_enabled = models.BooleanField(
+        "Email me about unread messages while I am away",
+        default=True,
+        help_text="Direct messages, @mentions and your order chats, batched into one email.",
+    )
+    # Minutes; null means the site's NOTIFICATION_EMAIL_DELAY_MINUTES.
+    email_window_minutes = models.PositiveSmallIntegerField("Email batch window", null=True, blank=True)
 
     class Meta:
         verbose_name_plural = "preferences"

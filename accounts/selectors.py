@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.http import HttpRequest
 
@@ -26,3 +29,9 @@ def theme_for_request(request: HttpRequest) -> str:
         if saved is not None:
             return saved
     return theme_from_cookie(request)
+
+
+def email_window(preferences: Preferences) -> timedelta:
+    """How long an offline user's first unread message waits before the email,
+    and the least time between two emails."""
+    return timedelta(minutes=preferences.email_window_minutes or settings.NOTIFICATION_EMAIL_DELAY_MINUTES)

@@ -11,6 +11,7 @@ from accounts import broadcasts
 from accounts.models import Preferences, Theme
 
 UNKNOWN_THEME = "Choose one of the themes offered."
+EMAIL_WINDOW_INVALID = "The email batch window is 1 to 1440 minutes."
 
 
 class PreferencesError(ValueError):
@@ -18,12 +19,26 @@ class PreferencesError(ValueError):
 
 
 @transaction.atomic
-def preferences_update(*, user: AbstractBaseUser, theme: str | None = None) -> Preferences:
+def preferences_update(
+    *,
+    user: AbstractBaseUser,
+    theme: str | None = None,
+    email_enabled: bool | None = None,
+    email_window_minutes: int | None = None,
+) -> Preferences:
     """Save the settings given (None leaves one as it is); every open page of the
     user follows a theme change once it is committed."""
     if theme is not None and theme not in Theme.values:
         raise PreferencesError(UNKNOWN_THEME)
+    if email_window_minutes is not None and not 1 <= email_window_minutes <= 1440:
+        raise PreferencesError(EMAIL_WINDOW_INVALID)
     preferences, created = Preferences.objects.select_for_update().get_or_create(user=user)
+    email = {"email_enabled": email_enabled, "email_window_minutes": email_window_minutes}
+    email = {name: value for name, value in email.items() if value is not None}
+    if email:
+        for name, value in email.items():
+            setattr(preferences, name, value)
+        preferences.save(update_fields=list(email))
     # A user without a row saw this browser's cookie theme, so a first save is a change too.
     if theme is not None and (created or theme != preferences.theme):
         preferences.theme = theme

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages as flash
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
@@ -10,6 +11,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts import selectors, services
 from accounts.cookies import remember_theme
 from accounts.forms import PreferencesForm, ThemeForm
+from rooms.selectors import muted_rooms
 
 SETTINGS = "accounts/settings.html"
 SETTINGS_SAVED = "Settings saved."
@@ -45,12 +47,18 @@ def theme_choose(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def account_settings(request: HttpRequest) -> HttpResponse:
     form = PreferencesForm(request.POST or None, instance=selectors.preferences_for(user=request.user))
+    # Notifications in this browser (desktop, Web Push) and the muted chats, below the form.
+    context = {
+        "form": form,
+        "muted_rooms": muted_rooms(user=request.user),
+        "vapid_public_key": settings.WEBPUSH_VAPID_PUBLIC_KEY,
+    }
     if request.method == "POST":
         if not form.is_valid():
-            return render(request, SETTINGS, {"form": form}, status=400)
+            return render(request, SETTINGS, context, status=400)
         services.preferences_update(user=request.user, **form.cleaned_data)
         flash.success(request, SETTINGS_SAVED)
         response = redirect("accounts:settings")
         remember_theme(response, form.cleaned_data["theme"])
         return response
-    return render(request, SETTINGS, {"form": form})
+    return render(request, SETTINGS, context)

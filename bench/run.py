@@ -444,8 +444,10 @@ def floor_frame(n: int) -> str:
     return FRAGMENT[0].replace(SAMPLE_BODY, chat_body(n))
 
 
-async def measure(server: Server, result: Result, receivers: Receivers, send, rate: float | None) -> Result:
-    """Send `result.messages` events through `send(n)` and wait for every delivery."""
+async def measure(
+    server: Server, result: Result, receivers: Receivers, send, rate: float | None, wait: float = WAIT_SECONDS
+) -> Result:
+    """Send `result.messages` events through `send(n)` and wait (up to `wait` seconds) for every delivery."""
     await asyncio.sleep(0.5)
     cpu_before, read_before = cpu_seconds(server.pids), bytes_read()
     for n in range(result.messages):
@@ -454,7 +456,7 @@ async def measure(server: Server, result: Result, receivers: Receivers, send, ra
         if rate:
             await asyncio.sleep(1 / rate)
     try:
-        await asyncio.wait_for(receivers.done.wait(), timeout=WAIT_SECONDS)
+        await asyncio.wait_for(receivers.done.wait(), timeout=wait)
     except TimeoutError:
         result.notes.append("timed out waiting for deliveries")
     cpu = cpu_seconds(server.pids) - cpu_before
@@ -520,7 +522,7 @@ async def order_cards(name: str, layer: str, db: Database, staff_cookies: list[s
 
 def post_progress(port: int, cookie: str, order_id: int, lp: int) -> None:
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    body = urlencode({"reached_rank": "silver", "reached_division": 2, "reached_lp": lp})
+    body = urlencode({"reached_rank": "silver", "reached_division": 2, "reached_points": lp})
     headers = {
         "Cookie": f"{cookie}; csrftoken={CSRF}",
         "X-CSRFToken": CSRF,
@@ -801,7 +803,7 @@ def pages_flat() -> list[str]:
 
     def add_orders(count: int) -> None:
         base = dict(
-            price=10, booster_price=7, current_rank="silver", current_division=2, desired_rank="gold",
+            game="lol", price=10, booster_price=7, current_rank="silver", current_division=2, desired_rank="gold",
             desired_division=4, reached_rank="silver", reached_division=2,
         )  # fmt: skip
         Order.objects.bulk_create((Order(customer=owner, **base) for _ in range(count)), 5000)

@@ -12,6 +12,7 @@ urlpatterns = [
     path("", include("realtime.urls")),
     path("accounts/", include("accounts.urls")),
     path("accounts/", include("allauth.urls")),
+    path("", include("notifications.urls")),
     path("admin/", admin.site.urls),
     # Before rooms.urls so /chat/upload/<name>/ never reads as a room called "upload".
     path("", include("rooms.file_urls")),

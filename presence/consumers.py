@@ -15,6 +15,7 @@ from presence.selectors import presence_room_ids
 from presence.services import presence_connect, presence_disconnect
 from realtime import groups
 from realtime.consumers import CLOSE_FORBIDDEN, FanoutConsumer
+from rooms.broadcasts import render_unread_state
 from rooms.selectors import RoomAccessDenied
 
 
@@ -23,6 +24,8 @@ class OnlineStatusConsumer(FanoutConsumer):
     user_id: int | None = None
     room_name: str | None = None
     room_ids: list[int] = []
+    # Rooms of the chat list, whose new messages this page's badges hear of.
+    activity_ids: list[int] = []
 
     async def connect(self) -> None:
         user = self.user
@@ -37,6 +40,9 @@ class OnlineStatusConsumer(FanoutConsumer):
         await self.join(groups.user(user.pk))
         # Room counts reach only readers: a private room's presence is its members' business.
         await self.follow(room_ids)
+        # Joined before the state is read, so no message falls between the two.
+        await self.join(groups.user_unread(user.pk))
+        await self.follow_activity(await database_sync_to_async(presence_room_ids)(user=user))
         await self.accept_logged()
         self.user_id = user.pk
         self.conn_id = uuid.uuid4().hex
@@ -45,17 +51,23 @@ class OnlineStatusConsumer(FanoutConsumer):
 
     async def send_snapshot(self) -> None:
         """Counts and dots may have moved since the page rendered, and the user's
-        theme while this socket was down."""
-        frame = await database_sync_to_async(_snapshot)(user_id=self.user_id, room_ids=self.room_ids)
+        theme and unread state while this socket was down."""
+        frame = await database_sync_to_async(_snapshot)(user=self.user, room_ids=self.room_ids)
         await self.send(text_data=frame)
 
     async def follow(self, room_ids: list[int]) -> None:
         """Follow exactly these rooms' counts."""
-        for room_id in set(self.room_ids) - set(room_ids):
-            await self.leave(groups.room_presence(room_id))
-        for room_id in set(room_ids) - set(self.room_ids):
-            await self.join(groups.room_presence(room_id))
-        self.room_ids = room_ids
+        self.room_ids = await self.refollow(self.room_ids, room_ids, groups.room_presence)
+
+    async def follow_activity(self, room_ids: list[int]) -> None:
+        self.activity_ids = await self.refollow(self.activity_ids, room_ids, groups.room_activity)
+
+    async def refollow(self, current: list[int], wanted: list[int], group_of) -> list[int]:
+        for room_id in set(current) - set(wanted):
+            await self.leave(group_of(room_id))
+        for room_id in set(wanted) - set(current):
+            await self.join(group_of(room_id))
+        return list(wanted)
 
     async def deliver_event(self, group: str, event: dict[str, Any]) -> None:
         if event.get(ROOMS_CHANGED):
@@ -84,6 +96,9 @@ class OnlineStatusConsumer(FanoutConsumer):
             # This runs in the socket's own writer, not the hub's loop, so the
             # rooms' new counts may have been pushed before it joined: fetch them.
             await self.send(text_data=await database_sync_to_async(render_room_counts)(room_ids=added))
+        await self.follow_activity(await database_sync_to_async(presence_room_ids)(user=self.user))
+        # A new room (a first direct message) gets its badge; a left one loses it.
+        await self.send(text_data=await database_sync_to_async(render_unread_state)(user=self.user))
 
     async def fanout_resync(self) -> None:
         # What was pushed while the layer was away is lost: send the current state.
@@ -100,5 +115,5 @@ class OnlineStatusConsumer(FanoutConsumer):
         await super().disconnect(code)
 
 
-def _snapshot(*, user_id: int, room_ids: list[int]) -> str:
-    return render_snapshot(room_ids=room_ids) + theme_snapshot(user_id=user_id)
+def _snapshot(*, user, room_ids: list[int]) -> str:
+    return render_snapshot(room_ids=room_ids) + theme_snapshot(user_id=user.pk) + render_unread_state(user=user)

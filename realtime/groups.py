@@ -18,12 +18,23 @@ def room_presence(room_id: int) -> str:
     return f"room-{room_id}-presence"
 
 
+def room_activity(room_id: int) -> str:
+    """Every page of the room's readers: one small event per message, the same
+    bytes for all, from which each page updates its own badges."""
+    return f"room-{room_id}-activity"
+
+
 def order(order_id: int) -> str:
     return f"order-{order_id}"
 
 
 def user(user_id: int) -> str:
     return f"user-{user_id}"
+
+
+def user_unread(user_id: int) -> str:
+    """Every page of one user: their unread state after they read or mute."""
+    return f"user-{user_id}-unread"
 
 
 def user_sockets(user_id: int) -> str:

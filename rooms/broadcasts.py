@@ -3,6 +3,7 @@ event, here, and the same bytes go to every socket in the room."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -10,11 +11,12 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.template.loader import render_to_string
 
 from realtime import groups
-from realtime.fanout import publish_sync
+from realtime.fanout import publish_many_sync, publish_sync
 from rooms import selectors
 from rooms.models import Message, Room, RoomChange
 
 TEMPLATE = "rooms/room.html"
+READSTATE_TEMPLATE = "rooms/readstate.html"
 
 
 def render_messages(messages: list[Message]) -> str:
@@ -82,13 +84,13 @@ class Replay:
         return "".join(self.frames)
 
 
-def replay(*, room: Room, after: int, until: int | None = None) -> Replay:
-    """What a client at position `after` missed (up to `until`).
+def replay(*, room: Room, after: int) -> Replay:
+    """What a client at position `after` missed.
 
     Never beyond the room's real newest position, so a bogus `after` cannot
     make the socket skip what comes next."""
     limit = settings.CHAT_RESUME_LIMIT
-    changes = selectors.changes_after(room=room, after=after, limit=limit + 1, until=until)
+    changes = selectors.changes_after(room=room, after=after, limit=limit + 1)
     if len(changes) > limit:
         newest = selectors.room_seq(room=room)
         return Replay([render_reload_notice(room) + render_position(newest)], newest, True)
@@ -111,8 +113,14 @@ def clear_error_fragment(client_id: str | None = None) -> str:
 
 
 def message_created(message: Message, seq: int) -> None:
-    html = render_message(message) + render_position(seq)
-    publish_sync(groups.room(message.room_id), html=html, seq=seq)
+    # One hop for both: the chat sockets get the message at its position, every
+    # reader's page the small event its badges and notifications follow from.
+    publish_many_sync(
+        [
+            (groups.room(message.room_id), {"html": render_message(message) + render_position(seq), "seq": seq}),
+            (groups.room_activity(message.room_id), {"html": render_activity(message)}),
+        ]
+    )
 
 
 def message_changed(message_id: int, seq: int) -> None:
@@ -143,3 +151,47 @@ def members_revoked(room: Room, user_ids: list[int]) -> None:
 
 def room_closed(room_pk: int) -> None:
     publish_sync(groups.room(room_pk), html="", closed=True)
+
+
+# READ STATE
+
+
+def render_activity(message: Message) -> str:
+    """A new message as every reader's page hears of it: the same bytes for all
+    of them, however many; each page decides what it means for its own user."""
+    context = {
+        "message": message,
+        "room": message.room,
+        "mention_ids": list(message.mentions.values_list("pk", flat=True)),
+    }
+    return render_to_string(f"{READSTATE_TEMPLATE}#activity", context)
+
+
+def unread_state_json(summary: dict[int, selectors.RoomUnread]) -> str:
+    return json.dumps({str(room_id): entry.as_json() for room_id, entry in sorted(summary.items())})
+
+
+def render_unread_state(*, user: AbstractBaseUser) -> str:
+    """One user's counts and pointers for all of their pages: per user, but only
+    when that user reads, mutes or (re)connects, never per message."""
+    summary = selectors.unread_summary(user=user)
+    return render_to_string(f"{READSTATE_TEMPLATE}#state", {"rooms_json": unread_state_json(summary), "oob": True})
+
+
+def render_receipts(room: Room, *, oob: bool = True) -> str:
+    """How far each reader has read; callers check `selectors.shows_receipts` first."""
+    readers = selectors.room_readers(room=room)
+    return render_to_string(f"{READSTATE_TEMPLATE}#receipts", {"room": room, "readers": readers, "oob": oob})
+
+
+def unread_state_changed(*, user: AbstractBaseUser) -> None:
+    publish_sync(groups.user_unread(user.pk), html=render_unread_state(user=user))
+
+
+def read_state_changed(*, user: AbstractBaseUser, room: Room) -> None:
+    """`user` read further in `room`: their pages clear the badge, and the room's
+    readers see the new receipts."""
+    events = [(groups.user_unread(user.pk), {"html": render_unread_state(user=user)})]
+    if selectors.shows_receipts(room=room):
+        events.append((groups.room(room.pk), {"html": render_receipts(room)}))
+    publish_many_sync(events)

@@ -45,8 +45,7 @@ class ChatConsumer(FanoutConsumer):
         await self.join(self.room.group_name)
         # Read after joining: whatever commits later arrives as a push.
         self.seq = await database_sync_to_async(selectors.room_seq)(room=self.room)
-        # The client holds every change in (low, seq]: sent by this socket. A
-        # resume tells what it held before (everything, from then on: low = 0).
+        # The client holds every change in (low, seq]: from this socket, or by its own account (resume).
         self.low = self.seq
         await self.accept_logged()
         if await self.send_pending():
@@ -70,6 +69,8 @@ class ChatConsumer(FanoutConsumer):
                 await self.resume(frame)
             elif kind in frames.ACTIONS:
                 await self.act(frame)
+            elif kind == "read":
+                await self.mark_read(frame.get("through"))
             else:
                 await self.send(text_data=broadcasts.error_fragment(FRAME_UNKNOWN))
         except Exception:
@@ -99,10 +100,19 @@ class ChatConsumer(FanoutConsumer):
             if posted <= self.low:
                 await self.catch_up(posted - 1)
 
+    async def mark_read(self, through: Any) -> None:
+        """The page's batched "seen up to here"; the answer comes to every page
+        of the user as their new unread state, not on this socket."""
+        try:
+            await database_sync_to_async(services.room_mark_read)(room=self.room, user=self.user, through=through)
+        except services.ChatError as error:
+            await self.send(text_data=broadcasts.error_fragment(str(error)))
+        except selectors.RoomAccessDenied:
+            await self.close(code=CLOSE_FORBIDDEN)
+
     async def resume(self, frame: dict[str, Any]) -> None:
-        """`{"type": "resume", "seq": N}`: the client holds every change up to N;
-        send it each later one it was not sent yet, in order. The older
-        `{"after": <message id>}` means the position where that message was posted."""
+        """`{"type": "resume", "seq": N}`: every change after position N, in order.
+        The older `{"after": <message id>}` resumes from where that message was posted."""
         if "seq" in frame:
             after = frame["seq"]
         else:
@@ -112,23 +122,19 @@ class ChatConsumer(FanoutConsumer):
         if not _position(after):
             return await self.send(text_data=broadcasts.error_fragment(RESUME_INVALID))
         await self.catch_up(after)
-        self.low = 0  # it held everything up to `after`, and now has the rest
+        # By its own account the client held everything up to `after`, and it now
+        # has what came since: a retry of any stored message needs no replay.
+        self.low = 0
 
     async def catch_up(self, after: int | None = None) -> None:
-        """Send the changes after `after` (default: this socket's position) that
-        this socket has not sent: those below `low` first, then any after `seq`."""
+        """Send what was committed after `after` (default: this socket's position)."""
+        if after is not None:
+            self.low = min(self.low, after)
         async with self.reader:
             self.reading = True
             try:
-                if after is not None and after < self.low:
-                    # Sent after what went out live, each once; a message's
-                    # newest state is what every frame shows, so order is harmless.
-                    older = await database_sync_to_async(broadcasts.replay)(room=self.room, after=after, until=self.low)
-                    for frame in older.frames:
-                        await self.send(text_data=frame)
-                    self.low = after
                 while True:
-                    since = self.seq if after is None or after <= self.seq else after
+                    since = self.seq if after is None else after
                     missed = await database_sync_to_async(broadcasts.replay)(room=self.room, after=since)
                     for frame in missed.frames:
                         await self.send(text_data=frame)
@@ -182,6 +188,9 @@ class ChatConsumer(FanoutConsumer):
 
     async def deliver_event(self, group: str, event: dict[str, Any]) -> None:
         if event.get("closed") or self.user.pk in event.get("revoke", ()):
+            # Why, first: the page shows it and disables its composer on the close.
+            if event.get("gone_html"):
+                await self.send(text_data=event["gone_html"])
             await self.close(code=CLOSE_FORBIDDEN)
             return
         if "seq" in event:

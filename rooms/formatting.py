@@ -75,6 +75,20 @@ def _open_links_in_a_new_tab(tokens: list[Token]) -> None:
                 child.attrSet("target", "_blank")
 
 
+def mentionable_texts(body: str) -> list[str]:
+    """The pieces of `body` where an @name is a mention: text, never code or a link's text."""
+    texts: list[str] = []
+    for block in _markdown.parse(body, {}):
+        if block.type != "inline" or not block.children:
+            continue
+        inside_link = 0
+        for child in block.children:
+            inside_link += {"link_open": 1, "link_close": -1}.get(child.type, 0)
+            if child.type == "text" and not inside_link:
+                texts.append(child.content)
+    return texts
+
+
 def _link_mentions(tokens: list[Token], by_name: dict[str, AbstractBaseUser]) -> None:
     """Split text tokens (never code) around known @names into link tokens."""
     for block in tokens:

@@ -23,9 +23,13 @@ MAX_MENTIONS = 20
 
 
 def mention_candidates(body: str) -> list[str]:
-    """Every name after an @, with and without trailing punctuation, lowercased."""
+    """Every name after an @, with and without trailing punctuation, lowercased;
+    only where the formatter would link it (not in code), so what is recorded
+    and counted is what the reader sees highlighted."""
+    from rooms.formatting import mentionable_texts  # formatting imports this module
+
     names: list[str] = []
-    for match in MENTION.finditer(body):
+    for match in (m for text in mentionable_texts(body) for m in MENTION.finditer(text)):
         name = match.group(1).lower()
         while name:
             if name not in names:

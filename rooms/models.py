@@ -222,3 +222,28 @@ class RoomChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.room_id}@{self.seq} {self.kind} {self.message_id}"
+
+
+class ReadState(models.Model):
+    """Where one user is in one room: every message up to `last_read_id` is read.
+
+    A pointer, not a row per message (Zulip keeps an unread summary the same way):
+    unread and mention counts, the new-messages divider and read receipts all
+    follow from it. It only moves forward (rooms.services.room_mark_read).
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="read_states")
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="read_states")
+    last_read_id = models.PositiveBigIntegerField(default=0)
+    # A muted room is silent (no toast, browser notification, email or push, and
+    # no part of the header's total) except for @mentions of this user.
+    muted = models.BooleanField(default=False)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "room"], name="readstate_unique_user_room")]
+        # Receipts read a room's pointers, newest first.
+        indexes = [models.Index(fields=["room", "-last_read_id"], name="readstate_room_pointer")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}@{self.room_id}<={self.last_read_id}"

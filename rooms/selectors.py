@@ -3,17 +3,21 @@ see what. Views translate `RoomAccessDenied` to 404/403, consumers to 4004."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
+from dataclasses import asdict, dataclass
+
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import BooleanField, Count, Exists, ExpressionWrapper, Max, OuterRef, Prefetch, Q, QuerySet
 from django.utils import timezone
 
-from realtime.roles import is_staff_user
+from realtime.roles import MANAGERS_GROUP, ROLE_GROUPS, is_booster, is_staff_user
 from rooms.models import (
     PUBLIC_ROOM_NAME,
     Message,
     Reaction,
+    ReadState,
     Room,
     RoomChange,
     RoomInvite,
@@ -144,17 +148,19 @@ def messages_after(*, room: Room, after: int, limit: int | None = None) -> list[
     return list(_message_rows(room).filter(id__gt=after).order_by("id")[:limit])
 
 
+def latest_message_id(*, room: Room) -> int:
+    newest = Message.objects.filter(room=room).order_by("-id").values_list("id", flat=True).first()
+    return newest or 0
+
+
 def room_seq(*, room: Room) -> int:
     """The position of the newest committed change to the room."""
     return Room.objects.filter(pk=room.pk).values_list("last_seq", flat=True).first() or 0
 
 
-def changes_after(*, room: Room, after: int, limit: int, until: int | None = None) -> list[RoomChange]:
-    """The room's changes after position `after` (through `until`), in order, at most `limit`."""
-    rows = RoomChange.objects.filter(room=room, seq__gt=after)
-    if until is not None:
-        rows = rows.filter(seq__lte=until)
-    return list(rows.order_by("seq")[:limit])
+def changes_after(*, room: Room, after: int, limit: int) -> list[RoomChange]:
+    """The room's changes after position `after`, in order (at most `limit`)."""
+    return list(RoomChange.objects.filter(room=room, seq__gt=after).order_by("seq")[:limit])
 
 
 def seq_of_message(*, room: Room, message_id: int) -> int:
@@ -251,3 +257,157 @@ def users_search(*, query: str, exclude: AbstractBaseUser, limit: int = 10) -> l
         .exclude(pk=exclude.pk)
         .order_by("username")[:limit]
     )
+
+
+# READ STATE
+
+
+@dataclass(frozen=True)
+class RoomUnread:
+    """One room as a user's badges see it.
+
+    `as_of` is the newest message id the counts account for: the page counts a
+    live message only if its id is above it, so a count and the live events
+    around it never add the same message twice.
+    """
+
+    room_id: int
+    unread: int = 0
+    mentions: int = 0
+    pointer: int = 0
+    as_of: int = 0
+    muted: bool = False
+
+    def as_json(self) -> dict:
+        return asdict(self)
+
+
+def notifiable_messages() -> QuerySet[Message]:
+    """Messages that can be unread, counted or notified at all: every unread count,
+    divider, email and push starts here (a deleted message will be left out here)."""
+    return Message.objects.all()
+
+
+def unread_candidates(*, user: AbstractBaseUser) -> QuerySet[Message]:
+    """Messages that are unread for `user` once past their pointer: not their own,
+    and not from before they had an account."""
+    return notifiable_messages().filter(created__gte=user.date_joined).exclude(author_id=user.pk)
+
+
+def read_states(*, user: AbstractBaseUser, room_ids: Collection[int]) -> dict[int, ReadState]:
+    return {state.room_id: state for state in ReadState.objects.filter(user_id=user.pk, room_id__in=room_ids)}
+
+
+def read_pointer(*, room: Room, user: AbstractBaseUser) -> int:
+    """The newest message id `user` has read in `room` (0: none yet)."""
+    return (
+        ReadState.objects.filter(user_id=user.pk, room_id=room.pk).values_list("last_read_id", flat=True).first() or 0
+    )
+
+
+def unread_counts(*, user: AbstractBaseUser, room_ids: Collection[int]) -> dict[int, RoomUnread]:
+    """Unread and mention counts of these rooms for `user`, in two queries
+    whatever the number of rooms or messages (an index range per room)."""
+    room_ids = sorted(set(room_ids))
+    if not room_ids:
+        return {}
+    states = read_states(user=user, room_ids=room_ids)
+    pointers = {room_id: (states[room_id].last_read_id if room_id in states else 0) for room_id in room_ids}
+    past_pointer = Q()
+    for room_id, pointer in pointers.items():
+        past_pointer |= Q(room_id=room_id, id__gt=pointer)
+    mentioned = Exists(Message.mentions.through.objects.filter(message_id=OuterRef("pk"), user_id=user.pk))
+    rows = (
+        unread_candidates(user=user)
+        .filter(past_pointer)
+        .values("room_id")
+        .annotate(unread=Count("id"), mentions=Count("id", filter=Q(mentioned)), newest=Max("id"))
+        .order_by()
+    )
+    found = {row["room_id"]: row for row in rows}
+    result = {}
+    for room_id, pointer in pointers.items():
+        row = found.get(room_id, {})
+        result[room_id] = RoomUnread(
+            room_id=room_id,
+            unread=row.get("unread", 0),
+            mentions=row.get("mentions", 0),
+            pointer=pointer,
+            as_of=max(pointer, row.get("newest", 0)),
+            muted=room_id in states and states[room_id].muted,
+        )
+    return result
+
+
+def unread_summary(*, user: AbstractBaseUser) -> dict[int, RoomUnread]:
+    """Every room of the user's chat list with its counts."""
+    return unread_counts(user=user, room_ids=list(rooms_for_user(user=user).values_list("pk", flat=True)))
+
+
+def unread_total(summary: dict[int, RoomUnread]) -> int:
+    """The header's and the tab title's number: muted rooms count only their mentions."""
+    return sum(entry.mentions if entry.muted else entry.unread for entry in summary.values())
+
+
+def first_unread_id(*, room: Room, user: AbstractBaseUser, pointer: int) -> int | None:
+    """Where the new-messages divider goes when the room opens."""
+    rows = unread_candidates(user=user).filter(room=room, id__gt=pointer).order_by("id")
+    return rows.values_list("id", flat=True).first()
+
+
+# READ RECEIPTS
+
+# Members' pointers are shown in private, order and group rooms; the public room
+# (everyone) shows none.
+RECEIPT_KINDS = (Room.Kind.PRIVATE, Room.Kind.ORDER, Room.Kind.GROUP)
+TEAM = "team"
+CUSTOMER = "customer"
+
+
+@dataclass(frozen=True)
+class Reader:
+    user_id: int
+    username: str
+    through: int
+    # Whose "Seen" a viewer is shown: the other member in a private room; in an
+    # order room the customer sees the booster's and staff's, and they the customer's.
+    side: str
+
+
+def shows_receipts(*, room: Room) -> bool:
+    if room.kind not in RECEIPT_KINDS:
+        return False
+    return room.kind != Room.Kind.GROUP or room.members.count() <= settings.CHAT_RECEIPTS_MAX_MEMBERS
+
+
+def receipt_side(*, room: Room, user: AbstractBaseUser) -> str:
+    if room.kind == Room.Kind.ORDER:
+        return TEAM if is_staff_user(user) or is_booster(user) else CUSTOMER
+    return str(user.pk)
+
+
+def room_readers(*, room: Room) -> list[Reader]:
+    """How far each current reader of the room has read, furthest first, in one
+    query. Only people who may read the room now: a removed member's old pointer
+    says nothing any more."""
+    may_read = Q(user__chat_rooms=room)
+    if room.staff_access:
+        may_read |= Q(user__is_staff=True) | Q(user__groups__name=MANAGERS_GROUP)
+    team_groups = User.groups.through.objects.filter(user_id=OuterRef("user_id"), group__name__in=ROLE_GROUPS)
+    in_team = Q(user__is_staff=True) | Exists(team_groups)
+    rows = (
+        ReadState.objects.filter(may_read, room=room, user__is_active=True, last_read_id__gt=0)
+        .annotate(team=ExpressionWrapper(in_team, output_field=BooleanField()))
+        .values_list("user_id", "user__username", "last_read_id", "team")
+        .distinct()
+        .order_by("-last_read_id", "user_id")[: settings.CHAT_RECEIPTS_MAX_MEMBERS]
+    )
+    order_room = room.kind == Room.Kind.ORDER
+    return [
+        Reader(user_id, username, through, (TEAM if team else CUSTOMER) if order_room else str(user_id))
+        for user_id, username, through, team in rows
+    ]
+
+
+def muted_rooms(*, user: AbstractBaseUser) -> list[Room]:
+    return list(Room.objects.filter(read_states__user_id=user.pk, read_states__muted=True).order_by("name"))

@@ -25,7 +25,17 @@ from realtime.roles import is_staff_user
 from rooms import broadcasts, selectors
 from rooms.formatting import render_body
 from rooms.mentions import mentioned_users
-from rooms.models import PUBLIC_ROOM_NAME, Message, MessageVersion, Reaction, Room, RoomChange, RoomInvite, RoomRemoval
+from rooms.models import (
+    PUBLIC_ROOM_NAME,
+    Message,
+    MessageVersion,
+    Reaction,
+    ReadState,
+    Room,
+    RoomChange,
+    RoomInvite,
+    RoomRemoval,
+)
 from uploads import storage
 from uploads.validation import ValidatedFile
 
@@ -45,6 +55,7 @@ EMAIL_NOT_VERIFIED = "Verify your email address before joining group chats."
 NOT_ROOM_ADMIN = "Only the room's admin can do that."
 ONLY_GROUPS = "Only group chats can be joined, left or edited."
 RETENTION_INVALID = "Retention must be between 1 and 365 days, or empty to keep messages."
+READ_THROUGH_INVALID = "through must be a non-negative message id."
 INVITE_INVALID = "This invite link is not valid: it expired or was replaced. Ask the group's admin for a new one."
 INVITE_PREDATES_REMOVAL = "You were removed from this group. Ask its admin for a new invite link."
 INVITE_EXPIRY_INVALID = "An invite link can last 1 to 365 days, or leave it empty to keep it until you replace it."
@@ -67,6 +78,7 @@ RESERVED_NAMES = {
     "delete",
     "leave",
     "search",
+    "lists",
     PUBLIC_ROOM_NAME,
 }
 _ROOM_NAME = re.compile(r"^[a-z][a-z0-9-]{2,49}$")
@@ -383,6 +395,59 @@ def _delete_files_quietly(names: list[str]) -> None:
             logger.warning("could not delete stored file %s", name, exc_info=True)
 
 
+# READ STATE
+
+
+@transaction.atomic
+def room_mark_read(*, room: Room, user: AbstractBaseUser, through: int) -> int:
+    """`user` has seen the messages of `room` up to id `through`: move their
+    pointer there. It only moves forward, never past the room's newest message,
+    and only for someone who may read the room. Returns the pointer.
+
+    Every page of the user then gets their new counts (the badge clears in every
+    tab), and the room's members its receipts.
+    """
+    if isinstance(through, bool) or not isinstance(through, int) or through < 0:
+        raise ChatError(READ_THROUGH_INVALID)
+    if not selectors.can_read(room=room, user=user):
+        raise selectors.RoomAccessDenied(room.name)
+    through = min(through, selectors.latest_message_id(room=room))
+    moved = bool(through) and _advance_pointer(room, user, through)
+    if through and not moved:
+        _, moved = ReadState.objects.get_or_create(user=user, room=room, defaults={"last_read_id": through})
+        # Not created: it exists, perhaps only since another tab's first read a moment ago.
+        moved = moved or _advance_pointer(room, user, through)
+    if moved:
+        transaction.on_commit(partial(broadcasts.read_state_changed, user=user, room=room), robust=True)
+    return selectors.read_pointer(room=room, user=user)
+
+
+def _advance_pointer(room: Room, user: AbstractBaseUser, through: int) -> bool:
+    # One conditional UPDATE: two tabs racing can only ever leave the larger value.
+    moved = ReadState.objects.filter(user=user, room=room, last_read_id__lt=through)
+    return bool(moved.update(last_read_id=through, updated=timezone.now()))
+
+
+@transaction.atomic
+def room_mute(*, room: Room, user: AbstractBaseUser, muted: bool) -> ReadState:
+    """Mute or unmute a room for `user`: a muted room notifies only @mentions."""
+    if not selectors.can_read(room=room, user=user):
+        raise selectors.RoomAccessDenied(room.name)
+    state, created = ReadState.objects.get_or_create(user=user, room=room, defaults={"muted": muted})
+    if not created and state.muted != muted:
+        state.muted = muted
+        state.save(update_fields=["muted", "updated"])
+    transaction.on_commit(partial(broadcasts.unread_state_changed, user=user), robust=True)
+    return state
+
+
+def _start_reading_at_newest(room: Room, user: AbstractBaseUser) -> None:
+    """A newcomer to a group starts at its newest message: its history is not
+    addressed to them, so it is not unread."""
+    newest = selectors.latest_message_id(room=room)
+    ReadState.objects.update_or_create(user=user, room=room, defaults={"last_read_id": newest})
+
+
 # ROOMS
 
 
@@ -441,6 +506,7 @@ def room_join(*, room: Room, user: AbstractBaseUser) -> Room:
     if not selectors.has_verified_email(user=user):
         raise ChatError(EMAIL_NOT_VERIFIED)
     room.members.add(user)
+    _start_reading_at_newest(room, user)
     after_commit(broadcasts.members_changed, room)
     return room
 

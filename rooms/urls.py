@@ -4,7 +4,9 @@ from rooms import views
 
 app_name = "rooms"
 urlpatterns = [
+    path("chat/", views.chat_index, name="index"),
     path("chat/new/", views.new_group, name="new_group"),
+    path("chat/lists/", views.room_lists, name="lists"),
     path("chat/people/", views.people, name="people"),
     path("chat/search/", views.search_messages, name="search"),
     path("chat/private/<str:username>/", views.private_room, name="private"),
@@ -14,6 +16,8 @@ urlpatterns = [
     path("chat/<str:name>/messages/", views.post_message, name="post_message"),
     path("chat/<str:name>/invite/", views.invite_group, name="invite"),
     path("chat/<str:name>/messages/<int:pk>/versions/", views.message_versions, name="versions"),
+    path("chat/<str:name>/read/", views.mark_read, name="read"),
+    path("chat/<str:name>/mute/", views.mute_room, name="mute"),
     path("chat/<str:name>/edit/", views.edit_group, name="edit"),
     path("chat/<str:name>/delete/", views.delete_group, name="delete"),
     path("chat/<str:name>/leave/", views.leave_group, name="leave"),

@@ -48,6 +48,9 @@ def _page_context(request: HttpRequest, room: Room, around: int | None = None) -
         has_older = bool(shown) and len(shown) == settings.CHAT_PAGE_SIZE
     else:
         has_older = bool(shown) and selectors.messages_before(room=room, before=shown[0].pk, limit=1) != []
+    user = request.user
+    state = selectors.read_states(user=user, room_ids=[room.pk]).get(room.pk)
+    first_unread = selectors.first_unread_id(room=room, user=user, pointer=state.last_read_id if state else 0)
     is_room_admin = selectors.is_room_admin(room=room, user=request.user)
     invite = selectors.invite_live(room=room) if is_room_admin else None
     return {
@@ -59,11 +62,16 @@ def _page_context(request: HttpRequest, room: Room, around: int | None = None) -
         "reactions": settings.CHAT_REACTIONS,
         "edit_window": 0 if is_staff_user(request.user) else settings.CHAT_EDIT_WINDOW_SECONDS,
         "is_staff": is_staff_user(request.user),
+        # The divider goes before it; when it is older than this page, "jump" pages back to it.
+        "first_unread_id": first_unread,
+        "receipts": broadcasts.render_receipts(room, oob=False) if selectors.shows_receipts(room=room) else "",
+        "receipt_side": selectors.receipt_side(room=room, user=user),
+        "muted": bool(state and state.muted),
         "members": selectors.room_members(room=room),
         "is_room_admin": is_room_admin,
         # Only the admin hands out the invite link (and can replace it).
         "invite_url": request.build_absolute_uri(invite.get_absolute_url()) if invite else "",
-        "rooms": selectors.rooms_for_user(user=request.user),
+        "rooms": selectors.rooms_for_user(user=user),
         "max_length": settings.CHAT_MESSAGE_MAX_LENGTH,
         # The upload form refuses an oversize file before sending it (static/js/uploads.js).
         "upload_max_bytes": max_upload_bytes(),
@@ -80,6 +88,13 @@ def room_page(request: HttpRequest, name: str) -> HttpResponse:
 
 @login_required
 @require_GET
+def chat_index(request: HttpRequest) -> HttpResponse:
+    """/chat/: every chat of the user with its badges."""
+    return render(request, "rooms/index.html", {"rooms": selectors.rooms_for_user(user=request.user)})
+
+
+@login_required
+@require_GET
 def older_messages(request: HttpRequest, name: str) -> HttpResponse:
     room = _room_or_404(name, request.user)
     try:
@@ -87,11 +102,14 @@ def older_messages(request: HttpRequest, name: str) -> HttpResponse:
     except (KeyError, ValueError):
         return HttpResponse("before must be a message id.", status=400)
     older = selectors.messages_before(room=room, before=before)
+    pointer = selectors.read_pointer(room=room, user=request.user)
     context = {
         "room": room,
         "chat_messages": older,
         "oldest_id": older[0].pk if older else None,
         "has_older": len(older) == settings.CHAT_PAGE_SIZE,
+        # An older page may hold the first unread message: the divider goes there.
+        "first_unread_id": selectors.first_unread_id(room=room, user=request.user, pointer=pointer),
     }
     return render(request, f"{TEMPLATE}#older", context)
 
@@ -140,6 +158,40 @@ def message_versions(request: HttpRequest, name: str, pk: int) -> HttpResponse:
         return HttpResponseForbidden(services.NOT_YOUR_MESSAGE)
     versions = selectors.versions_for(message=message, user=request.user)
     return render(request, f"{TEMPLATE}#versions", {"versions": versions})
+
+
+@login_required
+@require_GET
+def room_lists(request: HttpRequest) -> HttpResponse:
+    """The sidebar, dropdown and /chat/ lists, out of band, for a page that met a new room.
+    `?current=<room id>` keeps the page's own room marked in the sidebar."""
+    current = _int_or_none(request.GET.get("current"))
+    context = {"rooms": selectors.rooms_for_user(user=request.user), "room": Room(pk=current) if current else None}
+    return render(request, "rooms/room_lists.html", context)
+
+
+@login_required
+@require_POST
+def mark_read(request: HttpRequest, name: str) -> HttpResponse:
+    """The page's batched "seen up to here" while its socket is down."""
+    room = _room_or_404(name, request.user)
+    through = _int_or_none(request.POST.get("through"))
+    if through is None:
+        return HttpResponse(services.READ_THROUGH_INVALID, status=400)
+    services.room_mark_read(room=room, user=request.user, through=through)
+    return HttpResponse(status=204)
+
+
+@login_required
+@require_POST
+def mute_room(request: HttpRequest, name: str) -> HttpResponse:
+    room = _room_or_404(name, request.user)
+    muted = request.POST.get("muted") == "1"
+    services.room_mute(room=room, user=request.user, muted=muted)
+    if request.htmx:
+        return render(request, "rooms/readstate.html#mute", {"room": room, "muted": muted})
+    flash.success(request, f"{room.display_title} is muted." if muted else f"{room.display_title} is unmuted.")
+    return redirect(room)
 
 
 @login_required

@@ -13,6 +13,7 @@ from django.conf import settings as django_settings
 from django.contrib.auth.models import Group, User
 from django.test import Client
 
+from notifications.notifier import reset_notifiers
 from presence.services import reset_presence
 from presence.store import new_store
 from realtime.consumers import socket_slots
@@ -41,11 +42,14 @@ def isolated_realtime(settings):
     settings.CACHES = caches
     # Tests post hundreds of messages quickly; the limit itself has its own tests.
     settings.CHAT_RATE_LIMIT = (10_000, 10)
+    # The offline-notification loop runs only where a test starts it.
+    settings.NOTIFICATION_POLL_SECONDS = 0
     reset_hubs()
     reset_presence()
     socket_slots.counts.clear()
     channel_layers.backends.clear()
     yield
+    reset_notifiers()
     reset_hubs()
     reset_presence()
     channel_layers.backends.clear()
@@ -71,7 +75,11 @@ def make_user(db) -> Callable[..., User]:
             is_active=is_active,
         )
         if role == "booster":
+            from orders.models import BoosterApproval
+
             user.groups.add(Group.objects.get_or_create(name="boosters")[0])
+            # Like every booster from before Valorant: they may claim any League of Legends order.
+            BoosterApproval.objects.create(booster=user, game="lol", max_tier="challenger")
         elif role == "manager":
             user.groups.add(Group.objects.get_or_create(name="managers")[0])
         EmailAddress.objects.create(user=user, email=user.email, primary=True, verified=verified)

@@ -43,14 +43,15 @@ from django.db import transaction
 from django.test import Client, override_settings
 from PIL import Image
 
+from accounts.models import Preferences
 from orders import services as order_services
-from orders.models import Order, OrderEvent, ProofScreenshot
+from orders.models import BoosterApproval, Order, OrderEvent, ProofScreenshot
 from realtime import auth
 from realtime.consumers import resync_frame
 from realtime.models import TokenRevocation
 from rooms import selectors as room_selectors
 from rooms import services as room_services
-from rooms.models import Message, Reaction, Room, RoomChange, RoomInvite
+from rooms.models import Message, Reaction, ReadState, Room, RoomChange, RoomInvite
 from tests.conftest import session_headers
 from uploads.validation import validate_upload
 
@@ -85,7 +86,7 @@ SOCKET_SETTLE_SECONDS = 0.5
 @dataclass
 class World:
     users: dict[str, User | None]
-    order: Order  # customer's, in progress, booster reassigned from `removed`
+    order: Order  # customer's, in progress at its goal, booster reassigned from `removed`
     open_order: Order  # customer's, pending: on every booster's claim list
     group: Room  # admin room_admin, member other_customer; `removed` was removed
     staff_room: Room
@@ -108,6 +109,7 @@ class World:
             attachment=self.attachment.pk if self.attachment else None,
             proof=self.proof.pk if self.proof else None,
             target=PRIVATE_TARGET,
+            booster=self.users["booster"].pk,
             invite=self.invite,
         )
 
@@ -133,12 +135,18 @@ def build_world(*, with_files: bool) -> World:
     users: dict[str, User | None] = {role: make_person(role, kinds.get(role, role)) for role in SIGNED_IN}
     users["anonymous"] = None
     customer, booster, manager = users["customer"], users["booster"], users["manager"]
+    for role in BOOSTERS:  # each may claim every League of Legends order
+        order_services.booster_approval_set(booster=users[role], game="lol", max_tier="challenger", by=users["admin"])
     order = order_services.order_create(
         customer=customer, current_rank="silver", current_division=2, desired_rank="gold", desired_division=4
     )
     order = order_services.order_assign(order=order, booster=users["removed"], by=manager)
     order = order_services.order_assign(order=order, booster=booster, by=manager)
     order = order_services.order_status_set(order=order, status=Order.Status.IN_PROGRESS, by=booster)
+    # At the goal, so its booster may mark it complete (progress may still be reported below it).
+    order = order_services.order_progress_update(
+        order=order, booster=booster, reached_rank="gold", reached_division=4, reached_points=0
+    )
     open_order = order_services.order_create(
         customer=customer, current_rank="iron", current_division=1, desired_rank="bronze", desired_division=2
     )
@@ -196,13 +204,16 @@ def state() -> tuple:
         sorted(Room.members.through.objects.values_list("room_id", "user_id")),
         list(
             Order.objects.order_by("pk").values_list(
-                "pk", "status", "booster_id", "reached_rank", "reached_division", "reached_lp"
+                "pk", "status", "booster_id", "reached_rank", "reached_division", "reached_points"
             )
         ),
         OrderEvent.objects.count(),
         ProofScreenshot.objects.count(),
+        sorted(BoosterApproval.objects.values_list("booster_id", "game", "max_tier")),
         list(TokenRevocation.objects.values_list("user_id", flat=True)),
         list(RoomInvite.objects.order_by("pk").values_list("pk", "revoked_at", "expires_at")),
+        sorted(ReadState.objects.values_list("user_id", "room_id", "last_read_id", "muted")),
+        sorted(Preferences.objects.values_list("user_id", "theme", "email_enabled", "email_window_minutes")),
     )
 
 
@@ -241,6 +252,13 @@ HTTP_TABLE = [
     ("new group",                "POST", "/chat/new/",                                 SIGNED_IN),
     ("private room",             "GET",  "/chat/private/{target}/",                    NOT_TARGET),
     ("people search",            "GET",  "/chat/people/?q=o",                          SIGNED_IN),
+    ("chat list",                "GET",  "/chat/",                                     SIGNED_IN),
+    ("chat lists refresh",       "GET",  "/chat/lists/?current=1",                     SIGNED_IN),
+    ("mark read",                "POST", "/chat/{group}/read/",                        GROUP),
+    ("mute",                     "POST", "/chat/{group}/mute/",                        GROUP),
+    ("account settings page",    "GET",  "/accounts/settings/",                        SIGNED_IN),
+    ("account settings",         "POST", "/accounts/settings/",                        SIGNED_IN),
+    ("push unsubscribe",         "POST", "/notifications/push/unsubscribe/",           SIGNED_IN),
     ("attachment download",      "GET",  "/files/message/{attachment}/",               ORDER),
     ("attachment thumbnail",     "GET",  "/files/message/{attachment}/thumb/",         ORDER),
     ("order page",               "GET",  "/orders/{order}/",                           ORDER),
@@ -256,6 +274,9 @@ HTTP_TABLE = [
     ("proof file",               "GET",  "/orders/{order}/proofs/{proof}/",            ORDER),
     ("proof thumbnail",          "GET",  "/orders/{order}/proofs/{proof}/thumbnail/",  ORDER),
     ("dashboard",                "GET",  "/dashboard/",                                SIGNED_IN),
+    ("my orders",                "GET",  "/orders/",                                   SIGNED_IN),
+    ("booster approvals page",   "GET",  "/staff/boosters/",                           STAFF),
+    ("booster approvals",        "POST", "/staff/boosters/{booster}/",                 STAFF),
     ("new order",                "POST", "/orders/new/",                               CUSTOMERS),
     ("price preview",            "GET",  "/orders/price/?desired_rank=gold",           SIGNED_IN),
     ("realtime test",            "GET",  "/realtime/test/",                            {"admin"}),
@@ -335,7 +356,7 @@ def png_upload(name: str) -> Callable[[World, str], dict]:
     return lambda w, role: {"body": "matrix file", "file": SimpleUploadedFile(name, png_bytes())}
 
 
-NEW_ORDER = {"current_rank": "gold", "current_division": "3", "current_lp": "0", "desired_rank": "platinum"}
+NEW_ORDER = {"current_rank": "gold", "current_division": "3", "current_points": "0", "desired_rank": "platinum"}
 REDIRECT = (302,)
 
 # Rows not listed answer 200 to allowed roles and 403/404 to the others.
@@ -423,8 +444,8 @@ SUCCESS = {
     "status": Success(REDIRECT, order_is("order", status=Order.Status.PAUSED), lambda w, role: {"status": "paused"}),
     "progress": Success(
         REDIRECT,
-        order_is("order", reached_rank="silver", reached_division=1, reached_lp=50),
-        lambda w, role: {"reached_rank": "silver", "reached_division": "1", "reached_lp": "50"},
+        order_is("order", reached_rank="silver", reached_division=1, reached_points=50),
+        lambda w, role: {"reached_rank": "silver", "reached_division": "1", "reached_points": "50"},
     ),
     "complete": Success(REDIRECT, order_is("order", status=Order.Status.COMPLETED)),
     "cancel (in progress)": Success(REDIRECT, order_is("order", status=Order.Status.CANCELLED)),
@@ -441,10 +462,32 @@ SUCCESS = {
         lambda w, user, r: Order.objects.filter(customer=user, current_rank="gold").exists(),
         lambda w, role: {**NEW_ORDER, "desired_division": "4"},
     ),
+    # Staff are sent to the dashboard, which lists every order.
+    "my orders": Success((200, 302)),
+    "booster approvals": Success(
+        REDIRECT,
+        lambda w, user, r: BoosterApproval.objects.filter(booster=w.users["booster"], game="valorant").exists(),
+        lambda w, role: {"valorant": "diamond"},
+    ),
     "realtime test": Success(refused_is_login=True),
     "room messages API send": Success((201,), posted_in("group"), message_body),
     "public chat API send": Success((201,), posted_in(None), message_body),
     "log out everywhere": Success(done=lambda w, user, r: TokenRevocation.objects.filter(user=user).exists()),
+    "mark read": Success(
+        (204,),
+        lambda w, user, r: ReadState.objects.filter(user=user, room=w.group, last_read_id=w.group_message.pk).exists(),
+        lambda w, role: {"through": w.group_message.pk},
+    ),
+    "mute": Success(
+        REDIRECT,
+        lambda w, user, r: ReadState.objects.filter(user=user, room=w.group, muted=True).exists(),
+        lambda w, role: {"muted": "1"},
+    ),
+    "account settings": Success(
+        REDIRECT,
+        lambda w, user, r: Preferences.objects.filter(user=user, theme="dark", email_window_minutes=30).exists(),
+        lambda w, role: {"theme": "dark", "email_enabled": "on", "email_window_minutes": "30"},
+    ),
 }
 
 

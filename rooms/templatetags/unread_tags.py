@@ -1,0 +1,55 @@
+"""Unread state in templates: initial values rendered from the read pointers;
+the page keeps them current from socket events (static/js/boostroom.js).
+
+    {% load unread_tags %}
+    {% unread_badges room %}     a room's unread and @mention badges
+    {% unread_total %}           the header's total (#unread-total)
+    {% unread_title %}           "(3) " for the tab title, or nothing
+    {% unread_state %}           #unread-state, the page's pointers and counts
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import template
+from django.template.context import Context
+
+from rooms import selectors
+from rooms.broadcasts import READSTATE_TEMPLATE, unread_state_json
+from rooms.models import Room
+
+register = template.Library()
+
+_CACHE_KEY = "rooms_unread_summary"
+
+
+def _summary(context: Context) -> dict[int, selectors.RoomUnread]:
+    """One count per top-level render, however many badges it has (like presence's dots)."""
+    scope = context.render_context.dicts[0]
+    if _CACHE_KEY not in scope:
+        user = context.get("user")
+        authenticated = user is not None and user.is_authenticated
+        scope[_CACHE_KEY] = selectors.unread_summary(user=user) if authenticated else {}
+    return scope[_CACHE_KEY]
+
+
+@register.inclusion_tag(f"{READSTATE_TEMPLATE}#badges", takes_context=True)
+def unread_badges(context: Context, room: Room) -> dict[str, Any]:
+    return {"entry": _summary(context).get(room.pk) or selectors.RoomUnread(room_id=room.pk)}
+
+
+@register.inclusion_tag(f"{READSTATE_TEMPLATE}#total", takes_context=True)
+def unread_total(context: Context) -> dict[str, Any]:
+    return {"total": selectors.unread_total(_summary(context))}
+
+
+@register.simple_tag(takes_context=True)
+def unread_title(context: Context) -> str:
+    total = selectors.unread_total(_summary(context))
+    return f"({total}) " if total else ""
+
+
+@register.inclusion_tag(f"{READSTATE_TEMPLATE}#state", takes_context=True)
+def unread_state(context: Context) -> dict[str, Any]:
+    return {"rooms_json": unread_state_json(_summary(context)), "oob": False}

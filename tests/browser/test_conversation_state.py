@@ -1,0 +1,103 @@
+"""Conversation state in real browsers: badges and the tab title live across
+tabs, read receipts, toasts for what is addressed to you, the new-messages
+divider and the "N new messages" button."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.conftest import open_room, send
+
+pytestmark = pytest.mark.browser
+
+
+def badge(page, room_name: str, where: str = "#chat-dropdown-rooms"):
+    return page.locator(f'{where} a[href="/chat/{room_name}/"] [data-unread-badges]')
+
+
+def test_a_direct_message_shows_everywhere_clears_in_every_tab_and_is_seen(site, people):
+    alice_name, bob_name, carol_name = site.users("alice", "bob", "carol")
+    alice = people(alice_name)
+    open_room(alice.page, "public-chat")
+    dashboard = alice.context.new_page()
+    dashboard.goto("/dashboard/")
+    expect(dashboard.locator("#presence-socket")).to_have_attribute("data-state", "open")
+
+    bob = people(bob_name)
+    bob.page.goto(f"/chat/private/{alice_name}/")
+    expect(bob.page.locator("#chat-socket")).to_have_attribute("data-state", "open")
+    dm = bob.page.url.rstrip("/").rsplit("/", 1)[-1]
+    send(bob.page, "hi alice, got a minute?")
+
+    # At once, on the page she is on: the sidebar (a room it did not list), the header, the title, a toast.
+    expect(badge(alice.page, dm, "#room-list").locator(".unread-count")).to_have_text("1")
+    expect(alice.page.locator("#unread-total")).to_have_text("1")
+    expect(alice.page).to_have_title(re.compile(r"^\(1\) "))
+    expect(alice.page.locator(".toast")).to_contain_text(bob_name)
+    expect(badge(dashboard, dm).locator(".unread-count")).to_have_text("1")
+
+    # She opens it in her other tab: the badge clears in both, and bob sees "Seen".
+    open_room(dashboard, dm)
+    expect(dashboard.locator("#messages")).to_contain_text("got a minute?")
+    expect(badge(alice.page, dm, "#room-list").locator(".unread-count")).to_be_hidden()
+    expect(alice.page.locator("#unread-total")).to_be_hidden()
+    expect(alice.page).not_to_have_title(re.compile(r"^\("))
+    expect(bob.page.locator("#receipt-line")).to_have_text("Seen")
+
+    # carol mentions her in a group while she is on her dashboard: a toast, and a mention badge.
+    group = site.group(admin=carol_name, members=[alice_name])
+    dashboard.goto("/dashboard/")
+    expect(dashboard.locator("#presence-socket")).to_have_attribute("data-state", "open")
+    carol = people(carol_name)
+    open_room(carol.page, group)
+    send(carol.page, f"@{alice_name} can you take this one?")
+    expect(dashboard.locator(".toast")).to_contain_text(f"{carol_name} mentioned you")
+    expect(badge(dashboard, group).locator(".mention-count")).to_have_text("@1")
+    # In the group, carol sees who has read her message once alice opens it.
+    open_room(dashboard, group)
+    expect(carol.page.locator("#receipt-line")).to_have_text(f"Seen by {alice_name}")
+    expect(dashboard.locator(f'.msg .mention[data-user-id="{site.pks[alice_name]}"]')).to_be_visible()
+
+
+def test_the_divider_the_jump_and_new_messages_while_scrolled_up(site, people):
+    writer_name, reader_name = site.users("writer", "reader")
+    room = site.group(admin=writer_name, members=[reader_name])
+    site.task("messages", room=room, author=writer_name, bodies=[f"backlog {n:02d}" for n in range(1, 46)])
+    reader = people(reader_name)
+    open_room(reader.page, room)
+
+    # All 45 are unread; the first is older than the page: jumping pages back to it.
+    jump = reader.page.locator("#jump-unread")
+    expect(jump).to_be_visible()
+    jump.click()
+    divider = reader.page.locator("#unread-divider")
+    expect(divider).to_be_in_viewport()
+    expect(reader.page.locator("#messages > article.msg")).to_have_count(45)
+    expect(divider.locator("xpath=following-sibling::article[1]")).to_contain_text("backlog 01")
+
+    # Scrolled up, new messages wait behind a button instead of moving the list.
+    writer = people(writer_name)
+    open_room(writer.page, room)
+    send(writer.page, "fresh one")
+    send(writer.page, "fresh two")
+    button = reader.page.locator("#new-below")
+    expect(button).to_have_text("2 new messages ↓")
+    button.click()
+    expect(button).to_be_hidden()
+    expect(reader.page.locator("#messages > article.msg").last).to_be_in_viewport()
+
+
+def test_desktop_notifications_are_turned_on_per_browser(site, people):
+    (name,) = site.users("notified")
+    person = people(name)
+    person.context.grant_permissions(["notifications"])
+    person.page.goto("/accounts/settings/")
+    status = person.page.locator("[data-desktop-status]")
+    expect(status).to_have_text("Off in this browser.")
+    person.page.locator("[data-desktop-toggle]").click()
+    expect(status).to_have_text("On in this browser.")
+    person.page.reload()
+    expect(status).to_have_text("On in this browser.")
