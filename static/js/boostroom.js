@@ -34,7 +34,7 @@
     return document.body.dataset.userId || "";
   }
 
-  function chatSocket() {
+  function chatSocketElement() {
     return document.querySelector("[data-chat-socket]");
   }
 
@@ -337,7 +337,7 @@
 
   function showTimes(root) {
     var now = new Date();
-    var socket = chatSocket();
+    var socket = chatSocketElement();
     var windowSeconds = socket ? Number(socket.dataset.editWindow || 0) : 0;
     Array.prototype.forEach.call(root.querySelectorAll("time[datetime]"), function (el) {
       var date = new Date(el.getAttribute("datetime"));
