@@ -41,7 +41,7 @@ def _render(message_id: int) -> str:
 
 def _order_update(order_id: int, lp: int) -> None:
     order = Order.objects.get(pk=order_id)
-    order.reached_lp = lp
+    order.reached_points = lp
     order.save()
 
 

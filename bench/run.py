@@ -522,7 +522,7 @@ async def order_cards(name: str, layer: str, db: Database, staff_cookies: list[s
 
 def post_progress(port: int, cookie: str, order_id: int, lp: int) -> None:
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    body = urlencode({"reached_rank": "silver", "reached_division": 2, "reached_lp": lp})
+    body = urlencode({"reached_rank": "silver", "reached_division": 2, "reached_points": lp})
     headers = {
         "Cookie": f"{cookie}; csrftoken={CSRF}",
         "X-CSRFToken": CSRF,
@@ -717,7 +717,7 @@ async def scale(people: Scale, shard: str) -> list[Result]:
         per_socket = [(after - before) * 1024 / (total / processes) for before, after in grown]
         overall.notes += [
             f"{total} sockets opened in {opened:.0f} s",
-            f"presence {'settled' if settled else 'NOT settled'}; {presence_frames[0]} presence frames meanwhile",
+            f"{settled}; {presence_frames[0]} presence frames meanwhile",
             "per process: "
             + ", ".join(
                 f"{frames[n]} frames {cpu[n]:.1f} s cpu {cpu[n] * 1e6 / max(1, frames[n]):.0f} µs/frame"
@@ -734,8 +734,9 @@ async def scale(people: Scale, shard: str) -> list[Result]:
         return [overall, *results.values()]
 
 
-async def presence_settled(sockets: list, online: int, frames: list[int]) -> bool:
-    """Until every presence socket shows `online` users online; keeps counting their frames after."""
+async def presence_settled(sockets: list, online: int, frames: list[int]) -> str:
+    """Until every presence socket shows `online` users online; keeps counting their frames after.
+    What the pages show then, most common first."""
     shown = [0] * len(sockets)
     everyone = asyncio.Event()
 
@@ -750,11 +751,10 @@ async def presence_settled(sockets: list, online: int, frames: list[int]) -> boo
 
     # Kept by the sockets' own lifetime: they end when the sockets close.
     READERS.extend(asyncio.create_task(read(n, ws)) for n, ws in enumerate(sockets))
-    try:
+    with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(everyone.wait(), timeout=WAIT_SECONDS)
-    except TimeoutError:
-        return False
-    return True
+    shows = ", ".join(f"{count} pages show {value}" for value, count in Counter(shown).most_common(3))
+    return f"presence {'settled' if everyone.is_set() else 'NOT settled'} ({shows} online of {online})"
 
 
 READERS: list[asyncio.Task] = []
@@ -803,7 +803,7 @@ def pages_flat() -> list[str]:
 
     def add_orders(count: int) -> None:
         base = dict(
-            price=10, booster_price=7, current_rank="silver", current_division=2, desired_rank="gold",
+            game="lol", price=10, booster_price=7, current_rank="silver", current_division=2, desired_rank="gold",
             desired_division=4, reached_rank="silver", reached_division=2,
         )  # fmt: skip
         Order.objects.bulk_create((Order(customer=owner, **base) for _ in range(count)), 5000)

@@ -36,6 +36,15 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
+def env_price_table(name: str, defaults: dict[str, str]) -> dict[str, str]:
+    """`defaults`, with the `key=value,...` pairs of the environment variable over them."""
+    table = dict(defaults)
+    table.update(
+        (key.strip().lower(), value.strip()) for key, _, value in (item.partition("=") for item in env_list(name, []))
+    )
+    return table
+
+
 # GENERAL
 DEBUG = env_bool("DEBUG", True)
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
@@ -308,7 +317,12 @@ CHAT_RATE_LIMIT = (env_int("CHAT_RATE_LIMIT", 20), 10)  # messages per user per 
 # BOOSTROOM
 CHAT_MESSAGE_MAX_LENGTH = env_int("CHAT_MESSAGE_MAX_LENGTH", 2000)
 CHAT_PAGE_SIZE = 30
+# Changes one resume replays before the page is asked to reload instead.
 CHAT_RESUME_LIMIT = 200
+# A room opened at a message (?around=) shows it through the newest, up to this many.
+CHAT_AROUND_LIMIT = 500
+CHAT_EDIT_WINDOW_SECONDS = env_int("CHAT_EDIT_WINDOW_SECONDS", 15 * 60)  # staff may edit any time
+CHAT_REACTIONS = env_list("CHAT_REACTIONS", ["👍", "❤️", "😂", "🎉", "😮", "😢"])
 PUBLIC_CHAT_RETENTION_DAYS = env_int("PUBLIC_CHAT_RETENTION_DAYS", 3)
 # Groups up to this size show "Seen by …" receipts; larger ones (and the public room) show none.
 CHAT_RECEIPTS_MAX_MEMBERS = env_int("CHAT_RECEIPTS_MAX_MEMBERS", 50)
@@ -330,23 +344,47 @@ WEBPUSH_VAPID_PRIVATE_KEY = os.environ.get("WEBPUSH_VAPID_PRIVATE_KEY", "")
 WEBPUSH_VAPID_SUBJECT = os.environ.get("WEBPUSH_VAPID_SUBJECT", "mailto:admin@boostroom.local")
 
 # ORDERS
-# The price table (orders/pricing.py, README "Pricing"): what one ladder step
-# costs, by the tier it starts in (an apex tier's price is its step to the next).
-# ORDERS_STEP_PRICES="silver=9.00,gold=12.50" overrides single tiers.
-ORDERS_STEP_PRICES = {
-    "iron": "5.00",
-    "bronze": "6.00",
-    "silver": "8.00",
-    "gold": "11.00",
-    "platinum": "15.00",
-    "emerald": "20.00",
-    "diamond": "35.00",
-    "master": "120.00",
-    "grandmaster": "250.00",
-}
-ORDERS_STEP_PRICES.update(
-    (tier.strip().lower(), price.strip())
-    for tier, _, price in (item.partition("=") for item in env_list("ORDERS_STEP_PRICES", []))
+# Each game's price table (orders/games/, README "Pricing"): what one ladder step
+# costs, by the tier it starts in (an apex tier's price is its step to the next),
+# and each option's surcharge as a fraction of that. Single entries are
+# overridden from the environment, e.g. ORDERS_STEP_PRICES="silver=9.00,gold=12.50"
+# or ORDERS_VALORANT_OPTION_PRICES="duo_queue=0.50".
+# League of Legends
+ORDERS_STEP_PRICES = env_price_table(
+    "ORDERS_STEP_PRICES",
+    {
+        "iron": "5.00",
+        "bronze": "6.00",
+        "silver": "8.00",
+        "gold": "11.00",
+        "platinum": "15.00",
+        "emerald": "20.00",
+        "diamond": "35.00",
+        "master": "120.00",
+        "grandmaster": "250.00",
+    },
+)
+ORDERS_LOL_OPTION_PRICES = env_price_table(
+    "ORDERS_LOL_OPTION_PRICES",
+    {"duo_queue": "0.50", "appear_offline": "0.05", "priority_start": "0.20", "preferences": "0.10"},
+)
+# Valorant
+ORDERS_VALORANT_STEP_PRICES = env_price_table(
+    "ORDERS_VALORANT_STEP_PRICES",
+    {
+        "iron": "4.00",
+        "bronze": "5.00",
+        "silver": "7.00",
+        "gold": "9.00",
+        "platinum": "12.00",
+        "diamond": "18.00",
+        "ascendant": "28.00",
+        "immortal": "60.00",
+    },
+)
+ORDERS_VALORANT_OPTION_PRICES = env_price_table(
+    "ORDERS_VALORANT_OPTION_PRICES",
+    {"duo_queue": "0.60", "appear_offline": "0.05", "priority_start": "0.20", "preferences": "0.10"},
 )
 ORDERS_BOOSTER_SHARE = os.environ.get("ORDERS_BOOSTER_SHARE", "0.70")  # the booster's cut of the price
 

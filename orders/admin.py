@@ -14,8 +14,8 @@ from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from orders import selectors, services
-from orders.models import BoosterTransaction, Order, OrderEvent, ProofScreenshot
+from orders import games, selectors, services
+from orders.models import BoosterApproval, BoosterTransaction, Order, OrderEvent, ProofScreenshot
 
 PICK_A_BOOSTER = "Pick a booster next to the action to assign orders."
 ONLY_ASSIGNED_START = "only assigned orders can be started (paused ones are resumed)."
@@ -39,6 +39,7 @@ class OrderActionForm(ActionForm):
     booster = BoosterChoiceField(
         queryset=selectors.assignable_boosters(), required=False, label="Booster (for assign):"
     )
+    reason = forms.CharField(max_length=200, required=False, label="Reason (for cancel, or complete before the goal):")
 
 
 class OrderEventInline(admin.TabularInline):
@@ -79,15 +80,58 @@ def _run(
         modeladmin.message_user(request, line, messages.ERROR)
 
 
+class OrderAdminForm(forms.ModelForm):
+    """Rank and division fields as choices from the order's own game."""
+
+    class Meta:
+        model = Order
+        fields = (
+            "customer",
+            "price",
+            "booster_price",
+            *(f"{prefix}_{part}" for prefix in ("current", "reached") for part in ("rank", "division", "points")),
+            "desired_rank",
+            "desired_division",
+            "duo_queue",
+            "appear_offline",
+            "priority_start",
+            "preferences",
+            "region",
+        )
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        if not self.instance.game:
+            return
+        ladder = self.instance.game_def.ladder
+        divisions = [("", "—"), *ladder.division_choices()]
+        for prefix in ("current", "desired", "reached"):
+            if f"{prefix}_rank" in self.fields:
+                self.fields[f"{prefix}_rank"].widget = forms.Select(choices=ladder.tier_choices())
+                self.fields[f"{prefix}_division"].widget = forms.Select(choices=divisions)
+
+
 @admin.register(Order)
 class OrderAdmin(admin.ModelAdmin):
-    list_display = ("name", "status", "customer", "booster", "price", "booster_price", "progress_display", "created")
-    list_filter = ("status", "created")
-    search_fields = ("name", "customer__username", "booster__username")
+    form = OrderAdminForm
+    list_display = (
+        "name",
+        "game",
+        "status",
+        "customer",
+        "booster",
+        "price",
+        "booster_price",
+        "progress_display",
+        "created",
+    )
+    list_filter = ("game", "status", "created")
+    search_fields = ("name", "customer__username", "booster__username", "preferences")
     list_select_related = ("customer", "booster")
     raw_id_fields = ("customer",)
     readonly_fields = (
         "name",
+        "game",
         "status",
         "booster",
         "staff_room",
@@ -99,18 +143,19 @@ class OrderAdmin(admin.ModelAdmin):
         "completed_at",
     )
     fieldsets = (
-        (None, {"fields": ("name", "status", "customer", "booster", "progress_display")}),
+        (None, {"fields": ("name", "game", "status", "customer", "booster", "progress_display")}),
         ("Price", {"fields": ("price", "booster_price")}),
         (
-            "League of Legends",
+            "Ranks",
             {
                 "fields": (
-                    ("current_rank", "current_division", "current_lp"),
+                    ("current_rank", "current_division", "current_points"),
                     ("desired_rank", "desired_division"),
-                    ("reached_rank", "reached_division", "reached_lp"),
+                    ("reached_rank", "reached_division", "reached_points"),
                 )
             },
         ),
+        ("Options", {"fields": (("duo_queue", "appear_offline", "priority_start"), "preferences", "region")}),
         (
             "Chat and dates",
             {"fields": ("staff_room", "booster_room", "created", "updated", "assigned_at", "completed_at")},
@@ -122,7 +167,10 @@ class OrderAdmin(admin.ModelAdmin):
 
     @admin.display(description="Progress")
     def progress_display(self, order: Order) -> str:
-        return f"{order.progress}%"
+        try:
+            return f"{order.progress}%"
+        except games.LadderError:
+            return "—"  # the change form shows an edit it refused
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         # Orders are placed by customers (priced by the server), never typed in.
@@ -178,11 +226,25 @@ class OrderAdmin(admin.ModelAdmin):
 
     @admin.action(description="Complete selected orders (records the payout)")
     def complete_orders(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
-        _run(self, request, queryset, "Completed", lambda o: services.order_complete(order=o, by=request.user))
+        reason = request.POST.get("reason", "")[:200]
+        _run(
+            self,
+            request,
+            queryset,
+            "Completed",
+            lambda o: services.order_complete(order=o, by=request.user, reason=reason),
+        )
 
     @admin.action(description="Cancel selected orders")
     def cancel_orders(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
-        _run(self, request, queryset, "Cancelled", lambda o: services.order_cancel(order=o, by=request.user))
+        reason = request.POST.get("reason", "")[:200]
+        _run(
+            self,
+            request,
+            queryset,
+            "Cancelled",
+            lambda o: services.order_cancel(order=o, by=request.user, reason=reason),
+        )
 
 
 @admin.register(BoosterTransaction)
@@ -195,3 +257,59 @@ class BoosterTransactionAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         # Payouts come from completing an order, once each.
         return False
+
+
+class BoosterApprovalForm(forms.ModelForm):
+    """A game and a tier of that game's ladder; saved through the service."""
+
+    game = forms.ChoiceField(choices=games.choices())
+    max_tier = forms.ChoiceField(
+        label="Up to",
+        choices=[
+            (game.name, [(tier.value, tier.label) for tier in game.ladder.tiers]) for game in games.GAMES.values()
+        ],
+    )
+
+    class Meta:
+        model = BoosterApproval
+        fields = ("booster", "game", "max_tier")
+
+    def clean(self) -> dict:
+        data = super().clean()
+        game, tier = data.get("game"), data.get("max_tier")
+        if game and tier and tier not in games.get(game).ladder.tier_values():
+            self.add_error("max_tier", f"{games.get(game).name} has no tier {tier!r}.")
+        return data
+
+
+@admin.register(BoosterApproval)
+class BoosterApprovalAdmin(admin.ModelAdmin):
+    """Which games and tiers each booster may claim (also on the staff page /staff/boosters/)."""
+
+    form = BoosterApprovalForm
+    list_display = ("booster", "game", "max_tier", "approved_by", "updated")
+    list_filter = ("game",)
+    list_select_related = ("booster", "approved_by")
+    search_fields = ("booster__username",)
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "booster":
+            kwargs["queryset"] = selectors.assignable_boosters()
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def save_model(self, request: HttpRequest, obj: BoosterApproval, form, change: bool) -> None:
+        if change and "game" in form.changed_data:
+            # Moving an approval to another game withdraws the one it was.
+            original = BoosterApproval.objects.get(pk=obj.pk)
+            services.booster_approval_set(booster=original.booster, game=original.game, max_tier="", by=request.user)
+        approval = services.booster_approval_set(
+            booster=obj.booster, game=obj.game, max_tier=obj.max_tier, by=request.user
+        )
+        obj.pk = approval.pk
+
+    def delete_model(self, request: HttpRequest, obj: BoosterApproval) -> None:
+        services.booster_approval_set(booster=obj.booster, game=obj.game, max_tier="", by=request.user)
+
+    def delete_queryset(self, request: HttpRequest, queryset) -> None:
+        for approval in queryset.select_related("booster"):
+            self.delete_model(request, approval)

@@ -28,7 +28,7 @@ import json
 from collections.abc import Callable, Iterable
 from contextvars import ContextVar
 from datetime import UTC
-from functools import cache, wraps
+from functools import cache, partial, wraps
 from typing import Any, ParamSpec, TypeVar
 
 from django.db import DEFAULT_DB_ALIAS, transaction
@@ -37,12 +37,12 @@ from django.utils import timezone
 
 from orders import permissions, selectors
 from orders.models import Order
-from orders.ranks import Division, Rank
 from orders.selectors import BOOSTER, CLAIM, CUSTOMER, STAFF
 from realtime import groups
 from realtime.fanout import publish_many_sync
 
 EVENT_KIND = "orders.card"
+CLAIM_SCOPE_KIND = "orders.claim_scope"  # a booster's approvals changed
 DASHBOARD = "orders/dashboard.html"
 PAGE = "orders/order.html"
 DEFAULT_MESSAGE = "Order updated"
@@ -151,8 +151,6 @@ def render_card_body(order: Order, audience: str, *, boosters: list | None = Non
         "audience": audience,
         "actions": permissions.allowed_actions(order=order, audience=audience),
         "boosters": boosters or [],
-        "rank_choices": Rank.choices,
-        "division_choices": Division.choices,
     }
     return render_to_string(f"{DASHBOARD}#card-body", context)
 
@@ -187,9 +185,10 @@ def render_notice(text: str = "") -> str:
 
 
 @cache
-def order_gone_notice() -> str:
-    # The same words for every socket that loses an order: rendered once per process.
-    return render_notice(ORDER_GONE)
+def order_gone_frame() -> str:
+    """The notice, and the order page without the card and its controls. The
+    same for every socket that loses an order: rendered once per process."""
+    return render_to_string(f"{PAGE}#gone", {"notice": ORDER_GONE})
 
 
 def render_timeline(order: Order, *, oob: bool = True) -> str:
@@ -202,6 +201,11 @@ def render_proofs(order: Order, *, oob: bool = True) -> str:
     return render_to_string(
         f"{PAGE}#proofs", {"order": order, "proofs": selectors.order_proofs(order=order), "oob": oob}
     )
+
+
+def render_chats(order: Order, audience: str) -> str:
+    rooms = selectors.order_rooms(order=order, audience=audience)
+    return render_to_string(f"{PAGE}#chats", {"rooms": rooms, "oob": True})
 
 
 def render_payouts(booster: Any, *, oob: bool = True) -> str:
@@ -229,9 +233,10 @@ def json_event(order: Order, audience: str, message: str) -> dict[str, Any]:
         "actual_price": str(order.price),
         "booster_id": order.booster_id,
         "booster_username": order.booster.username if order.booster else None,
-        "reached_rank": Rank(order.reached_rank).label,
+        "game": order.game,
+        "reached_rank": order.reached_rank_label,
         "reached_division": order.reached_division,
-        "reached_marks": order.reached_lp,
+        "reached_marks": order.reached_points,
         "message": message,
         "timestamp": _timestamp(timezone.now()),
     }
@@ -282,7 +287,7 @@ def push(
     page_extras = render_timeline(order) + render_proofs(order)
     frames = {
         audience: render_card(order, audience, oob=True, body=bodies[audience])
-        + ("" if audience == CLAIM else page_extras)
+        + ("" if audience == CLAIM else page_extras + render_chats(order, audience))
         for audience in audiences
     }
 
@@ -309,8 +314,10 @@ def push(
         removed = {**common, "html": render_removal(order.pk, BOOSTER), "json": removed_event(order.pk)}
         events.extend((groups.user(user_id), removed) for user_id in sorted(lost))
     events.append((groups.STAFF, {**common, "html": listed(STAFF), "json": payloads[STAFF]}))
+    # Each booster's socket keeps the claim-list events its approvals cover.
+    claim = selectors.claim_key(order)
     if order.is_claimable:
-        events.append((groups.BOOSTERS, {**common, "html": listed(CLAIM), "json": payloads[CLAIM]}))
+        events.append((groups.BOOSTERS, {**common, "html": listed(CLAIM), "json": payloads[CLAIM], "claim": claim}))
     elif left_claim_list:
         # Gone from the claim list, but not from the sight of its customer and new
         # booster: their own update above stays the last word for JSON clients.
@@ -319,9 +326,15 @@ def push(
             "html": render_removal(order.pk, CLAIM),
             "json": removed_event(order.pk),
             "still_seen_by": [pk for pk in (order.customer_id, order.booster_id) if pk is not None],
+            "claim": claim,
         }
         events.append((groups.BOOSTERS, left))
     publish_many_sync(events)
+
+
+def schedule_claim_scope(booster_id: int) -> None:
+    """After the commit, tell the booster's order sockets their approvals changed."""
+    transaction.on_commit(partial(publish_many_sync, [(groups.user(booster_id), {"kind": CLAIM_SCOPE_KIND})]))
 
 
 def _push_gone(order_id: int, user_ids: set[int]) -> None:

@@ -57,16 +57,15 @@ class OrderConsumer(_OrderSocket):
         if event.get("kind") != broadcasts.EVENT_KIND:
             return
         if event.get("removed"):
-            return await self._revoke(None)
+            return await self._revoke()
         booster_id, me = event.get("booster_id"), self.user.pk
         if self.audience == selectors.BOOSTER and booster_id != me:
-            return await self._revoke(None)
+            return await self._revoke()
         if self.audience == selectors.CLAIM and not event.get("claimable"):
-            if booster_id == me:
-                # This booster claimed it: from now on they see it as its booster.
-                self.audience = selectors.BOOSTER
-            else:
-                return await self._revoke(self.frame_for(group, event))
+            if booster_id != me:
+                return await self._revoke()
+            # This booster claimed it: from now on they see it as its booster.
+            self.audience = selectors.BOOSTER
         frame = self.frame_for(group, event)
         if frame is not None:
             await self.send(text_data=frame)
@@ -78,23 +77,27 @@ class OrderConsumer(_OrderSocket):
                 order_id=self.order_id, user=self.user
             )
         except selectors.OrderAccessDenied:
-            return await self._revoke(None)
+            return await self._revoke()
         if audience != self.audience:
             self.audience = audience
             if not self.json_format:
                 await self.send(text_data=resync_frame())  # the page re-reads itself as the new audience
 
-    async def _revoke(self, last_frame: str | None) -> None:
-        """The user may no longer see this order: say so, then close like a refusal."""
+    async def _revoke(self) -> None:
+        """The user may no longer see this order: say so, take its controls off
+        the page, then close like a refusal."""
         if self.json_format:
             await self.send(text_data=broadcasts.removed_event(self.order_id))
         else:
-            await self.send(text_data=(last_frame or "") + broadcasts.order_gone_notice())
+            await self.send(text_data=broadcasts.order_gone_frame())
         await self.close(code=CLOSE_FORBIDDEN)
 
 
 class OrdersConsumer(_OrderSocket):
-    """Every order the user may see: their own, the claim list for boosters, all for staff."""
+    """Every order the user may see: their own, the claim list for boosters (of
+    the games and tiers they are approved for), all for staff."""
+
+    claim_scope: selectors.ClaimScope
 
     role: str | None = None
 
@@ -103,7 +106,31 @@ class OrdersConsumer(_OrderSocket):
         await self.follow(await database_sync_to_async(roles.user_role)(self.user))
         await self.accept_logged()
 
+    async def deliver_event(self, group: str, event: dict[str, Any]) -> None:
+        if event.get("kind") == broadcasts.CLAIM_SCOPE_KIND:
+            return await self._approvals_changed()
+        await super().deliver_event(group, event)
+
+    async def _read_claim_scope(self) -> selectors.ClaimScope:
+        def reread() -> selectors.ClaimScope:
+            selectors.forget_claim_scope(self.user)
+            return selectors.claim_scope(user=self.user)
+
+        return await database_sync_to_async(reread)()
+
+    async def _approvals_changed(self) -> None:
+        self.claim_scope = await self._read_claim_scope()
+        if not self.json_format:
+            # The claim list on the page is for the old approvals: it re-reads itself.
+            await self.send(text_data=resync_frame())
+
     def frame_for(self, group: str, event: dict[str, Any]) -> str | None:
+        if (
+            group == groups.BOOSTERS
+            and "claim" in event
+            and not selectors.scope_covers(self.claim_scope, event["claim"])
+        ):
+            return None  # not an order this booster may claim
         if self.json_format and self.user.pk in event.get("still_seen_by", ()):
             # The order left the claim list into this user's own orders (or was
             # theirs all along): "removed" would contradict their own update.
@@ -111,7 +138,9 @@ class OrdersConsumer(_OrderSocket):
         return super().frame_for(group, event)
 
     async def follow(self, role: str) -> None:
-        """Join exactly the groups this role sees."""
+        """Join exactly the groups this role sees (a booster's claim list filtered
+        by their approvals, read before the first event can arrive)."""
+        self.claim_scope = await self._read_claim_scope() if role == selectors.BOOSTER else {}
         if role == selectors.STAFF:
             wanted = {groups.STAFF}
         else:

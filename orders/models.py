@@ -7,19 +7,20 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.urls import reverse
 
-from orders import ranks
-from orders.pricing import DESIRED_NOT_HIGHER
-from orders.ranks import Division, Rank
+from orders import games
+from orders.games.base import PREFERENCES_MAX_LENGTH, OrderOptions
 
-NAME_PREFIX = "LOL"
+RANK_FIELDS = ("current_rank", "current_division", "desired_rank", "desired_division")
 
 
-def order_name(pk: int) -> str:
-    return f"{NAME_PREFIX}-{pk:06d}"
+def order_name(pk: int, game: games.Game) -> str:
+    return f"{game.name_prefix}-{pk:06d}"
 
 
 class Order(models.Model):
-    """A League of Legends division boost (the only kind sold so far)."""
+    """A rank boost in one of the games (orders/games/): from the current rank
+    to the desired one, with the options the customer picked. Ranks are the
+    game's tier values, divisions and points (LP, RR) as its ladder defines them."""
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
@@ -39,14 +40,23 @@ class Order(models.Model):
     price = models.DecimalField(max_digits=10, decimal_places=2, help_text="What the customer pays.")
     booster_price = models.DecimalField(max_digits=10, decimal_places=2, help_text="The booster's payout.")
 
-    current_rank = models.CharField(max_length=12, choices=Rank.choices)
-    current_division = models.PositiveSmallIntegerField(choices=Division.choices, null=True, blank=True)
-    current_lp = models.PositiveSmallIntegerField(default=0)
-    desired_rank = models.CharField(max_length=12, choices=Rank.choices)
-    desired_division = models.PositiveSmallIntegerField(choices=Division.choices, null=True, blank=True)
-    reached_rank = models.CharField(max_length=12, choices=Rank.choices)
-    reached_division = models.PositiveSmallIntegerField(choices=Division.choices, null=True, blank=True)
-    reached_lp = models.PositiveSmallIntegerField(default=0)
+    # No choices here: each game has its own (orders.games); `clean` and the services check them.
+    game = models.CharField(max_length=16, help_text="The game's slug in orders.games, e.g. lol or valorant.")
+    current_rank = models.CharField(max_length=16)
+    current_division = models.PositiveSmallIntegerField(null=True, blank=True)
+    current_points = models.PositiveSmallIntegerField(default=0)
+    desired_rank = models.CharField(max_length=16)
+    desired_division = models.PositiveSmallIntegerField(null=True, blank=True)
+    reached_rank = models.CharField(max_length=16)
+    reached_division = models.PositiveSmallIntegerField(null=True, blank=True)
+    reached_points = models.PositiveSmallIntegerField(default=0)
+
+    # Options, priced when the order was placed (orders.games.base).
+    duo_queue = models.BooleanField(default=False)
+    appear_offline = models.BooleanField(default=False)
+    priority_start = models.BooleanField(default=False)
+    preferences = models.CharField(max_length=PREFERENCES_MAX_LENGTH, blank=True)
+    region = models.CharField(max_length=16, blank=True, help_text="The game's server code; empty before regions.")
 
     staff_room = models.ForeignKey(
         "rooms.Room", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
@@ -65,7 +75,11 @@ class Order(models.Model):
         indexes = [
             # The staff dashboard's unfiltered list: newest first without sorting the table.
             models.Index(fields=["-created", "-id"], name="order_created_id"),
+            # ...and its "last change first" order.
+            models.Index(fields=["-updated", "-id"], name="order_updated_id"),
             models.Index(fields=["status", "-created"], name="order_status_created"),
+            # The claim list: priority starts first, then oldest first.
+            models.Index(fields=["status", "-priority_start", "created", "id"], name="order_claim_list"),
             models.Index(fields=["customer", "-created"], name="order_customer_created"),
             models.Index(fields=["booster", "-created"], name="order_booster_created"),
         ]
@@ -90,7 +104,7 @@ class Order(models.Model):
         # from before this save; the next save compares with this one.
         super().save(*args, **kwargs)
         if not self.name:
-            self.name = order_name(self.pk)
+            self.name = order_name(self.pk, self.game_def)
             type(self).objects.filter(pk=self.pk).update(name=self.name)
         self.remember_loaded_state()
 
@@ -98,26 +112,37 @@ class Order(models.Model):
         return self.name or f"order #{self.pk}"
 
     def clean(self) -> None:
-        """The ladder's rules for direct edits (the admin's change form): each
-        rank/division/LP triple must exist, and the goal must be above the start."""
+        """The game's rules for direct edits (the admin's change form): each
+        rank/division/points triple must exist on its ladder, the goal must be
+        above the start, and the reached rank between the two."""
+        try:
+            ladder = self.game_def.ladder
+        except games.LadderError as error:
+            raise ValidationError({"game": str(error)}) from None
         errors: dict[str, str] = {}
-        for prefix, lp_field in (("current", "current_lp"), ("desired", None), ("reached", "reached_lp")):
+        for prefix, points_field in (("current", "current_points"), ("desired", None), ("reached", "reached_points")):
             rank, division = getattr(self, f"{prefix}_rank"), getattr(self, f"{prefix}_division")
             try:
-                ranks.validate(rank, division, None)
-            except ranks.RankError as error:
-                errors[f"{prefix}_division" if rank in ranks.RANK_ORDER else f"{prefix}_rank"] = str(error)
+                ladder.validate(rank, division, None)
+            except games.LadderError as error:
+                known = rank in ladder.tier_values()
+                errors[f"{prefix}_division" if known else f"{prefix}_rank"] = str(error)
                 continue
-            if lp_field:
+            if points_field:
                 try:
-                    ranks.validate(rank, division, getattr(self, lp_field))
-                except ranks.RankError as error:
-                    errors[lp_field] = str(error)
-        if not errors.keys() & {"current_rank", "current_division", "desired_rank", "desired_division"}:
-            if ranks.step(self.desired_rank, self.desired_division) <= ranks.step(
-                self.current_rank, self.current_division
-            ):
-                errors["desired_rank"] = DESIRED_NOT_HIGHER
+                    ladder.validate(rank, division, getattr(self, points_field))
+                except games.LadderError as error:
+                    errors[points_field] = str(error)
+        if not errors.keys() & set(RANK_FIELDS):
+            try:
+                ladder.check_goal_above(self.current, self.desired)
+            except games.LadderError as error:
+                errors["desired_rank"] = str(error)
+        if not errors:
+            try:
+                ladder.check_between(start=self.start, reached=self.reached, goal=self.desired)
+            except games.LadderError as error:
+                errors["reached_rank"] = str(error)
         if errors:
             raise ValidationError(errors)
 
@@ -129,26 +154,77 @@ class Order(models.Model):
         return self.status == self.Status.PENDING and self.booster_id is None
 
     @property
+    def game_def(self) -> games.Game:
+        return games.get(self.game)
+
+    @property
+    def points_name(self) -> str:
+        return self.game_def.ladder.points_name
+
+    # Where the account is, as (rank, division[, points]) for the game's ladder.
+    @property
+    def current(self) -> tuple[str, int | None]:
+        return self.current_rank, self.current_division
+
+    @property
+    def start(self) -> tuple[str, int | None, int | None]:
+        return self.current_rank, self.current_division, self.current_points
+
+    @property
+    def desired(self) -> tuple[str, int | None]:
+        return self.desired_rank, self.desired_division
+
+    @property
+    def reached(self) -> tuple[str, int | None, int | None]:
+        return self.reached_rank, self.reached_division, self.reached_points
+
+    @property
     def current_label(self) -> str:
-        return ranks.label(self.current_rank, self.current_division)
+        return self.game_def.ladder.label(*self.current)
 
     @property
     def desired_label(self) -> str:
-        return ranks.label(self.desired_rank, self.desired_division)
+        return self.game_def.ladder.label(*self.desired)
 
     @property
     def reached_label(self) -> str:
-        return ranks.label(self.reached_rank, self.reached_division)
+        return self.game_def.ladder.label(self.reached_rank, self.reached_division)
+
+    @property
+    def reached_rank_label(self) -> str:
+        """The tier alone, e.g. "Gold": seed 001's `reached_rank`."""
+        return self.game_def.ladder.label(self.reached_rank, None)
+
+    @property
+    def goal_reached(self) -> bool:
+        ladder = self.game_def.ladder
+        return ladder.step(self.reached_rank, self.reached_division) >= ladder.step(*self.desired)
 
     @property
     def progress(self) -> int:
         if self.status == self.Status.COMPLETED:
             return 100
-        return ranks.progress_percent(
-            start=(self.current_rank, self.current_division, self.current_lp),
-            reached=(self.reached_rank, self.reached_division, self.reached_lp),
-            desired=(self.desired_rank, self.desired_division),
+        return self.game_def.ladder.progress_percent(start=self.start, reached=self.reached, goal=self.desired)
+
+    @property
+    def options(self) -> OrderOptions:
+        return OrderOptions(
+            duo_queue=self.duo_queue,
+            appear_offline=self.appear_offline,
+            priority_start=self.priority_start,
+            preferences=self.preferences,
+            region=self.region,
         )
+
+    @property
+    def option_labels(self) -> list[str]:
+        """The switches the customer turned on, as the card lists them (preferences are shown apart)."""
+        picked = set(self.options.picked())
+        return [option.label for option in self.game_def.options if option.field in picked - {"preferences"}]
+
+    @property
+    def region_label(self) -> str:
+        return self.game_def.region_label(self.region) if self.region else ""
 
 
 class OrderEvent(models.Model):
@@ -197,6 +273,35 @@ class BoosterTransaction(models.Model):
 
     def __str__(self) -> str:
         return f"{self.amount} to {self.booster_id} for order {self.order_id}"
+
+
+class BoosterApproval(models.Model):
+    """Which orders a booster may claim: one game, up to a tier of its ladder
+    (the order's desired rank). Staff set these; a booster without one for a
+    game sees none of that game's orders on the claim list."""
+
+    booster = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="boost_approvals")
+    game = models.CharField(max_length=16)
+    max_tier = models.CharField(max_length=16, help_text="The highest desired rank they may take.")
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["booster_id", "game"]
+        constraints = [models.UniqueConstraint(fields=["booster", "game"], name="approval_booster_game")]
+
+    def __str__(self) -> str:
+        return f"{self.booster_id}: {self.game} up to {self.max_tier}"
+
+    @property
+    def game_def(self) -> games.Game:
+        return games.get(self.game)
+
+    @property
+    def max_tier_label(self) -> str:
+        return self.game_def.ladder.label(self.max_tier, None)
 
 
 class ProofScreenshot(models.Model):

@@ -41,7 +41,9 @@ def allowed_actions(*, order: Order, audience: str) -> frozenset[str]:
         if status == Status.ASSIGNED:
             actions.update({"start", "progress"})
         elif status == Status.IN_PROGRESS:
-            actions.update({"pause", "progress", "complete", "proof"})
+            actions.update({"pause", "progress", "proof"})
+            if order.goal_reached:
+                actions.add("complete")
         elif status == Status.PAUSED:
             actions.update({"resume", "proof"})
         elif status == Status.COMPLETED:

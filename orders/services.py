@@ -10,15 +10,17 @@ receivers for saves made elsewhere (orders.signals) from scheduling it again.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from functools import partial
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
-from orders import broadcasts, pricing, ranks
-from orders.models import BoosterTransaction, Order, OrderEvent, ProofScreenshot
+from orders import broadcasts, games, mails, selectors
+from orders.games import OrderOptions
+from orders.models import BoosterApproval, BoosterTransaction, Order, OrderEvent, ProofScreenshot
 from orders.permissions import REASSIGNABLE, can_transition
 from realtime import roles
 from realtime.mail import send_mail_safely
@@ -28,6 +30,7 @@ from uploads import storage
 from uploads.validation import ValidatedFile
 
 Status = Order.Status
+User = get_user_model()
 
 TRANSITION_INVALID = "This order can't go from {from_status} to {to_status}."
 NOT_A_BOOSTER = "Only boosters can take orders."
@@ -40,7 +43,10 @@ BOOSTER_INVALID = "Pick an active booster."
 PROGRESS_NEEDS_PLAY = "Progress can only be reported while the order is assigned or in progress."
 PROOF_NOT_ALLOWED = "Only the order's booster can upload proof while the order is open."
 CANCEL_BY_CUSTOMER = "You can only cancel your order before a booster takes it."
+GOAL_NOT_REACHED = "Report reaching {goal} before marking the order complete."
+EARLY_COMPLETION_NEEDS_REASON = "Say why this order is complete before reaching {goal}."
 STATUS_UNKNOWN = "Unknown status."
+NOT_APPROVED = "You aren't approved to boost {game} up to {rank}."
 
 
 class OrderError(ValueError):
@@ -65,9 +71,9 @@ def _locked(order: Order) -> Order:
     return Order.objects.select_for_update().get(pk=order.pk)
 
 
-def _email_after_commit(*, to: str, subject: str, body: str) -> None:
+def _email_after_commit(to: AbstractBaseUser, mail: mails.Mail) -> None:
     # After the commit: a rolled-back action sends nothing, and SMTP never holds the row lock.
-    transaction.on_commit(partial(send_mail_safely, subject=subject, body=body, recipients=[to]))
+    transaction.on_commit(partial(send_mail_safely, subject=mail.subject, body=mail.body, recipients=[to.email]))
 
 
 def _record(
@@ -90,6 +96,10 @@ def _record(
         from_status=from_status,
         to_status=order.status if from_status else "",
     )
+    # The card's "last change" is the timeline's latest line, also for changes
+    # that do not save the order (a proof, an edit note).
+    order.updated = event.created
+    Order.objects.filter(pk=order.pk).update(updated=event.created)
     broadcasts.schedule(
         order.pk,
         message=event.message,
@@ -108,45 +118,54 @@ def _record(
 def order_create(
     *,
     customer: AbstractBaseUser,
+    game: str = games.DEFAULT,
     current_rank: str,
     current_division: int | None,
-    current_lp: int = 0,
+    current_points: int = 0,
     desired_rank: str,
     desired_division: int | None,
+    options: OrderOptions | None = None,
 ) -> Order:
-    """A new pending order, priced here from the price table, with its staff chat."""
+    """A new pending order, priced here from its game's price table (options
+    included), with its staff chat."""
     try:
-        ranks.validate(current_rank, current_division, current_lp)
-        quote = pricing.quote(
-            current_rank=current_rank,
-            current_division=current_division,
-            desired_rank=desired_rank,
-            desired_division=desired_division,
+        chosen = games.get(game)
+        chosen.ladder.validate(current_rank, current_division, current_points)
+        options = chosen.clean_options(options or OrderOptions())
+        quote = chosen.quote(
+            current=(current_rank, current_division), desired=(desired_rank, desired_division), options=options
         )
-    except ranks.RankError as error:
+    except games.LadderError as error:
         raise OrderError(str(error)) from None
     order = Order.objects.create(
         customer=customer,
+        game=chosen.slug,
         price=quote.price,
         booster_price=quote.booster_price,
         current_rank=current_rank,
         current_division=current_division,
-        current_lp=current_lp,
+        current_points=current_points,
         desired_rank=desired_rank,
         desired_division=desired_division,
         reached_rank=current_rank,
         reached_division=current_division,
-        reached_lp=current_lp,
+        reached_points=current_points,
+        duo_queue=options.duo_queue,
+        appear_offline=options.appear_offline,
+        priority_start=options.priority_start,
+        preferences=options.preferences,
+        region=options.region,
     )
     order.staff_room = room_services.room_create_for_order(
         name=f"order-{order.pk}-staff", title=f"{order.name} · support", members=[customer]
     )
     order.save(update_fields=["staff_room", "updated"])
+    extras = ", ".join(order.option_labels)
     _record(
         order,
         actor=customer,
         kind=OrderEvent.Kind.CREATED,
-        message=f"Order placed: {order.current_label} → {order.desired_label}",
+        message=f"Order placed: {order.current_label} → {order.desired_label}" + (f" ({extras})" if extras else ""),
     )
     return order
 
@@ -178,18 +197,13 @@ def _take(order: Order, *, booster: AbstractBaseUser, actor: AbstractBaseUser, k
         lost_user_ids=[previous_booster_id] if previous_booster_id is not None else [],
         left_claim_list=was_claimable,
     )
-    _email_after_commit(
-        to=order.customer.email,
-        subject=f"{order.name}: a booster is on it",
-        body=f"{booster.username} will boost your order {order.name} "
-        f"({order.current_label} → {order.desired_label}). Follow it live at {order.get_absolute_url()}",
-    )
-    _email_after_commit(
-        to=booster.email,
-        subject=f"{order.name} is yours",
-        body=f"You now boost {order.name} ({order.current_label} → {order.desired_label}). "
-        f"Details and chat: {order.get_absolute_url()}",
-    )
+    if previous_booster_id is None:
+        _email_after_commit(order.customer, mails.booster_found(order, booster))
+    else:
+        # Not "a booster is on it" again: the customer had one, and it changed.
+        _email_after_commit(order.customer, mails.booster_changed(order, booster))
+        _email_after_commit(User.objects.get(pk=previous_booster_id), mails.order_taken_from_you(order))
+    _email_after_commit(booster, mails.order_yours(order))
     return order
 
 
@@ -205,6 +219,8 @@ def order_claim(*, order: Order, booster: AbstractBaseUser) -> Order:
     _require_transition(order, Status.ASSIGNED)
     if order.customer_id == booster.pk:
         raise OrderError(OWN_ORDER)
+    if not selectors.may_claim(user=booster, order=order):
+        raise OrderPermissionDenied(NOT_APPROVED.format(game=order.game_def.name, rank=order.desired_label))
     return _take(
         order, booster=booster, actor=booster, kind=OrderEvent.Kind.CLAIMED, message=f"Claimed by {booster.username}"
     )
@@ -265,27 +281,36 @@ def order_status_set(*, order: Order, status: str, by: AbstractBaseUser) -> Orde
 @broadcasts.pushes_explicitly
 @transaction.atomic
 def order_progress_update(
-    *, order: Order, booster: AbstractBaseUser, reached_rank: str, reached_division: int | None, reached_lp: int
+    *,
+    order: Order,
+    booster: AbstractBaseUser,
+    reached_rank: str,
+    reached_division: int | None,
+    reached_points: int,
 ) -> Order:
-    """The booster reports where the account is now; reporting also starts play."""
+    """The booster reports where the account is now (in the game's points, LP or
+    RR), between the order's start and its goal; reporting also starts play."""
     order = _locked(order)
     if order.booster_id != booster.pk:
         raise OrderPermissionDenied(NOT_ASSIGNEE)
     if order.status not in (Status.ASSIGNED, Status.IN_PROGRESS):
         raise OrderError(PROGRESS_NEEDS_PLAY)
+    reached = (reached_rank, reached_division, reached_points)
+    ladder = order.game_def.ladder
     try:
-        ranks.validate(reached_rank, reached_division, reached_lp)
-    except ranks.RankError as error:
+        ladder.validate(*reached)
+        ladder.check_between(start=order.start, reached=reached, goal=order.desired)
+    except games.LadderError as error:
         raise OrderError(str(error)) from None
     previous = order.status
     order.status = Status.IN_PROGRESS
-    order.reached_rank, order.reached_division, order.reached_lp = reached_rank, reached_division, reached_lp
+    order.reached_rank, order.reached_division, order.reached_points = reached
     order.save()
     _record(
         order,
         actor=booster,
         kind=OrderEvent.Kind.PROGRESS,
-        message=f"Reached {order.reached_label} {reached_lp} LP ({order.progress}%)",
+        message=f"Reached {ladder.label_with_points(*reached)} ({order.progress}%)",
         from_status=previous if previous != order.status else "",
     )
     return order
@@ -293,31 +318,35 @@ def order_progress_update(
 
 @broadcasts.pushes_explicitly
 @transaction.atomic
-def order_complete(*, order: Order, by: AbstractBaseUser) -> Order:
-    """Finish the order and record the booster's payout (once)."""
+def order_complete(*, order: Order, by: AbstractBaseUser, reason: str = "") -> Order:
+    """Finish the order and record the booster's payout (once). The booster
+    finishes at the goal; staff may finish earlier, saying why on the timeline."""
     order = _locked(order)
-    if not (is_staff_user(by) or (order.booster_id is not None and order.booster_id == by.pk)):
+    staff = is_staff_user(by)
+    if not (staff or (order.booster_id is not None and order.booster_id == by.pk)):
         raise OrderPermissionDenied(NOT_ASSIGNEE)
     _require_transition(order, Status.COMPLETED)
+    reason = reason.strip()
+    early = not order.goal_reached
+    if early and not staff:
+        raise OrderError(GOAL_NOT_REACHED.format(goal=order.desired_label))
+    if early and not reason:
+        raise OrderError(EARLY_COMPLETION_NEEDS_REASON.format(goal=order.desired_label))
     previous = order.status
     order.status = Status.COMPLETED
     order.completed_at = timezone.now()
-    order.reached_rank, order.reached_division, order.reached_lp = order.desired_rank, order.desired_division, 0
+    order.reached_rank, order.reached_division, order.reached_points = *order.desired, 0
     order.save()
     BoosterTransaction.objects.create(booster_id=order.booster_id, order=order, amount=order.booster_price)
     _record(
         order,
         actor=by,
         kind=OrderEvent.Kind.COMPLETED,
-        message=f"Completed by {by.username}",
+        message=f"Completed by {by.username}" + (f" before reaching {order.desired_label}: {reason}" if early else ""),
         from_status=previous,
         payouts=True,
     )
-    _email_after_commit(
-        to=order.customer.email,
-        subject=f"{order.name} is complete",
-        body=f"Your boost to {order.desired_label} is done. Thanks for ordering with Boostroom!",
-    )
+    _email_after_commit(order.customer, mails.completed_for_customer(order))
     return order
 
 
@@ -335,7 +364,8 @@ def order_cancel(*, order: Order, by: AbstractBaseUser, reason: str = "") -> Ord
     previous, was_claimable = order.status, order.is_claimable
     order.status = Status.CANCELLED
     order.save()
-    message = f"Cancelled by {by.username}" + (f": {reason.strip()}" if reason.strip() else "")
+    reason = reason.strip()
+    message = f"Cancelled by {by.username}" + (f": {reason}" if reason else "")
     _record(
         order,
         actor=by,
@@ -344,6 +374,10 @@ def order_cancel(*, order: Order, by: AbstractBaseUser, reason: str = "") -> Ord
         from_status=previous,
         left_claim_list=was_claimable,
     )
+    by_customer = by.pk == order.customer_id
+    _email_after_commit(order.customer, mails.cancelled_for_customer(order, by_customer=by_customer, reason=reason))
+    if order.booster is not None:
+        _email_after_commit(order.booster, mails.cancelled_for_booster(order, reason=reason))
     return order
 
 
@@ -354,6 +388,65 @@ def order_record_edit(*, order: Order, by: AbstractBaseUser, fields: list[str]) 
     return _record(
         order, actor=by, kind=OrderEvent.Kind.EDITED, message=f"Edited by {by.get_username()}: {', '.join(fields)}"
     )
+
+
+# BOOSTER APPROVALS
+
+
+def _check_approver(booster: AbstractBaseUser, by: AbstractBaseUser) -> None:
+    if not is_staff_user(by):
+        raise OrderPermissionDenied(NOT_STAFF)
+    if not roles.is_booster(booster):
+        raise OrderError(BOOSTER_INVALID)
+
+
+def _approval_write(
+    booster: AbstractBaseUser, game: str, max_tier: str, by: AbstractBaseUser
+) -> BoosterApproval | None:
+    try:
+        ladder = games.get(game).ladder
+        if max_tier:
+            ladder.tier(max_tier)
+    except games.LadderError as error:
+        raise OrderError(str(error)) from None
+    if not max_tier:
+        BoosterApproval.objects.filter(booster=booster, game=game).delete()
+        return None
+    approval, _created = BoosterApproval.objects.update_or_create(
+        booster=booster, game=game, defaults={"max_tier": max_tier, "approved_by": by}
+    )
+    return approval
+
+
+def _approvals_changed(booster: AbstractBaseUser) -> None:
+    selectors.forget_claim_scope(booster)
+    # The booster's open claim lists re-read themselves after the commit.
+    broadcasts.schedule_claim_scope(booster.pk)
+
+
+@transaction.atomic
+def booster_approval_set(
+    *, booster: AbstractBaseUser, game: str, max_tier: str, by: AbstractBaseUser
+) -> BoosterApproval | None:
+    """Let a booster claim `game` orders whose goal is at most `max_tier`; an
+    empty `max_tier` withdraws the approval."""
+    _check_approver(booster, by)
+    approval = _approval_write(booster, game, max_tier, by)
+    _approvals_changed(booster)
+    return approval
+
+
+@transaction.atomic
+def booster_approvals_set(*, booster: AbstractBaseUser, tiers: Mapping[str, str], by: AbstractBaseUser) -> None:
+    """Several games' approvals at once (the staff page's row): all saved, or
+    none when one is refused. Unchanged ones are left alone."""
+    _check_approver(booster, by)
+    current = {approval.game: approval.max_tier for approval in BoosterApproval.objects.filter(booster=booster)}
+    changed = {game: tier for game, tier in tiers.items() if tier != current.get(game, "")}
+    for game, max_tier in changed.items():
+        _approval_write(booster, game, max_tier, by)
+    if changed:
+        _approvals_changed(booster)
 
 
 # PROOF

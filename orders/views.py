@@ -15,15 +15,16 @@ from django.template.loader import render_to_string
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
-from orders import broadcasts, forms, permissions, selectors, services
+from orders import broadcasts, forms, games, permissions, selectors, services
 from orders.models import Order
-from orders.ranks import Division, Rank
 from orders.selectors import BOOSTER, CLAIM, CUSTOMER, STAFF
 from realtime import roles
 from uploads import delivery, limits, validation
 
 DASHBOARD = "orders/dashboard.html"
 PAGE = "orders/order.html"
+LIST = "orders/list.html"
+BOOSTERS = "orders/boosters.html"
 ONLY_CUSTOMERS_ORDER = "Only customer accounts can place orders."
 
 User = get_user_model()
@@ -43,8 +44,17 @@ def _with_actions(orders: list[Order], audience: str) -> list[Order]:
     return orders
 
 
-def _card_choices() -> dict:
-    return {"rank_choices": Rank.choices, "division_choices": Division.choices}
+def _game_filter(request: HttpRequest) -> str:
+    """`?game=` when it names a game we sell; anything else shows every game."""
+    game = request.GET.get("game") or ""
+    return game if game in games.GAMES else ""
+
+
+def _game_context(request: HttpRequest, game: str) -> dict:
+    others = request.GET.copy()
+    for name in ("game", "after"):
+        others.pop(name, None)
+    return {"game_filter": game, "game_choices": games.choices(), "game_query": others.urlencode()}
 
 
 # PAGES
@@ -59,36 +69,98 @@ def home(request: HttpRequest) -> HttpResponse:
 @require_GET
 def dashboard(request: HttpRequest) -> HttpResponse:
     role = roles.user_role(request.user)
-    context: dict = {"role": role, **_card_choices()}
+    context: dict = {"role": role}
     if role == STAFF:
-        status = request.GET.get("status") or ""
-        if status not in Order.Status.values:
-            status = ""
-        context.update(
-            orders=_with_actions(selectors.orders_for_staff(status=status or None), STAFF),
-            boosters=selectors.boosters_for_assign(),
-            status_filter=status,
-            statuses=Order.Status.choices,
+        filter_form = forms.StaffFilterForm(request.GET)
+        filters = filter_form.filters()
+        page = selectors.orders_for_staff(
+            status=filters["status"] or None,
+            game=filters["game"] or None,
+            query=filters["q"],
+            sort=filters["sort"],
+            after=request.GET.get("after"),
         )
-        if request.htmx and not request.htmx.boosted and request.htmx.target == "staff-orders":
-            return render(request, f"{DASHBOARD}#staff-orders", context)
-    elif role == BOOSTER:
         context.update(
-            orders=_with_actions(selectors.orders_for_booster(user=request.user), BOOSTER),
-            claimable=_with_actions(selectors.orders_claimable(), CLAIM),
+            boosters=selectors.boosters_for_assign(),
+            filter_form=filter_form,
+            filters=filters,
+            filtered=any(filters[name] for name in ("q", "status", "game")),
+            **_page_of(request, page, STAFF),
+        )
+        if _htmx_target(request) == "staff-orders":
+            return render(request, f"{DASHBOARD}#staff-orders", context)
+        if _htmx_target(request) == "orders-more":
+            return render(request, f"{DASHBOARD}#more-page", context)
+        return render(request, DASHBOARD, context)
+    game = _game_filter(request)
+    context.update(_game_context(request, game))
+    if role == BOOSTER:
+        context.update(
+            orders=_with_actions(selectors.orders_for_booster(user=request.user, game=game or None), BOOSTER),
+            claimable=_with_actions(selectors.orders_claimable(user=request.user, game=game or None), CLAIM),
+            approvals=selectors.booster_approvals(user=request.user),
             payouts=selectors.booster_payouts(user=request.user),
             payout_total=selectors.booster_payout_total(user=request.user),
         )
     else:
+        form = forms.OrderCreateForm(game=game or None)
         context.update(
-            orders=_with_actions(selectors.orders_for_customer(user=request.user), CUSTOMER),
-            form=forms.OrderCreateForm(),
-            quote=forms.initial_quote(),
+            orders=_with_actions(selectors.orders_for_customer(user=request.user, game=game or None), CUSTOMER),
+            form=form,
+            quote=form.initial_quote(),
         )
     return render(request, DASHBOARD, context)
 
 
+def _htmx_target(request: HttpRequest) -> str | None:
+    return request.htmx.target if request.htmx and not request.htmx.boosted else None
+
+
+def _page_of(request: HttpRequest, page: selectors.OrderPage, audience: str) -> dict:
+    """A keyset page's cards and its links: the next page (the same query, later
+    cursor) and, on a later page, the first one."""
+    more, first = request.GET.copy(), request.GET.copy()
+    more["after"] = page.next_cursor or ""
+    first.pop("after", None)
+    return {
+        "orders": _with_actions(page.orders, audience),
+        "audience": audience,
+        "in_list": broadcasts.LISTS[audience],
+        "next_cursor": page.next_cursor,
+        "more_query": more.urlencode(),
+        "first_query": first.urlencode(),
+        "later_page": "after" in request.GET,
+        "page_size": selectors.PAGE_SIZE,
+    }
+
+
+@login_required
+@require_GET
+def order_list(request: HttpRequest) -> HttpResponse:
+    """The user's orders, all of them, 25 at a time (staff: every order, on the dashboard)."""
+    role = roles.user_role(request.user)
+    if role == STAFF:
+        return redirect("orders:dashboard")
+    game = _game_filter(request)
+    page = selectors.orders_of_user(user=request.user, game=game or None, after=request.GET.get("after"))
+    context = {"role": role, **_game_context(request, game), **_page_of(request, page, role)}
+    if _htmx_target(request) == "orders-more":
+        return render(request, f"{DASHBOARD}#more-page", context)
+    return render(request, LIST, context)
+
+
 def _create_form_context(form: forms.OrderCreateForm) -> dict:
+    """The form with its price, or its first error. A form whose game just
+    changed comes back as that game's fresh form (its ranks, its options)."""
+    if form.switched:
+        fresh = forms.OrderCreateForm(game=form.game_def.slug)
+        return {
+            "form": fresh,
+            "quote": fresh.initial_quote(),
+            "preview_error": "",
+            "fields_changed": True,
+            "form_notice": forms.GAME_SWITCHED.format(game=fresh.game_def.name),
+        }
     form.is_valid()
     quote = getattr(form, "quote", None)
     errors = [str(error) for errors in form.errors.values() for error in errors]
@@ -98,7 +170,8 @@ def _create_form_context(form: forms.OrderCreateForm) -> dict:
 @login_required
 @require_GET
 def price_preview(request: HttpRequest) -> HttpResponse:
-    """The live price under the new-order form; the price is computed again on create."""
+    """The live price under the new-order form (and, when the game changed, its
+    fields); the price is computed again on create, whatever the form posts."""
     return render(request, f"{DASHBOARD}#price-preview", _create_form_context(forms.OrderCreateForm(request.GET)))
 
 
@@ -108,9 +181,9 @@ def order_create(request: HttpRequest) -> HttpResponse:
     if roles.user_role(request.user) != CUSTOMER:
         return HttpResponseForbidden(ONLY_CUSTOMERS_ORDER)
     form = forms.OrderCreateForm(request.POST)
-    if form.is_valid():
+    if not form.switched and form.is_valid():
         try:
-            order = services.order_create(customer=request.user, **form.cleaned_data)
+            order = services.order_create(customer=request.user, **form.create_arguments())
         except services.OrderError as error:
             form.add_error(None, str(error))
         else:
@@ -118,7 +191,7 @@ def order_create(request: HttpRequest) -> HttpResponse:
     context = {
         "role": CUSTOMER,
         "orders": _with_actions(selectors.orders_for_customer(user=request.user), CUSTOMER),
-        **_card_choices(),
+        **_game_context(request, ""),
         **_create_form_context(form),
     }
     return render(request, DASHBOARD, context, status=400)
@@ -132,12 +205,6 @@ def order_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _page_context(order: Order, audience: str) -> dict:
-    rooms = []
-    if audience != CLAIM:
-        if audience in (CUSTOMER, STAFF) and order.staff_room:
-            rooms.append(order.staff_room)
-        if audience in (CUSTOMER, BOOSTER, STAFF) and order.booster_room:
-            rooms.append(order.booster_room)
     return {
         "order": order,
         "audience": audience,
@@ -145,8 +212,7 @@ def _page_context(order: Order, audience: str) -> dict:
         "boosters": selectors.boosters_for_assign() if audience == STAFF else [],
         "events": selectors.order_timeline(order=order) if audience != CLAIM else [],
         "proofs": selectors.order_proofs(order=order) if audience != CLAIM else [],
-        "rooms": rooms,
-        **_card_choices(),
+        "rooms": selectors.order_rooms(order=order, audience=audience),
     }
 
 
@@ -209,10 +275,11 @@ def order_claim(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         order, _audience = _order_or_404(pk, request.user)
     except Http404:
-        if roles.is_booster(request.user) and Order.objects.filter(pk=pk).exists():
-            # Another booster was quicker: take the stale card off this one's claim list.
-            return _respond(request, pk, error=services.ALREADY_TAKEN)
-        raise
+        order = Order.objects.filter(pk=pk).first() if roles.is_booster(request.user) else None
+        if order is None:
+            raise
+        # Another booster was quicker, or this one isn't approved for it: the
+        # service says which, and the stale card leaves their claim list.
     # A claimed card leaves the claim list; the socket brings it to "my orders".
     return _act(
         request,
@@ -252,10 +319,11 @@ def order_status(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def order_progress(request: HttpRequest, pk: int) -> HttpResponse:
-    form = forms.ProgressForm(request.POST)
+    order, _audience = _order_or_404(pk, request.user)
+    form = forms.ProgressForm(request.POST, game=order.game_def)
     if not form.is_valid():
         message = next(iter(form.errors.values()))[0]
-        return _act(request, pk, lambda order: _raise(message))
+        return _act(request, pk, lambda order: _raise(message), order=order)
     data = form.cleaned_data
     return _act(
         request,
@@ -265,15 +333,17 @@ def order_progress(request: HttpRequest, pk: int) -> HttpResponse:
             booster=request.user,
             reached_rank=data["reached_rank"],
             reached_division=data["reached_division"],
-            reached_lp=data["reached_lp"],
+            reached_points=data["reached_points"],
         ),
+        order=order,
     )
 
 
 @login_required
 @require_POST
 def order_complete(request: HttpRequest, pk: int) -> HttpResponse:
-    return _act(request, pk, lambda order: services.order_complete(order=order, by=request.user))
+    reason = request.POST.get("reason", "")[:200]
+    return _act(request, pk, lambda order: services.order_complete(order=order, by=request.user, reason=reason))
 
 
 @login_required
@@ -281,6 +351,54 @@ def order_complete(request: HttpRequest, pk: int) -> HttpResponse:
 def order_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     reason = request.POST.get("reason", "")[:200]
     return _act(request, pk, lambda order: services.order_cancel(order=order, by=request.user, reason=reason))
+
+
+# BOOSTER APPROVALS (staff)
+
+
+def _approval_rows(rows: list[selectors.BoosterRow]) -> list[dict]:
+    """Each booster with, per game, the tier choices and the one approved."""
+    return [
+        {
+            "booster": row.booster,
+            "games": [
+                (game, game.ladder.tier_choices(), row.approvals.get(game.slug, "")) for game in games.GAMES.values()
+            ],
+        }
+        for row in rows
+    ]
+
+
+@login_required
+@require_GET
+def booster_list(request: HttpRequest) -> HttpResponse:
+    """Which games and tiers each booster may claim; staff change them here."""
+    if not roles.is_staff_user(request.user):
+        return HttpResponseForbidden(services.NOT_STAFF)
+    return render(request, BOOSTERS, {"rows": _approval_rows(selectors.booster_rows())})
+
+
+@login_required
+@require_POST
+def booster_approvals(request: HttpRequest, pk: int) -> HttpResponse:
+    """Save one booster's approvals: a tier per game, or "" for none."""
+    if not roles.is_staff_user(request.user):
+        return HttpResponseForbidden(services.NOT_STAFF)
+    rows = selectors.booster_rows(booster_id=pk)
+    if not rows:
+        raise Http404("No such booster.")
+    tiers = {game: request.POST[game] for game in games.GAMES if game in request.POST}
+    error = ""
+    try:
+        services.booster_approvals_set(booster=rows[0].booster, tiers=tiers, by=request.user)
+    except services.OrderError as failed:
+        error = str(failed)
+    if not request.htmx:
+        if error:
+            flash.error(request, error)
+        return redirect("orders:boosters")
+    context = {"row": _approval_rows(selectors.booster_rows(booster_id=pk))[0], "error": error, "saved": not error}
+    return render(request, f"{BOOSTERS}#booster-row", context)
 
 
 # PROOF SCREENSHOTS

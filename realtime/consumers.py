@@ -369,6 +369,8 @@ class PingConsumer(FanoutConsumer):
         await publish(self.ping_group, html="", started=started)
 
     def frame_for(self, group: str, event: dict[str, Any]) -> str | None:
+        if "started" not in event:  # not a ping: revocation and access events of the user
+            return super().frame_for(group, event)
         # Only this socket is in its ping group: a render per event is a render per socket here.
         elapsed_ms = (time.monotonic() - event["started"]) * 1000
         return render_to_string("realtime_test.html#layer-rtt", {"elapsed_ms": elapsed_ms, "oob": True})

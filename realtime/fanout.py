@@ -170,18 +170,25 @@ class Hub:
         return f"{settings.REDIS_PREFIX}:fanout-alive:{self.channel}"
 
     async def _marker_present(self) -> bool:
+        """Whether every Redis the layer shards over still has this process's marker."""
         if not settings.REDIS_URL:
             return True
         if self._redis is None:
             import redis.asyncio as aioredis
 
-            self._redis = aioredis.Redis.from_url(settings.REDIS_URL, socket_timeout=5)
+            # Memberships live on the shard their group hashes to; any one may restart.
+            self._redis = [aioredis.Redis.from_url(url, socket_timeout=5) for url in settings.REDIS_SHARDS]
             await self._set_marker()
             return True
-        return bool(await self._redis.exists(self._marker_key()))
+        key = self._marker_key()
+        for client in self._redis:
+            if not await client.exists(key):
+                return False
+        return True
 
     async def _set_marker(self) -> None:
-        await self._redis.set(self._marker_key(), "1", ex=86400)
+        for client in self._redis:
+            await client.set(self._marker_key(), "1", ex=86400)
 
     def stop(self) -> None:
         for task in self._tasks:

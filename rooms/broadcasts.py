@@ -4,14 +4,16 @@ event, here, and the same bytes go to every socket in the room."""
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.template.loader import render_to_string
 
 from realtime import groups
 from realtime.fanout import publish_many_sync, publish_sync
 from rooms import selectors
-from rooms.models import Message, Room
+from rooms.models import Message, Room, RoomChange
 
 TEMPLATE = "rooms/room.html"
 READSTATE_TEMPLATE = "rooms/readstate.html"
@@ -28,6 +30,56 @@ def render_message(message: Message) -> str:
     return render_messages([message])
 
 
+def render_replacement(message: Message) -> str:
+    """The message as it is now, replacing the one the page shows (`#message-<id>`)."""
+    # `replace`, not `oob`: appended messages sit inside an out-of-band wrapper.
+    return render_to_string(f"{TEMPLATE}#message", {"message": message, "replace": True})
+
+
+def render_position(seq: int) -> str:
+    """Where in the room's change sequence the page now is."""
+    return render_to_string(f"{TEMPLATE}#chat-seq", {"seq": seq, "oob": True})
+
+
+def render_changes(changes: list[RoomChange]) -> str:
+    """One frame for a run of changes: each message touched once, as it is now.
+
+    Messages posted in the run are appended (in id order, which is the order
+    they were posted); older ones are replaced in place. Replaying state rather
+    than each step keeps the frame small and never shows a stale step last.
+    """
+    if not changes:
+        return ""
+    posted = sorted({c.message_id for c in changes if c.kind == RoomChange.Kind.POSTED})
+    touched = list(dict.fromkeys(c.message_id for c in changes if c.message_id not in posted))
+    found = selectors.messages_by_id(ids=posted + touched)
+    html = render_messages([found[pk] for pk in posted if pk in found])
+    html += "".join(render_replacement(found[pk]) for pk in touched if pk in found)
+    return html + render_position(changes[-1].seq)
+
+
+@dataclass(frozen=True)
+class Replay:
+    html: str  # the frame to send (empty when nothing was missed)
+    seq: int  # the position the client is at once it has applied `html`
+    overflow: bool  # too much was missed: `html` asks the page to reload
+
+
+def replay(*, room: Room, after: int) -> Replay:
+    """What a client at position `after` missed, as one frame.
+
+    Never beyond the room's real newest position, so a bogus `after` cannot
+    make the socket skip what comes next."""
+    limit = settings.CHAT_RESUME_LIMIT
+    changes = selectors.changes_after(room=room, after=after, limit=limit + 1)
+    if len(changes) > limit:
+        newest = selectors.room_seq(room=room)
+        return Replay(render_reload_notice(room) + render_position(newest), newest, True)
+    if not changes:
+        return Replay("", min(after, selectors.room_seq(room=room)), False)
+    return Replay(render_changes(changes), changes[-1].seq, False)
+
+
 def render_reload_notice(room: Room) -> str:
     return render_to_string(f"{TEMPLATE}#reload-notice", {"room": room, "oob": True})
 
@@ -41,19 +93,22 @@ def clear_error_fragment(client_id: str | None = None) -> str:
     return render_to_string(f"{TEMPLATE}#chat-error", {"stored_client_id": client_id or "", "oob": True})
 
 
-def message_created(message: Message) -> None:
-    # One hop for both: the chat sockets get the message, every reader's page
-    # the small event its badges and notifications follow from. previous_id lets
-    # each socket tell a gap from a late arrival (rooms.consumers).
+def message_created(message: Message, seq: int) -> None:
+    # One hop for both: the chat sockets get the message at its position, every
+    # reader's page the small event its badges and notifications follow from.
     publish_many_sync(
         [
-            (
-                groups.room(message.room_id),
-                {"html": render_message(message), "message_id": message.pk, "previous_id": message.previous_id},
-            ),
+            (groups.room(message.room_id), {"html": render_message(message) + render_position(seq), "seq": seq}),
             (groups.room_activity(message.room_id), {"html": render_activity(message)}),
         ]
     )
+
+
+def message_changed(message_id: int, seq: int) -> None:
+    """An edit, delete or reaction: the message as it is now, read after commit."""
+    message = selectors.messages_by_id(ids=[message_id]).get(message_id)
+    if message is not None:
+        publish_sync(groups.room(message.room_id), html=render_replacement(message) + render_position(seq), seq=seq)
 
 
 def typing(*, room: Room, user: AbstractBaseUser) -> None:

@@ -1,6 +1,7 @@
 """Message bodies rendered once, when stored: a Markdown subset through
-markdown-it-py's `js-default` preset (raw HTML is text, not markup), then
-sanitized again with nh3, so what every view shows is safe by construction."""
+markdown-it-py's `js-default` preset (raw HTML is text, not markup; bare URLs
+become links through linkify-it-py), then sanitized again with nh3, so what
+every view shows is safe by construction."""
 
 from __future__ import annotations
 
@@ -15,12 +16,23 @@ from markdown_it.token import Token
 
 from rooms.mentions import MENTION, TRAILING
 
-_markdown = MarkdownIt("js-default", {"breaks": True}).disable(["image", "heading", "lheading", "hr", "table"])
+_markdown = (
+    MarkdownIt("js-default", {"breaks": True, "linkify": True})
+    .enable("linkify")
+    .disable(["image", "heading", "lheading", "hr", "table"])
+)
 
 ALLOWED_TAGS = {
     "p", "br", "strong", "em", "s", "del", "code", "pre", "blockquote", "ul", "ol", "li", "a",
 }  # fmt: skip
-ALLOWED_ATTRIBUTES = {"a": {"href", "title", "class", "data-user-id"}, "ol": {"start"}, "code": {"class"}}
+ALLOWED_ATTRIBUTES = {"a": {"href", "title", "class", "data-user-id", "target"}, "ol": {"start"}, "code": {"class"}}
+
+
+def _only_blank_target(tag: str, attribute: str, value: str) -> str | None:
+    # Links leave the chat in a new tab; no other target (a named frame) survives.
+    if attribute == "target":
+        return value if value == "_blank" else None
+    return value
 
 
 def render_body(*, body: str, mentions: Iterable[AbstractBaseUser] = ()) -> str:
@@ -28,6 +40,7 @@ def render_body(*, body: str, mentions: Iterable[AbstractBaseUser] = ()) -> str:
     by_name = {user.username.lower(): user for user in mentions}
     env: dict = {}
     tokens = _markdown.parse(body, env)
+    _open_links_in_a_new_tab(tokens)
     if by_name:
         _link_mentions(tokens, by_name)
     html = _markdown.renderer.render(tokens, _markdown.options, env)
@@ -35,6 +48,7 @@ def render_body(*, body: str, mentions: Iterable[AbstractBaseUser] = ()) -> str:
         html,
         tags=ALLOWED_TAGS,
         attributes=ALLOWED_ATTRIBUTES,
+        attribute_filter=_only_blank_target,
         url_schemes={"http", "https", "mailto"},
         link_rel="nofollow noopener noreferrer",
     )
@@ -52,6 +66,13 @@ def _escape_quotes_in_text(html: str) -> str:
     for index in range(0, len(parts), 2):
         parts[index] = parts[index].replace('"', "&quot;").replace("'", "&#x27;")
     return "".join(parts)
+
+
+def _open_links_in_a_new_tab(tokens: list[Token]) -> None:
+    for block in tokens:
+        for child in block.children or ():
+            if child.type == "link_open":
+                child.attrSet("target", "_blank")
 
 
 def mentionable_texts(body: str) -> list[str]:

@@ -1,11 +1,6 @@
 from django import forms
 
 
-class MessageForm(forms.Form):
-    body = forms.CharField(required=False, strip=False)
-    client_id = forms.CharField(required=False, max_length=64)
-
-
 class GroupCreateForm(forms.Form):
     name = forms.CharField(max_length=50, help_text="Lowercase letters, digits and dashes; used in the room's URL.")
     title = forms.CharField(max_length=100, required=False)

@@ -32,6 +32,9 @@ class Room(models.Model):
     staff_access = models.BooleanField(default=False)
     retention = models.DurationField(null=True, blank=True, help_text="Messages older than this are purged.")
     last_message_at = models.DateTimeField(null=True, blank=True)
+    # The position of the newest change to this room's history (RoomChange.seq);
+    # raised under this row's lock in the change's own transaction.
+    last_seq = models.PositiveBigIntegerField(default=0)
     created = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -120,6 +123,11 @@ class Message(models.Model):
     attachment_name = models.CharField(max_length=255, blank=True, help_text="Original filename, display only")
     attachment_type = models.CharField(max_length=100, blank=True)
     attachment_size = models.PositiveBigIntegerField(null=True, blank=True)
+    reply_to = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="replies")
+    edited_at = models.DateTimeField(null=True, blank=True)
+    # A deleted message stays as a tombstone (its body and files are gone) so
+    # replies still make sense; counts and search leave it out by this field.
+    deleted_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["id"]
@@ -134,8 +142,6 @@ class Message(models.Model):
 
     # Set by message_post when a send with a known client_id returned the stored row.
     is_retry = False
-    # Set by message_post: the room's message just before this one, for the broadcast.
-    previous_id: int | None = None
 
     def __str__(self) -> str:
         return f"{self.author_id}@{self.room_id}#{self.pk}"
@@ -153,6 +159,69 @@ class Message(models.Model):
     @property
     def is_image(self) -> bool:
         return bool(self.attachment) and self.attachment_type.startswith("image/")
+
+    @property
+    def is_deleted(self) -> bool:
+        return self.deleted_at is not None
+
+
+class MessageVersion(models.Model):
+    """A body a message had before an edit; its author and staff may read them."""
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="versions")
+    body = models.TextField()
+    body_html = models.TextField()
+    # When this body stopped being the current one.
+    replaced_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.message_id} before {self.replaced_at:%Y-%m-%d %H:%M}"
+
+
+class Reaction(models.Model):
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="reactions")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    emoji = models.CharField(max_length=32)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["message", "user", "emoji"], name="reaction_once_per_user_and_emoji")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.emoji} by {self.user_id} on {self.message_id}"
+
+
+class RoomChange(models.Model):
+    """One change to a room's visible history, at its position in the room's
+    sequence; reconnecting clients replay what came after their position."""
+
+    class Kind(models.TextChoices):
+        POSTED = "posted", "Posted"
+        EDITED = "edited", "Edited"
+        DELETED = "deleted", "Deleted"
+        REACTED = "reacted", "Reaction added"
+        UNREACTED = "unreacted", "Reaction removed"
+
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="changes")
+    seq = models.PositiveBigIntegerField()
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="changes")
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    emoji = models.CharField(max_length=32, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["room", "seq"]
+        constraints = [models.UniqueConstraint(fields=["room", "seq"], name="room_change_unique_seq")]
+
+    def __str__(self) -> str:
+        return f"{self.room_id}@{self.seq} {self.kind} {self.message_id}"
 
 
 class ReadState(models.Model):

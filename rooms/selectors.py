@@ -9,11 +9,21 @@ from dataclasses import asdict, dataclass
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import BooleanField, Count, Exists, ExpressionWrapper, Max, OuterRef, Q, QuerySet
+from django.db.models import BooleanField, Count, Exists, ExpressionWrapper, Max, OuterRef, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from realtime.roles import MANAGERS_GROUP, ROLE_GROUPS, is_booster, is_staff_user
-from rooms.models import PUBLIC_ROOM_NAME, Message, ReadState, Room, RoomInvite, RoomRemoval, default_public_retention
+from rooms.models import (
+    PUBLIC_ROOM_NAME,
+    Message,
+    Reaction,
+    ReadState,
+    Room,
+    RoomChange,
+    RoomInvite,
+    RoomRemoval,
+    default_public_retention,
+)
 
 User = get_user_model()
 
@@ -79,6 +89,16 @@ def room_for_deletion(*, name: str, user: AbstractBaseUser | AnonymousUser) -> R
     return room_for_user(name=name, user=user)
 
 
+def readable_rooms(*, user: AbstractBaseUser) -> QuerySet[Room]:
+    """Every room `user` may read: what `can_read` says, as one query."""
+    if not user.is_authenticated or not user.is_active:
+        return Room.objects.none()
+    readable = Q(kind=Room.Kind.PUBLIC) | Q(pk__in=Room.members.through.objects.filter(user=user).values("room_id"))
+    if is_staff_user(user):
+        readable |= Q(staff_access=True)
+    return Room.objects.filter(readable)
+
+
 def rooms_for_user(*, user: AbstractBaseUser) -> QuerySet[Room]:
     """Every room in the user's chat list: the public room and their memberships."""
     return (
@@ -108,25 +128,79 @@ def messages_before(*, room: Room, before: int, limit: int | None = None) -> lis
     return rows
 
 
+def messages_from(*, room: Room, first: int, context: int = 10) -> list[Message] | None:
+    """From a few messages before `first` through the newest, oldest first: the
+    room opened at that message. None when it is not in the room or so far back
+    that more than CHAT_AROUND_LIMIT messages follow it."""
+    if not Message.objects.filter(room=room, pk=first).exists():
+        return None
+    earlier = Message.objects.filter(room=room, id__lt=first).order_by("-id").values_list("id", flat=True)
+    earlier = list(earlier[:context])
+    start = earlier[-1] if earlier else first
+    limit = settings.CHAT_AROUND_LIMIT
+    rows = list(_message_rows(room).filter(id__gte=start).order_by("id")[: limit + 1])
+    return rows if len(rows) <= limit else None
+
+
 def messages_after(*, room: Room, after: int, limit: int | None = None) -> list[Message]:
     """What a client that last saw id `after` missed, oldest first."""
     limit = limit or settings.CHAT_RESUME_LIMIT
     return list(_message_rows(room).filter(id__gt=after).order_by("id")[:limit])
 
 
-def latest_message_id(*, room: Room) -> int:
-    newest = Message.objects.filter(room=room).order_by("-id").values_list("id", flat=True).first()
-    return newest or 0
+def room_seq(*, room: Room) -> int:
+    """The position of the newest committed change to the room."""
+    return Room.objects.filter(pk=room.pk).values_list("last_seq", flat=True).first() or 0
 
 
-def previous_message_id(*, room: Room, before: int) -> int:
-    """The id of the room's message just before id `before` (0 for none)."""
-    rows = Message.objects.filter(room=room, id__lt=before).order_by("-id").values_list("id", flat=True)
-    return rows.first() or 0
+def changes_after(*, room: Room, after: int, limit: int) -> list[RoomChange]:
+    """The room's changes after position `after`, in order (at most `limit`)."""
+    return list(RoomChange.objects.filter(room=room, seq__gt=after).order_by("seq")[:limit])
+
+
+def seq_of_message(*, room: Room, message_id: int) -> int:
+    """The position a client that holds every message up to `message_id` is at
+    (the older `resume` by message id)."""
+    found = (
+        RoomChange.objects.filter(room=room, kind=RoomChange.Kind.POSTED, message_id__lte=message_id)
+        .order_by("-seq")
+        .values_list("seq", flat=True)
+        .first()
+    )
+    return found or 0
+
+
+def messages_by_id(*, ids: list[int]) -> dict[int, Message]:
+    """Messages ready to render, by id."""
+    return {message.pk: message for message in message_rows().filter(pk__in=ids)}
+
+
+def message_in_room(*, room: Room, message_id: int) -> Message | None:
+    return message_rows().filter(room=room, pk=message_id).first()
+
+
+def message_rows() -> QuerySet[Message]:
+    """Messages with everything the message partial shows, in a fixed number of queries."""
+    reactions = Prefetch("reactions", queryset=Reaction.objects.select_related("user").order_by("id"))
+    return Message.objects.select_related("room", "author", "reply_to", "reply_to__author").prefetch_related(reactions)
 
 
 def _message_rows(room: Room) -> QuerySet[Message]:
-    return Message.objects.filter(room=room).select_related("author")
+    return message_rows().filter(room=room)
+
+
+def can_change(*, message: Message, user: AbstractBaseUser) -> bool:
+    """Whether `user` may edit or delete `message` at all (the window aside)."""
+    return message.author_id == user.pk or is_staff_user(user)
+
+
+def versions_for(*, message: Message, user: AbstractBaseUser) -> list:
+    """Earlier bodies of an edited message: its author and staff may see them."""
+    if not can_read(room=message.room, user=user):
+        raise RoomAccessDenied(message.room.name)
+    if message.author_id != user.pk and not is_staff_user(user):
+        return []
+    return list(message.versions.order_by("id"))
 
 
 def room_member_count(*, room: Room) -> int:

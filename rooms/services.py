@@ -15,15 +15,27 @@ from functools import partial
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from realtime import ratelimit
 from realtime.aftercommit import after_commit
 from realtime.mail import send_mail_safely
+from realtime.roles import is_staff_user
 from rooms import broadcasts, selectors
 from rooms.formatting import render_body
 from rooms.mentions import mentioned_users
-from rooms.models import PUBLIC_ROOM_NAME, Message, ReadState, Room, RoomInvite, RoomRemoval
+from rooms.models import (
+    PUBLIC_ROOM_NAME,
+    Message,
+    MessageVersion,
+    Reaction,
+    ReadState,
+    Room,
+    RoomChange,
+    RoomInvite,
+    RoomRemoval,
+)
 from uploads import storage
 from uploads.validation import ValidatedFile
 
@@ -47,6 +59,12 @@ READ_THROUGH_INVALID = "through must be a non-negative message id."
 INVITE_INVALID = "This invite link is not valid: it expired or was replaced. Ask the group's admin for a new one."
 INVITE_PREDATES_REMOVAL = "You were removed from this group. Ask its admin for a new invite link."
 INVITE_EXPIRY_INVALID = "An invite link can last 1 to 365 days, or leave it empty to keep it until you replace it."
+REPLY_INVALID = "The message you replied to is not in this room any more."
+NOT_YOUR_MESSAGE = "You can only change your own messages."
+EDIT_WINDOW_CLOSED = "Messages can only be edited for {minutes} minutes after sending."
+MESSAGE_IS_DELETED = "That message was deleted."
+REACTION_UNKNOWN = "That reaction is not available."
+ACTION_RATE_LIMITED = "You are doing that too fast. Wait a few seconds."
 
 RESERVED_NAMES = {
     "new",
@@ -59,6 +77,7 @@ RESERVED_NAMES = {
     "edit",
     "delete",
     "leave",
+    "search",
     "lists",
     PUBLIC_ROOM_NAME,
 }
@@ -86,12 +105,14 @@ def message_post(
     body: str,
     client_id: str | None = None,
     attachment: ValidatedFile | None = None,
+    reply_to_id: int | None = None,
 ) -> Message:
     """Store a message once and broadcast it after commit.
 
     A retry with the same `client_id` returns the stored message without a second
-    row, and broadcasts it again: the first attempt's push may never have left
-    (the layer was away, or the sender never heard back), and sockets drop repeats.
+    row, and broadcasts it again at its position: the first attempt's push may never
+    have left (the layer was away, or the sender never heard back), and sockets drop
+    repeats. `reply_to_id` quotes an earlier message of the room.
     """
     body = (body or "").strip()
     # PostgreSQL cannot store NUL and SQLite would: refused here, the same way on both.
@@ -112,37 +133,40 @@ def message_post(
         if existing is not None:
             if existing.room_id != room.pk:
                 raise ChatError(CLIENT_ID_REUSED)
-            existing.previous_id = selectors.previous_message_id(room=room, before=existing.pk)
-            after_commit(broadcasts.message_created, existing)
+            after_commit(
+                broadcasts.message_created, existing, selectors.seq_of_message(room=room, message_id=existing.pk)
+            )
             return existing
+    reply_to = _reply_target(room, reply_to_id)
     limit_count, window = settings.CHAT_RATE_LIMIT
     if not ratelimit.allow(f"msg:{room.pk}:{author.pk}", limit=limit_count, window=window):
         raise ChatError(MESSAGE_RATE_LIMITED)
     mentioned = mentioned_users(room=room, body=body)
     message = Message(
-        room=room, author=author, body=body, body_html=render_body(body=body, mentions=mentioned), client_id=client_id
+        room=room,
+        author=author,
+        body=body,
+        body_html=render_body(body=body, mentions=mentioned),
+        client_id=client_id,
+        reply_to=reply_to,
     )
     if attachment is not None:
         # Stored before the transaction so no row lock is held during a slow upload.
         store_attachment(message=message, file=attachment)
     try:
         with transaction.atomic():
-            # One insert per room at a time, so ids commit in the order they were
-            # drawn: once id N is visible every smaller id is too, and a resume
-            # "after N" cannot skip one still in flight. NO KEY UPDATE leaves
-            # other rooms and foreign keys to this room unblocked.
-            if not Room.objects.select_for_update(no_key=True).filter(pk=room.pk).exists():
-                raise selectors.RoomAccessDenied(room.name)  # deleted since it was read
-            # Its predecessor, read under the lock: a socket that has that one and
-            # gets this one has seen the room without a gap (rooms.consumers).
-            message.previous_id = selectors.latest_message_id(room=room)
+            _lock_room(room)
             message.save()
+            # A new message has no reactions: its render needs no query for them.
+            message._prefetched_objects_cache = {"reactions": Reaction.objects.none()}
             if mentioned:
                 message.mentions.set(mentioned)
-            Room.objects.filter(pk=room.pk).update(last_message_at=message.created)
+            change = _record_change(
+                room=room, kind=RoomChange.Kind.POSTED, message=message, actor=author, last_message_at=message.created
+            )
             # The message is stored whatever happens to the push; sockets that
             # missed it catch up through resume.
-            after_commit(broadcasts.message_created, message)
+            after_commit(broadcasts.message_created, message, change.seq)
     except IntegrityError:
         # Two retries raced past the lookup; the unique constraint kept one.
         _discard_files(message, attachment)
@@ -155,6 +179,146 @@ def message_post(
         _discard_files(message, attachment)
         raise
     return message
+
+
+def _lock_room(room: Room) -> None:
+    """Serialise the room's changes until this transaction ends.
+
+    One change per room at a time, so positions (and message ids) commit in the
+    order they were drawn: once position N is visible every smaller one is too,
+    and a resume "after N" cannot skip one still in flight. NO KEY UPDATE leaves
+    other rooms and foreign keys to this room unblocked.
+    """
+    if not Room.objects.select_for_update(no_key=True).filter(pk=room.pk).exists():
+        raise selectors.RoomAccessDenied(room.name)  # deleted since it was read
+
+
+def _record_change(
+    *, room: Room, kind: str, message: Message, actor: AbstractBaseUser, emoji: str = "", **room_fields
+) -> RoomChange:
+    """The change's position in the room's sequence; call under `_lock_room`."""
+    Room.objects.filter(pk=room.pk).update(last_seq=F("last_seq") + 1, **room_fields)
+    seq = Room.objects.filter(pk=room.pk).values_list("last_seq", flat=True).get()
+    return RoomChange.objects.create(room=room, seq=seq, kind=kind, message=message, actor=actor, emoji=emoji)
+
+
+def _reply_target(room: Room, reply_to_id: int | None) -> Message | None:
+    if reply_to_id is None:
+        return None
+    if isinstance(reply_to_id, bool) or not isinstance(reply_to_id, int):
+        raise ChatError(REPLY_INVALID)
+    target = Message.objects.filter(room=room, pk=reply_to_id).select_related("author").first()
+    if target is None:
+        raise ChatError(REPLY_INVALID)
+    return target
+
+
+def _changeable(message: Message, by: AbstractBaseUser) -> Message:
+    """The message as committed now, locked with its room, if `by` may still
+    read the room; raises otherwise. Call inside a transaction."""
+    _lock_room(message.room)
+    if not selectors.can_read(room=message.room, user=by):
+        raise selectors.RoomAccessDenied(message.room.name)
+    current = Message.objects.filter(pk=message.pk).select_related("room", "author").first()
+    if current is None:
+        raise ChatError(MESSAGE_IS_DELETED)
+    return current
+
+
+def _allow_action(room: Room, user: AbstractBaseUser) -> None:
+    limit_count, window = settings.CHAT_RATE_LIMIT
+    if not ratelimit.allow(f"act:{room.pk}:{user.pk}", limit=limit_count, window=window):
+        raise ChatError(ACTION_RATE_LIMITED)
+
+
+@transaction.atomic
+def message_edit(*, message: Message, by: AbstractBaseUser, body: str) -> Message:
+    """Replace a message's body; the earlier one is kept as a version.
+
+    Only the author may, within CHAT_EDIT_WINDOW_SECONDS of sending (staff any
+    time). Mentions are found again, so a name added by the edit counts. The
+    same body again changes nothing (a retried edit is stored once).
+    """
+    body = (body or "").strip()
+    limit = settings.CHAT_MESSAGE_MAX_LENGTH
+    if len(body) > limit:
+        raise ChatError(MESSAGE_TOO_LONG.format(limit=limit))
+    message = _changeable(message, by)
+    if message.author_id != by.pk:
+        raise RoomPermissionDenied(NOT_YOUR_MESSAGE)
+    if message.is_deleted:
+        raise ChatError(MESSAGE_IS_DELETED)
+    if not body and not message.attachment:
+        raise ChatError(MESSAGE_EMPTY)
+    if body == message.body:
+        return message
+    window = settings.CHAT_EDIT_WINDOW_SECONDS
+    if not is_staff_user(by) and timezone.now() - message.created > timedelta(seconds=window):
+        raise ChatError(EDIT_WINDOW_CLOSED.format(minutes=max(1, window // 60)))
+    _allow_action(message.room, by)
+    MessageVersion.objects.create(message=message, body=message.body, body_html=message.body_html)
+    mentioned = mentioned_users(room=message.room, body=body)
+    message.body = body
+    message.body_html = render_body(body=body, mentions=mentioned)
+    message.edited_at = timezone.now()
+    message.save(update_fields=["body", "body_html", "edited_at"])
+    message.mentions.set(mentioned)
+    change = _record_change(room=message.room, kind=RoomChange.Kind.EDITED, message=message, actor=by)
+    after_commit(broadcasts.message_changed, message.pk, change.seq)
+    return message
+
+
+@transaction.atomic
+def message_delete(*, message: Message, by: AbstractBaseUser) -> Message:
+    """Leave a tombstone: body, versions, mentions, reactions and files go.
+
+    The author may delete their message, staff any message they can read.
+    Files leave storage only after the commit. Deleting twice changes nothing.
+    """
+    message = _changeable(message, by)
+    if message.author_id != by.pk and not is_staff_user(by):
+        raise RoomPermissionDenied(NOT_YOUR_MESSAGE)
+    if message.is_deleted:
+        return message
+    names = [name for name in (message.attachment.name, message.attachment_thumbnail.name) if name]
+    message.versions.all().delete()
+    message.reactions.all().delete()
+    message.mentions.clear()
+    message.body = message.body_html = ""
+    message.attachment = message.attachment_thumbnail = ""
+    message.attachment_name = message.attachment_type = ""
+    message.attachment_size = None
+    message.deleted_at = timezone.now()
+    message.save()
+    change = _record_change(room=message.room, kind=RoomChange.Kind.DELETED, message=message, actor=by)
+    if names:
+        transaction.on_commit(partial(_delete_files_quietly, names))
+    after_commit(broadcasts.message_changed, message.pk, change.seq)
+    return message
+
+
+@transaction.atomic
+def reaction_set(*, message: Message, user: AbstractBaseUser, emoji: str, on: bool) -> bool:
+    """Add (`on`) or remove the user's `emoji` on a message; returns whether
+    anything changed. Asking for the state it already has changes nothing, so
+    a retried click is harmless."""
+    if emoji not in settings.CHAT_REACTIONS:
+        raise ChatError(REACTION_UNKNOWN)
+    message = _changeable(message, user)
+    if message.is_deleted:
+        raise ChatError(MESSAGE_IS_DELETED)
+    existing = Reaction.objects.filter(message=message, user=user, emoji=emoji)
+    if on == existing.exists():
+        return False
+    _allow_action(message.room, user)
+    if on:
+        Reaction.objects.create(message=message, user=user, emoji=emoji)
+    else:
+        existing.delete()
+    kind = RoomChange.Kind.REACTED if on else RoomChange.Kind.UNREACTED
+    change = _record_change(room=message.room, kind=kind, message=message, actor=user, emoji=emoji)
+    after_commit(broadcasts.message_changed, message.pk, change.seq)
+    return True
 
 
 def store_attachment(*, message: Message, file: ValidatedFile) -> None:
@@ -210,7 +374,8 @@ def messages_purge_expired(*, now: datetime | None = None) -> int:
         with transaction.atomic():
             expired = Message.objects.filter(room=room, created__lt=now - room.retention)
             names = _file_names(expired)
-            count, _ = expired.delete()
+            _, by_model = expired.delete()
+            count = by_model.get(Message._meta.label, 0)
             if names:
                 transaction.on_commit(partial(_delete_files_quietly, names))
         deleted += count

@@ -17,10 +17,11 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from rooms import broadcasts, selectors, services
+from realtime.roles import is_staff_user
+from rooms import broadcasts, frames, search, selectors, services
 from rooms.consumers import SEND_FAILED
-from rooms.forms import GroupCreateForm, GroupEditForm, MessageForm
-from rooms.models import PUBLIC_ROOM_NAME, Message, Room
+from rooms.forms import GroupCreateForm, GroupEditForm
+from rooms.models import PUBLIC_ROOM_NAME, Message, Room, RoomChange
 from uploads.validation import max_upload_bytes
 
 TEMPLATE = "rooms/room.html"
@@ -38,18 +39,29 @@ def _room_or_404(name: str, user, *, select: Callable[..., Room] = selectors.roo
         raise Http404(ROOM_NOT_FOUND) from None
 
 
-def _page_context(request: HttpRequest, room: Room) -> dict:
+def _page_context(request: HttpRequest, room: Room, around: int | None = None) -> dict:
+    # The room row (and its position) was read before the messages, so anything
+    # newer than `seq` that the page already shows is only replayed, never missed.
+    shown = selectors.messages_from(room=room, first=around) if around else None
+    if shown is None:
+        shown = selectors.messages_latest(room=room)
+        has_older = bool(shown) and len(shown) == settings.CHAT_PAGE_SIZE
+    else:
+        has_older = bool(shown) and selectors.messages_before(room=room, before=shown[0].pk, limit=1) != []
     user = request.user
     state = selectors.read_states(user=user, room_ids=[room.pk]).get(room.pk)
     first_unread = selectors.first_unread_id(room=room, user=user, pointer=state.last_read_id if state else 0)
-    latest = selectors.messages_latest(room=room)
     is_room_admin = selectors.is_room_admin(room=room, user=request.user)
     invite = selectors.invite_live(room=room) if is_room_admin else None
     return {
         "room": room,
-        "chat_messages": latest,
-        "oldest_id": latest[0].pk if latest else None,
-        "has_older": bool(latest) and len(latest) == settings.CHAT_PAGE_SIZE,
+        "seq": room.last_seq,
+        "chat_messages": shown,
+        "oldest_id": shown[0].pk if shown else None,
+        "has_older": has_older,
+        "reactions": settings.CHAT_REACTIONS,
+        "edit_window": 0 if is_staff_user(request.user) else settings.CHAT_EDIT_WINDOW_SECONDS,
+        "is_staff": is_staff_user(request.user),
         # The divider goes before it; when it is older than this page, "jump" pages back to it.
         "first_unread_id": first_unread,
         "receipts": broadcasts.render_receipts(room, oob=False) if selectors.shows_receipts(room=room) else "",
@@ -69,8 +81,9 @@ def _page_context(request: HttpRequest, room: Room) -> dict:
 @login_required
 @require_GET
 def room_page(request: HttpRequest, name: str) -> HttpResponse:
+    """The room; `?around=<id>` opens it at that message (search results, replies)."""
     room = _room_or_404(name, request.user)
-    return render(request, TEMPLATE, _page_context(request, room))
+    return render(request, TEMPLATE, _page_context(request, room, around=_int_or_none(request.GET.get("around"))))
 
 
 @login_required
@@ -104,34 +117,47 @@ def older_messages(request: HttpRequest, name: str) -> HttpResponse:
 @login_required
 @require_POST
 def post_message(request: HttpRequest, name: str) -> HttpResponse:
-    """The composer's fallback while the socket is down."""
+    """The socket's frames over HTTP, for while it is down: a post, or with
+    `type` an edit, delete or reaction (rooms/frames.py). With `seq`, the
+    response also carries every change after that position, so the page stays
+    complete without its socket."""
     room = _room_or_404(name, request.user)
-    form = MessageForm(request.POST)
-    form.is_valid()
     try:
-        message = services.message_post(
-            room=room,
-            author=request.user,
-            # As sent: the service gives the one clear error for bad bodies (NUL too).
-            body=form.data.get("body", ""),
-            client_id=form.cleaned_data.get("client_id") or None,
-        )
-    except services.ChatError as error:
+        outcome = frames.perform(room=room, user=request.user, frame=request.POST.dict())
+    except (services.ChatError, services.RoomPermissionDenied) as error:
+        status = 403 if isinstance(error, services.RoomPermissionDenied) else 400
         if request.htmx:
-            return HttpResponse(broadcasts.error_fragment(str(error)), status=400)
+            return HttpResponse(broadcasts.error_fragment(str(error)), status=status)
         flash.error(request, str(error))
         return redirect(room)
+    except selectors.RoomAccessDenied:
+        raise Http404("No such room.") from None
     except DatabaseError:
         # Nothing was stored: say so plainly rather than a bare 500.
         return HttpResponse(broadcasts.error_fragment(SEND_FAILED), status=503)
     if not request.htmx:
         return redirect(room)
-    # Everything after what the page last showed, in order, so the page stays
-    # gap-free even though its socket is down.
-    after = _int_or_none(request.POST.get("after"))
-    missed = selectors.messages_after(room=room, after=after) if after is not None else [message]
-    ack = broadcasts.clear_error_fragment(message.client_id)
-    return HttpResponse(ack + broadcasts.render_messages(missed), status=201)
+    ack = broadcasts.clear_error_fragment(outcome.client_id)
+    seq = _int_or_none(request.POST.get("seq"))
+    missed = broadcasts.replay(room=room, after=seq).html if seq is not None else ""
+    if seq is None and outcome.message is not None:
+        missed = broadcasts.render_messages([outcome.message])
+    created = outcome.message is not None and not outcome.message.is_retry
+    return HttpResponse(ack + missed, status=201 if created else 200)
+
+
+@login_required
+@require_GET
+def message_versions(request: HttpRequest, name: str, pk: int) -> HttpResponse:
+    """Earlier bodies of an edited message, for its author and staff."""
+    room = _room_or_404(name, request.user)
+    message = selectors.message_in_room(room=room, message_id=pk)
+    if message is None:
+        raise Http404("No such message.")
+    if not selectors.can_change(message=message, user=request.user):
+        return HttpResponseForbidden(services.NOT_YOUR_MESSAGE)
+    versions = selectors.versions_for(message=message, user=request.user)
+    return render(request, f"{TEMPLATE}#versions", {"versions": versions})
 
 
 @login_required
@@ -318,6 +344,23 @@ def leave_group(request: HttpRequest, name: str) -> HttpResponse:
 
 @login_required
 @require_GET
+def search_messages(request: HttpRequest) -> HttpResponse:
+    """`?q=` over every room the user may read; `&room=<name>` over one."""
+    query = request.GET.get("q", "")[:200]
+    room = _room_or_404(request.GET["room"], request.user) if request.GET.get("room") else None
+    scope = request.GET.get("in") or (room.name if room else "")
+    context = {
+        "query": query,
+        "room": room,
+        "scope_room": _room_or_404(scope, request.user) if scope else None,
+        "hits": search.messages_search(user=request.user, query=query, room=room),
+        "limit": search.RESULT_LIMIT,
+    }
+    return render(request, "rooms/search.html", context)
+
+
+@login_required
+@require_GET
 def people(request: HttpRequest) -> HttpResponse:
     found = selectors.users_search(query=request.GET.get("q", ""), exclude=request.user)
     return render(request, f"{TEMPLATE}#people", {"people": found})
@@ -340,12 +383,20 @@ def _int_or_none(value) -> int | None:
 
 
 def _message_json(message: Message, room: Room) -> dict:
+    reactions: dict[str, list[dict]] = {}
+    for reaction in message.reactions.all():
+        reactions.setdefault(reaction.emoji, []).append({"id": reaction.user_id, "username": reaction.user.username})
     return {
         "id": message.pk,
         "room": room.name,
         "body": message.body,
+        "body_html": message.body_html,
         "author": {"id": message.author_id, "username": message.author.username},
         "created": message.created.isoformat(),
+        "edited": message.edited_at.isoformat() if message.edited_at else None,
+        "deleted": message.deleted_at.isoformat() if message.deleted_at else None,
+        "reply_to": message.reply_to_id,
+        "reactions": [{"emoji": emoji, "users": users} for emoji, users in reactions.items()],
         "client_id": message.client_id,
         "attachment": _attachment_json(message),
     }
@@ -393,18 +444,100 @@ def api_messages(request: HttpRequest, name: str = PUBLIC_ROOM_NAME) -> JsonResp
     return JsonResponse({"room": room.name, "messages": [_message_json(m, room) for m in rows]})
 
 
-def _api_post(request: HttpRequest, room: Room) -> JsonResponse:
+def _json_object(request: HttpRequest) -> dict | JsonResponse:
     try:
         payload = json.loads(request.body or b"{}")
     except (ValueError, RecursionError):
         return _api_error("The body must be JSON.", 400)
     if not isinstance(payload, dict):
         return _api_error("The body must be a JSON object.", 400)
+    return payload
+
+
+def _api_post(request: HttpRequest, room: Room) -> JsonResponse:
+    payload = _json_object(request)
+    if isinstance(payload, JsonResponse):
+        return payload
     body, client_id = payload.get("body"), payload.get("client_id")
     if not isinstance(body, str) or (client_id is not None and not isinstance(client_id, str)):
         return _api_error("body must be a string and client_id a string or null.", 400)
+    frame = {"body": body, "client_id": client_id, "reply_to": payload.get("reply_to")}
     try:
-        message = services.message_post(room=room, author=request.user, body=body, client_id=client_id or None)
+        message = frames.perform(room=room, user=request.user, frame=frame).message
     except services.ChatError as error:
         return _api_error(str(error), 400)
     return JsonResponse(_message_json(message, room), status=200 if message.is_retry else 201)
+
+
+@require_http_methods(["PATCH", "DELETE"])
+def api_message(request: HttpRequest, pk: int, name: str = PUBLIC_ROOM_NAME) -> JsonResponse:
+    """PATCH `{"body"}` edits a message, DELETE deletes it; both answer with it as it is now."""
+    return _api_action(request, name, pk, "edit" if request.method == "PATCH" else "delete")
+
+
+@require_POST
+def api_reactions(request: HttpRequest, pk: int, name: str = PUBLIC_ROOM_NAME) -> JsonResponse:
+    """`{"emoji", "on"}` adds or removes the caller's reaction."""
+    return _api_action(request, name, pk, "react")
+
+
+def _api_action(request: HttpRequest, name: str, pk: int, kind: str) -> JsonResponse:
+    if not request.user.is_authenticated:
+        return _api_error("Authentication required.", 401)
+    try:
+        room = selectors.room_for_user(name=name, user=request.user)
+    except selectors.RoomAccessDenied:
+        return _api_error(ROOM_NOT_FOUND, 404)
+    if selectors.message_in_room(room=room, message_id=pk) is None:
+        return _api_error(frames.MESSAGE_ID_INVALID, 404)
+    payload = _json_object(request) if kind != "delete" else {}
+    if isinstance(payload, JsonResponse):
+        return payload
+    try:
+        frames.perform(room=room, user=request.user, frame={**payload, "type": kind, "message": pk})
+    except services.RoomPermissionDenied as error:
+        return _api_error(str(error), 403)
+    except services.ChatError as error:
+        return _api_error(str(error), 400)
+    except selectors.RoomAccessDenied:
+        return _api_error(ROOM_NOT_FOUND, 404)
+    return JsonResponse(_message_json(selectors.message_in_room(room=room, message_id=pk), room))
+
+
+@require_GET
+def api_changes(request: HttpRequest, name: str = PUBLIC_ROOM_NAME) -> JsonResponse:
+    """`?after=<seq>`: the room's changes after that position, oldest first, each
+    with the message as it is now; `seq` is where to ask from next."""
+    if not request.user.is_authenticated:
+        return _api_error("Authentication required.", 401)
+    try:
+        room = selectors.room_for_user(name=name, user=request.user)
+    except selectors.RoomAccessDenied:
+        return _api_error("No such room.", 404)
+    after = _int_or_none(request.GET.get("after", "0"))
+    limit = _int_or_none(request.GET.get("limit", str(API_LIMIT_MAX)))
+    if after is None or limit is None or not 1 <= limit <= API_LIMIT_MAX:
+        return _api_error(f"after must be a position (0 or more) and limit 1..{API_LIMIT_MAX}.", 400)
+    changes = selectors.changes_after(room=room, after=after, limit=limit)
+    messages = selectors.messages_by_id(ids=list({change.message_id for change in changes}))
+    latest = selectors.room_seq(room=room)
+    return JsonResponse(
+        {
+            "room": room.name,
+            "seq": changes[-1].seq if changes else min(after, latest),
+            "more": bool(changes) and changes[-1].seq < latest,
+            "changes": [_change_json(change, messages.get(change.message_id), room) for change in changes],
+        }
+    )
+
+
+def _change_json(change: RoomChange, message: Message | None, room: Room) -> dict:
+    return {
+        "seq": change.seq,
+        "kind": change.kind,
+        "message_id": change.message_id,
+        "actor_id": change.actor_id,
+        "emoji": change.emoji or None,
+        "created": change.created.isoformat(),
+        "message": _message_json(message, room) if message is not None else None,
+    }

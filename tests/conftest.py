@@ -75,7 +75,11 @@ def make_user(db) -> Callable[..., User]:
             is_active=is_active,
         )
         if role == "booster":
+            from orders.models import BoosterApproval
+
             user.groups.add(Group.objects.get_or_create(name="boosters")[0])
+            # Like every booster from before Valorant: they may claim any League of Legends order.
+            BoosterApproval.objects.create(booster=user, game="lol", max_tier="challenger")
         elif role == "manager":
             user.groups.add(Group.objects.get_or_create(name="managers")[0])
         EmailAddress.objects.create(user=user, email=user.email, primary=True, verified=verified)

@@ -45,13 +45,13 @@ from PIL import Image
 
 from accounts.models import Preferences
 from orders import services as order_services
-from orders.models import Order, OrderEvent, ProofScreenshot
+from orders.models import BoosterApproval, Order, OrderEvent, ProofScreenshot
 from realtime import auth
 from realtime.consumers import resync_frame
 from realtime.models import TokenRevocation
 from rooms import selectors as room_selectors
 from rooms import services as room_services
-from rooms.models import Message, ReadState, Room, RoomInvite
+from rooms.models import Message, Reaction, ReadState, Room, RoomChange, RoomInvite
 from tests.conftest import session_headers
 from uploads.validation import validate_upload
 
@@ -86,7 +86,7 @@ SOCKET_SETTLE_SECONDS = 0.5
 @dataclass
 class World:
     users: dict[str, User | None]
-    order: Order  # customer's, in progress, booster reassigned from `removed`
+    order: Order  # customer's, in progress at its goal, booster reassigned from `removed`
     open_order: Order  # customer's, pending: on every booster's claim list
     group: Room  # admin room_admin, member other_customer; `removed` was removed
     staff_room: Room
@@ -105,9 +105,11 @@ class World:
             order=self.order.pk,
             open_order=self.open_order.pk,
             before=self.group_message.pk + 1,
+            message=self.group_message.pk,
             attachment=self.attachment.pk if self.attachment else None,
             proof=self.proof.pk if self.proof else None,
             target=PRIVATE_TARGET,
+            booster=self.users["booster"].pk,
             invite=self.invite,
         )
 
@@ -133,12 +135,18 @@ def build_world(*, with_files: bool) -> World:
     users: dict[str, User | None] = {role: make_person(role, kinds.get(role, role)) for role in SIGNED_IN}
     users["anonymous"] = None
     customer, booster, manager = users["customer"], users["booster"], users["manager"]
+    for role in BOOSTERS:  # each may claim every League of Legends order
+        order_services.booster_approval_set(booster=users[role], game="lol", max_tier="challenger", by=users["admin"])
     order = order_services.order_create(
         customer=customer, current_rank="silver", current_division=2, desired_rank="gold", desired_division=4
     )
     order = order_services.order_assign(order=order, booster=users["removed"], by=manager)
     order = order_services.order_assign(order=order, booster=booster, by=manager)
     order = order_services.order_status_set(order=order, status=Order.Status.IN_PROGRESS, by=booster)
+    # At the goal, so its booster may mark it complete (progress may still be reported below it).
+    order = order_services.order_progress_update(
+        order=order, booster=booster, reached_rank="gold", reached_division=4, reached_points=0
+    )
     open_order = order_services.order_create(
         customer=customer, current_rank="iron", current_division=1, desired_rank="bronze", desired_division=2
     )
@@ -149,6 +157,8 @@ def build_world(*, with_files: bool) -> World:
         room=group, by=users["room_admin"], title="Squad", retention_days=None, remove_user_ids=[users["removed"].pk]
     )
     group_message = room_services.message_post(room=group, author=users["room_admin"], body="welcome")
+    # Edited once, so it has an earlier version to show.
+    group_message = room_services.message_edit(message=group_message, by=users["room_admin"], body="welcome, all")
     order = Order.objects.select_related("staff_room", "booster_room").get(pk=order.pk)
     attachment = proof = None
     if with_files:
@@ -187,16 +197,19 @@ def isolated_services() -> dict[str, Any]:
 def state() -> tuple:
     """Everything a request could change; a refused request changes none of it."""
     return (
-        list(Message.objects.order_by("pk").values_list("pk", "room_id", "body")),
+        list(Message.objects.order_by("pk").values_list("pk", "room_id", "body", "deleted_at")),
+        list(Reaction.objects.order_by("pk").values_list("message_id", "user_id", "emoji")),
+        RoomChange.objects.count(),
         list(Room.objects.order_by("pk").values_list("pk", "name", "title", "admin_id")),
         sorted(Room.members.through.objects.values_list("room_id", "user_id")),
         list(
             Order.objects.order_by("pk").values_list(
-                "pk", "status", "booster_id", "reached_rank", "reached_division", "reached_lp"
+                "pk", "status", "booster_id", "reached_rank", "reached_division", "reached_points"
             )
         ),
         OrderEvent.objects.count(),
         ProofScreenshot.objects.count(),
+        sorted(BoosterApproval.objects.values_list("booster_id", "game", "max_tier")),
         list(TokenRevocation.objects.values_list("user_id", flat=True)),
         list(RoomInvite.objects.order_by("pk").values_list("pk", "revoked_at", "expires_at")),
         sorted(ReadState.objects.values_list("user_id", "room_id", "last_read_id", "muted")),
@@ -216,6 +229,14 @@ HTTP_TABLE = [
     ("order booster room page",  "GET",  "/chat/{booster_room}/",                      ORDER),
     ("older messages",           "GET",  "/chat/older/{group}/?before={before}",       GROUP),
     ("fallback send",            "POST", "/chat/{group}/messages/",                    GROUP),
+    ("fallback reply",           "POST", "/chat/{group}/messages/",                    GROUP),
+    ("fallback edit",            "POST", "/chat/{group}/messages/",                    {"room_admin"}),
+    ("fallback delete",          "POST", "/chat/{group}/messages/",                    {"room_admin"}),
+    ("fallback react",           "POST", "/chat/{group}/messages/",                    GROUP),
+    ("room page at a message",   "GET",  "/chat/{group}/?around={message}",            GROUP),
+    ("earlier versions",         "GET",  "/chat/{group}/messages/{message}/versions/", {"room_admin"}),
+    ("search everywhere",        "GET",  "/chat/search/?q=welcome",                    SIGNED_IN),
+    ("search in the group",      "GET",  "/chat/search/?q=welcome&room={group}",       GROUP),
     ("upload",                   "POST", "/chat/upload/{group}/",                      GROUP),
     ("edit page",                "GET",  "/chat/{group}/edit/",                        {"room_admin"}),
     ("edit",                     "POST", "/chat/{group}/edit/",                        {"room_admin"}),
@@ -253,6 +274,9 @@ HTTP_TABLE = [
     ("proof file",               "GET",  "/orders/{order}/proofs/{proof}/",            ORDER),
     ("proof thumbnail",          "GET",  "/orders/{order}/proofs/{proof}/thumbnail/",  ORDER),
     ("dashboard",                "GET",  "/dashboard/",                                SIGNED_IN),
+    ("my orders",                "GET",  "/orders/",                                   SIGNED_IN),
+    ("booster approvals page",   "GET",  "/staff/boosters/",                           STAFF),
+    ("booster approvals",        "POST", "/staff/boosters/{booster}/",                 STAFF),
     ("new order",                "POST", "/orders/new/",                               CUSTOMERS),
     ("price preview",            "GET",  "/orders/price/?desired_rank=gold",           SIGNED_IN),
     ("realtime test",            "GET",  "/realtime/test/",                            {"admin"}),
@@ -262,6 +286,11 @@ HTTP_TABLE = [
     ("room messages API after",  "GET",  "/api/rooms/{group}/messages/?after=0",       GROUP),
     ("order room messages API",  "GET",  "/api/rooms/{booster_room}/messages/",        ORDER),
     ("room messages API send",   "POST", "/api/rooms/{group}/messages/",               GROUP),
+    ("room changes API",         "GET",  "/api/rooms/{group}/changes/?after=0",        GROUP),
+    ("message edit API",         "PATCH", "/api/rooms/{group}/messages/{message}/",    {"room_admin"}),
+    ("message delete API",       "DELETE", "/api/rooms/{group}/messages/{message}/",   {"room_admin"}),
+    ("reaction API",             "POST", "/api/rooms/{group}/messages/{message}/reactions/", GROUP),
+    ("public chat changes API",  "GET",  "/api/chat/changes/",                         SIGNED_IN),
     ("public chat API",          "GET",  "/api/chat/messages/",                        SIGNED_IN),
     ("public chat API send",     "POST", "/api/chat/messages/",                        SIGNED_IN),
     ("log out everywhere",       "POST", "/api/token/revoke/",                         SIGNED_IN),
@@ -304,6 +333,16 @@ def order_is(attr: str, **expected) -> Done:
     return check
 
 
+def message_now(w: World) -> Message:
+    return Message.objects.get(pk=w.group_message.pk)
+
+
+def found_welcome(w: World, user: User, response) -> bool:
+    # Everyone may search; only the group's members find its message.
+    shown = f"around={w.group_message.pk}" in response.content.decode()
+    return shown == w.group.members.filter(pk=user.pk).exists()
+
+
 def private_room_opened(w: World, user: User, response) -> bool:
     target = w.users[PRIVATE_TARGET]
     return response["Location"] == f"/chat/{room_services.private_room_name(user, target)}/"
@@ -317,13 +356,53 @@ def png_upload(name: str) -> Callable[[World, str], dict]:
     return lambda w, role: {"body": "matrix file", "file": SimpleUploadedFile(name, png_bytes())}
 
 
-NEW_ORDER = {"current_rank": "gold", "current_division": "3", "current_lp": "0", "desired_rank": "platinum"}
+NEW_ORDER = {"current_rank": "gold", "current_division": "3", "current_points": "0", "desired_rank": "platinum"}
 REDIRECT = (302,)
 
 # Rows not listed answer 200 to allowed roles and 403/404 to the others.
 SUCCESS = {
     "fallback send": Success(REDIRECT, posted_in("group"), message_body),
     "upload": Success(REDIRECT, posted_in("group", with_file=True), png_upload("up.png")),
+    "fallback reply": Success(
+        REDIRECT,
+        lambda w, user, r: Message.objects.filter(author=user, reply_to=w.group_message).exists(),
+        lambda w, role: {"body": f"matrix reply from {role}", "reply_to": str(w.group_message.pk)},
+    ),
+    # Someone else's message: back to the room with the reason, nothing changed.
+    "fallback edit": Success(
+        REDIRECT,
+        lambda w, user, r: message_now(w).body == "matrix edit",
+        lambda w, role: {"type": "edit", "message": str(w.group_message.pk), "body": "matrix edit"},
+        refused=(302, 404),
+    ),
+    "fallback delete": Success(
+        REDIRECT,
+        lambda w, user, r: message_now(w).is_deleted,
+        lambda w, role: {"type": "delete", "message": str(w.group_message.pk)},
+        refused=(302, 404),
+    ),
+    "fallback react": Success(
+        REDIRECT,
+        lambda w, user, r: Reaction.objects.filter(message=w.group_message, user=user, emoji="👍").exists(),
+        lambda w, role: {"type": "react", "message": str(w.group_message.pk), "emoji": "👍", "on": "true"},
+    ),
+    "room page at a message": Success(
+        done=lambda w, user, r: f'id="message-{w.group_message.pk}"' in r.content.decode()
+    ),
+    "earlier versions": Success(done=lambda w, user, r: "welcome" in r.content.decode()),
+    "message edit API": Success(
+        done=lambda w, user, r: message_now(w).body == "matrix edit", data=lambda w, role: {"body": "matrix edit"}
+    ),
+    "message delete API": Success(done=lambda w, user, r: message_now(w).is_deleted),
+    "reaction API": Success(
+        done=lambda w, user, r: Reaction.objects.filter(message=w.group_message, user=user).exists(),
+        data=lambda w, role: {"emoji": "👍", "on": True},
+    ),
+    "search everywhere": Success(done=found_welcome),
+    "search in the group": Success(done=found_welcome),
+    "room changes API": Success(
+        done=lambda w, user, r: w.group_message.pk in {c["message_id"] for c in r.json()["changes"]}
+    ),
     "edit": Success(
         REDIRECT,
         lambda w, user, r: Room.objects.get(pk=w.group.pk).title == "Renamed",
@@ -365,8 +444,8 @@ SUCCESS = {
     "status": Success(REDIRECT, order_is("order", status=Order.Status.PAUSED), lambda w, role: {"status": "paused"}),
     "progress": Success(
         REDIRECT,
-        order_is("order", reached_rank="silver", reached_division=1, reached_lp=50),
-        lambda w, role: {"reached_rank": "silver", "reached_division": "1", "reached_lp": "50"},
+        order_is("order", reached_rank="silver", reached_division=1, reached_points=50),
+        lambda w, role: {"reached_rank": "silver", "reached_division": "1", "reached_points": "50"},
     ),
     "complete": Success(REDIRECT, order_is("order", status=Order.Status.COMPLETED)),
     "cancel (in progress)": Success(REDIRECT, order_is("order", status=Order.Status.CANCELLED)),
@@ -382,6 +461,13 @@ SUCCESS = {
         REDIRECT,
         lambda w, user, r: Order.objects.filter(customer=user, current_rank="gold").exists(),
         lambda w, role: {**NEW_ORDER, "desired_division": "4"},
+    ),
+    # Staff are sent to the dashboard, which lists every order.
+    "my orders": Success((200, 302)),
+    "booster approvals": Success(
+        REDIRECT,
+        lambda w, user, r: BoosterApproval.objects.filter(booster=w.users["booster"], game="valorant").exists(),
+        lambda w, role: {"valorant": "diamond"},
     ),
     "realtime test": Success(refused_is_login=True),
     "room messages API send": Success((201,), posted_in("group"), message_body),
@@ -458,7 +544,8 @@ def http_outcome(world: World, row: Http, role: str, transport: str) -> str:
     if row.method == "GET":
         response = client.get(path, headers=headers)
     elif row.api:
-        response = client.post(path, json.dumps(data), content_type="application/json", headers=headers)
+        send = {"POST": client.post, "PATCH": client.patch, "DELETE": client.delete}[row.method]
+        response = send(path, json.dumps(data), content_type="application/json", headers=headers)
     else:
         response = client.post(path, data, headers=headers)
     location = response.get("Location", "")
@@ -711,3 +798,80 @@ async def test_access_changes_reach_open_sockets(change, transport, settings):
         assert not wrong, "\n".join(wrong)
     finally:
         await asyncio.gather(*(socket.disconnect() for socket in opened))
+
+
+# CHAT FRAMES: what each reader of a room may do to its messages over the socket.
+
+# fmt: off
+TARGET = "target"  # the id of a message made by the row's author just before the frame
+FRAME_TABLE = [
+    # frame, socket room, target's author, frame, allowed roles
+    ("post", "group", "room_admin", {"body": "matrix frame"}, GROUP),
+    ("reply", "group", "room_admin", {"body": "matrix reply", "reply_to": TARGET}, GROUP),
+    ("edit", "group", "room_admin", {"type": "edit", "message": TARGET, "body": "matrix edit"}, {"room_admin"}),
+    ("delete", "group", "room_admin", {"type": "delete", "message": TARGET}, {"room_admin"}),
+    ("react", "group", "room_admin", {"type": "react", "message": TARGET, "emoji": "👍", "on": True}, GROUP),
+    ("resume", "group", "room_admin", {"type": "resume", "seq": 0}, GROUP),
+    # Staff may delete any message of a room they can read; nobody edits another's.
+    ("staff delete", "booster_room", "booster", {"type": "delete", "message": TARGET}, {"booster"} | STAFF),
+    ("staff edit", "booster_room", "booster", {"type": "edit", "message": TARGET, "body": "matrix edit"}, {"booster"}),
+]
+# fmt: on
+FRAME_READERS = {"group": GROUP, "booster_room": ORDER}
+
+
+def frame_effect(kind: str, target: Message, user: User) -> bool:
+    current = Message.objects.get(pk=target.pk)
+    return {
+        "post": lambda: Message.objects.filter(author=user, body="matrix frame").exists(),
+        "reply": lambda: Message.objects.filter(author=user, reply_to=target).exists(),
+        "edit": lambda: current.body == "matrix edit",
+        "staff edit": lambda: current.body == "matrix edit",
+        "delete": lambda: current.is_deleted,
+        "staff delete": lambda: current.is_deleted,
+        "react": lambda: Reaction.objects.filter(message=target, user=user).exists(),
+        "resume": lambda: True,
+    }[kind]()
+
+
+async def frame_outcome(world: World, kind: str, room: str, author: str, frame: dict, role: str) -> str:
+    from config.asgi import application
+
+    def make_target():
+        return room_services.message_post(room=getattr(world, room), author=world.users[author], body=f"target {kind}")
+
+    target = await database_sync_to_async(make_target)()
+    frame = {key: target.pk if value == TARGET else value for key, value in frame.items()}
+    user = world.users[role]
+    headers = await database_sync_to_async(session_headers)(user)
+    socket = WebsocketCommunicator(application, world.fill(f"/ws/chatroom/{{{room}}}/"), headers=headers)
+    connected, _ = await socket.connect(timeout=15)
+    assert connected
+    try:
+        before = await database_sync_to_async(state)()
+        await socket.send_to(text_data=json.dumps(frame))
+        while True:  # pushes of the change may come before the acknowledgement
+            reply = await socket.receive_from(timeout=5)
+            if 'id="chat-error"' in reply or (kind == "resume" and f'id="message-{target.pk}"' in reply):
+                break
+        if kind == "resume":
+            return "ok"
+        if "data-stored" in reply:
+            done = await database_sync_to_async(frame_effect)(kind, target, user)
+            return "ok" if done else "acknowledged, but no effect"
+        unchanged = await database_sync_to_async(state)() == before
+        return "refused" if unchanged else "refused, but changed data"
+    finally:
+        await socket.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_chat_frames(settings):
+    settings.CHAT_RATE_LIMIT = (10_000, 10)
+    world = await database_sync_to_async(build_world)(with_files=False)
+    got, expected = {}, {}
+    for kind, room, author, frame, allowed in FRAME_TABLE:
+        for role in sorted(FRAME_READERS[room]):
+            got[kind, role] = await frame_outcome(world, kind, room, author, frame, role)
+            expected[kind, role] = "ok" if role in allowed else "refused"
+    assert got == expected

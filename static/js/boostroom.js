@@ -1,9 +1,16 @@
 // Boostroom's only script: what htmx cannot express on its own.
-// - chat sockets resume from the last message shown, every time they open;
-// - the composer gets a client_id (retries are stored once) and falls back to
-//   HTTP while its socket is down;
-// - messages land once, in id order, whatever path they came by;
-// - live cards that are new to a list are inserted (data-upsert-into);
+// - chat sockets resume from the position (data-seq) of the last change the page
+//   applied, every time they open; while a socket is down the page says so and
+//   every chat action goes over HTTP instead;
+// - the composer gets a client_id (retries are stored once) and shows
+//   "sending…" until the server acknowledges it;
+// - messages land once, in id order, whatever path they came by; edits, deletes
+//   and reactions replace them in place;
+// - one reaction picker, one editor and one delete form serve every message;
+// - times read in the viewer's zone ("2 min ago"), messages group by author and
+//   by day, scrolling up loads one page of history and keeps the reading place;
+// - live cards that are new to a list are inserted (data-upsert-into), if
+//   they match its filters;
 // - state pages (dashboards, order pages) re-read themselves when their socket
 //   comes back, since events sent while it was down are gone (data-resync);
 // - a theme chosen in one tab reaches every tab as #theme-state, copied to <html>;
@@ -15,6 +22,7 @@
 (function () {
   "use strict";
 
+  var GROUP_MINUTES = 5;
   var chatSocket = null; // the room page's socket wrapper, once open
 
   function newClientId() {
@@ -22,26 +30,44 @@
     return Date.now().toString(36) + Math.random().toString(36).slice(2);
   }
 
-  function messageIds(list) {
-    return Array.prototype.map.call(list.querySelectorAll(":scope > [data-id]"), function (el) {
-      return Number(el.dataset.id);
-    });
+  function myId() {
+    return document.body.dataset.userId || "";
   }
 
-  function lastMessageId() {
-    var list = document.getElementById("messages");
-    if (!list) return 0;
-    var ids = messageIds(list);
-    return ids.length ? Math.max.apply(null, ids) : 0;
+  function chatSocket() {
+    return document.querySelector("[data-chat-socket]");
+  }
+
+  function socketOpen(socket) {
+    return socket && socket.dataset.state === "open";
+  }
+
+  function currentSeq() {
+    var marker = document.getElementById("chat-seq");
+    return marker ? Number(marker.dataset.seq || 0) : 0;
+  }
+
+  function articles(list) {
+    return Array.prototype.slice.call(list.querySelectorAll(":scope > article[data-id]"));
   }
 
   function nearBottom(list) {
     return list.scrollHeight - list.scrollTop - list.clientHeight < 120;
   }
 
+  function composerForm() {
+    return document.querySelector("[data-composer]");
+  }
+
+  function setStatus(text) {
+    var status = document.getElementById("composer-status");
+    if (status) status.textContent = text;
+  }
+
   function resetComposer(form) {
     form.reset();
     form.querySelector("[name=client_id]").value = newClientId();
+    cancelReply();
   }
 
   function resyncPage() {
@@ -50,13 +76,27 @@
     }
   }
 
+  // SOCKET STATE
+
+  function showConnection(open) {
+    var banner = document.getElementById("connection-status");
+    if (banner) banner.hidden = open;
+  }
+
   document.addEventListener("htmx:wsOpen", function (event) {
     var socket = event.target;
     var reopened = socket.dataset.state === "closed";
     socket.dataset.state = "open";
     if (socket.hasAttribute("data-chat-socket")) {
       chatSocket = event.detail.socketWrapper;
-      event.detail.socketWrapper.send(JSON.stringify({ type: "resume", after: lastMessageId() }));
+      showConnection(true);
+      event.detail.socketWrapper.send(JSON.stringify({ type: "resume", seq: currentSeq() }));
+      // A send that could not leave the browser goes now, with the same client_id.
+      var form = composerForm();
+      if (form && form.dataset.waiting) {
+        delete form.dataset.waiting;
+        form.requestSubmit();
+      }
     } else if (reopened && socket.hasAttribute("data-resync")) {
       resyncPage();
     }
@@ -64,38 +104,89 @@
 
   document.addEventListener("htmx:wsClose", function (event) {
     event.target.dataset.state = "closed";
+    if (event.target.hasAttribute("data-chat-socket")) showConnection(false);
   });
 
+  // SENDING: over the socket when it is open, else the same fields over HTTP.
+
+  var pendingAction = null; // {clientId, kind} of the last edit/delete/reaction sent
+
+  function reactionOn(messageId, emoji) {
+    var article = document.getElementById("message-" + messageId);
+    if (!article) return true;
+    var chip = Array.prototype.find.call(article.querySelectorAll(".reaction"), function (el) {
+      return el.dataset.emoji === emoji;
+    });
+    return !(chip && (" " + chip.dataset.users + " ").indexOf(" " + myId() + " ") >= 0);
+  }
+
   document.addEventListener("htmx:wsConfigSend", function (event) {
-    var form = event.target;
-    if (!form.hasAttribute("data-composer")) return;
-    var clientId = form.querySelector("[name=client_id]");
-    if (!clientId.value) clientId.value = newClientId();
-    event.detail.parameters.client_id = clientId.value;
-    var socket = form.closest("[ws-connect]");
-    if (socket.dataset.state !== "open") {
+    var elt = event.target;
+    var socket = elt.closest("[data-chat-socket]");
+    if (!socket) return;
+    var params = event.detail.parameters;
+    if (params.type === "typing") {
+      if (!socketOpen(socket)) event.preventDefault();
+      return;
+    }
+    if (elt.hasAttribute("data-composer")) {
+      var clientId = elt.querySelector("[name=client_id]");
+      if (!clientId.value) clientId.value = newClientId();
+      params.client_id = clientId.value;
+      setStatus("Sending…");
+    } else {
+      if (params.type === "react") {
+        var picker = elt.closest("#reaction-picker");
+        if (picker) {
+          params.message = Number(picker.dataset.message);
+          closePicker();
+        }
+        params.on = reactionOn(params.message, params.emoji);
+      }
+      params.client_id = newClientId();
+      pendingAction = { clientId: params.client_id, kind: params.type };
+    }
+    if (!socketOpen(socket)) {
       event.preventDefault();
       if (event.detail.triggeringEvent) event.detail.triggeringEvent.preventDefault();
-      var values = Object.assign({}, event.detail.parameters, { after: lastMessageId() });
-      htmx.ajax("POST", socket.dataset.fallbackUrl, { source: form, values: values, swap: "none" });
+      var values = Object.assign({}, params, { seq: currentSeq() });
+      htmx.ajax("POST", socket.dataset.fallbackUrl, { source: elt, values: values, swap: "none" });
     }
   });
 
-  // The composer empties only when the server says this send is stored
-  // (data-stored carries its client_id); on any error the text stays, and a
-  // retry reuses the client_id, so it is stored at most once.
-  document.addEventListener("htmx:oobAfterSwap", function () {
-    var ack = document.getElementById("chat-error");
-    var form = document.querySelector("[data-composer]");
-    if (!ack || !form || !ack.dataset.stored) return;
-    if (ack.dataset.stored === form.querySelector("[name=client_id]").value) resetComposer(form);
+  // Acknowledgements: data-stored carries the client_id of a stored send. The
+  // composer empties only then; on any error the text stays, and a retry reuses
+  // the client_id, so it is stored at most once.
+  document.addEventListener("htmx:oobAfterSwap", function (event) {
+    if (!event.target || event.target.id !== "chat-error") return;
+    var ack = event.target;
+    var form = composerForm();
+    var stored = ack.dataset.stored;
+    if (stored === undefined) {
+      // An error: nothing is being sent any more; show it where the user acted.
+      setStatus("");
+      var editor = document.getElementById("message-editor");
+      if (editor && !editor.hidden && pendingAction && pendingAction.kind === "edit") {
+        editor.querySelector(".edit-error").textContent = ack.textContent;
+      }
+      return;
+    }
+    if (form && stored === form.querySelector("[name=client_id]").value) {
+      resetComposer(form);
+      setStatus("");
+    }
+    if (pendingAction && stored === pendingAction.clientId) {
+      if (pendingAction.kind === "edit") closeEditor();
+      pendingAction = null;
+    }
     ack.dataset.stored = "";
   });
 
-  // A 400 from the fallback carries the reason (an out-of-band #chat-error).
+  // A 400/403 from the fallback carries the reason (an out-of-band #chat-error).
   document.addEventListener("htmx:beforeSwap", function (event) {
     var source = event.detail.elt;
-    if (source && source.hasAttribute && source.hasAttribute("data-composer") && event.detail.xhr.status === 400) {
+    var status = event.detail.xhr.status;
+    if (source && source.closest && source.closest("[data-chat-socket]") && (status === 400 || status === 403)) {
       event.detail.shouldSwap = true;
       event.detail.isError = false;
     }
@@ -104,8 +195,17 @@
   function fallbackFailed(event) {
     var source = event.detail && event.detail.elt;
     var error = document.getElementById("chat-error");
-    if (!source || !source.hasAttribute("data-composer") || !error) return;
-    if (event.detail.xhr && event.detail.xhr.status === 400) return; // shown by its own fragment
+    if (!source || !source.closest || !source.closest("[data-chat-socket]") || !error) return;
+    var status = event.detail.xhr && event.detail.xhr.status;
+    if (status === 400 || status === 403) return; // shown by its own fragment
+    if (source.closest("#older-sentinel") || source.matches(".msg-act")) return;
+    if (event.type === "htmx:sendError" && source.hasAttribute("data-composer")) {
+      // The server is out of reach: the message waits, still "sending…", and
+      // goes as soon as the socket is back.
+      source.dataset.waiting = "1";
+      return;
+    }
+    setStatus("");
     error.textContent = "Your message could not be sent right now. Please try again.";
   }
   document.addEventListener("htmx:responseError", fallbackFailed);
@@ -113,27 +213,39 @@
 
   document.addEventListener("keydown", function (event) {
     var target = event.target;
-    if (target.id === "composer-body" && event.key === "Enter" && !event.shiftKey) {
+    if ((target.id === "composer-body" || target.id === "message-editor-body") && event.key === "Enter" && !event.shiftKey) {
       event.preventDefault();
       target.form.requestSubmit();
+    } else if (target.id === "message-editor-body" && event.key === "Escape") {
+      closeEditor();
     }
   });
 
-  // Messages: drop ones already shown, put late ones in id order.
+  // MESSAGES ARRIVING: drop ones already shown, put late ones in id order.
+
   document.addEventListener("htmx:oobBeforeSwap", function (event) {
     var target = event.detail.target;
-    if (!target || target.id !== "messages") return;
+    if (!target) return;
+    if (target.id === "chat-seq") {
+      // Positions only move forward, whatever order frames were applied in.
+      var incoming = event.detail.fragment.querySelector("#chat-seq");
+      if (incoming && Number(incoming.dataset.seq) < currentSeq()) event.detail.shouldSwap = false;
+      return;
+    }
+    var list = document.getElementById("messages");
+    if (list && list.contains(target) && !list.dataset.stick) list.dataset.stick = nearBottom(list) ? "1" : "0";
+    if (target.id !== "messages") return;
     var fragment = event.detail.fragment;
-    target.dataset.stick = nearBottom(target) ? "1" : "";
     Array.prototype.slice.call(fragment.children || fragment.childNodes).forEach(function (child) {
       if (!child.dataset || !child.dataset.id) return;
       if (document.getElementById(child.id)) {
         child.remove();
         return;
       }
+      clearTypingOf(child.dataset.author);
       if (target.dataset.stick !== "1" && Number(child.dataset.author) !== me) newBelow += 1;
       var id = Number(child.dataset.id);
-      var later = Array.prototype.find.call(target.querySelectorAll(":scope > [data-id]"), function (el) {
+      var later = articles(target).find(function (el) {
         return Number(el.dataset.id) > id;
       });
       if (later) {
@@ -145,11 +257,35 @@
     if (empty) empty.remove();
   });
 
+  // A typing note ends when that user's message arrives.
+  function clearTypingOf(authorId) {
+    var indicator = document.getElementById("typing-indicator");
+    if (indicator && authorId && indicator.dataset.typingUser === authorId) {
+      indicator.removeAttribute("data-typing-user");
+      indicator.textContent = "";
+    }
+  }
+
+  // Replies quoting a message follow what happened to it.
+  function updateQuotes(article) {
+    var quotes = document.querySelectorAll('.reply-quote[data-reply-to="' + article.dataset.id + '"] .reply-excerpt');
+    var body = article.querySelector(".msg-body");
+    Array.prototype.forEach.call(quotes, function (excerpt) {
+      if (article.hasAttribute("data-deleted")) excerpt.textContent = "message deleted";
+      else if (body) excerpt.textContent = body.textContent.trim().slice(0, 120);
+    });
+  }
+
   document.addEventListener("htmx:oobAfterSwap", function (event) {
     var signal = document.getElementById("resync-signal");
     if (signal && signal.hasAttribute("data-resync-now")) {
       signal.removeAttribute("data-resync-now");
       resyncPage();
+    }
+    var swapped = event.target;
+    if (swapped && swapped.matches && swapped.matches("#messages > article[data-id]")) {
+      updateQuotes(swapped);
+      if (pendingAction && pendingAction.kind === "edit" && editorFor() === swapped.dataset.id) placeEditor(swapped);
     }
     var list = document.getElementById("messages");
     if (list && event.detail.target && event.detail.target.id === "messages") {
@@ -159,11 +295,235 @@
     }
   });
 
+  // After every frame or response that may have touched the list (appends fire
+  // no oobAfterSwap of their own).
+  function refreshList() {
+    var list = document.getElementById("messages");
+    if (!list || !list.dataset.stick) return;
+    decorate(list);
+    if (list.dataset.stick === "1") list.scrollTop = list.scrollHeight;
+    showNewBelow();
+    renderReceipts();
+    delete list.dataset.stick;
+  }
+  document.addEventListener("htmx:wsAfterMessage", refreshList);
+  document.addEventListener("htmx:afterRequest", refreshList);
+
+  // READING: times in the viewer's zone, groups by author, a separator per day.
+
+  function dayKey(date) {
+    return date.getFullYear() + "-" + (date.getMonth() + 1) + "-" + date.getDate();
+  }
+
+  function dayLabel(date) {
+    var today = new Date();
+    var yesterday = new Date(today.getFullYear(), today.getMonth(), today.getDate() - 1);
+    if (dayKey(date) === dayKey(today)) return "Today";
+    if (dayKey(date) === dayKey(yesterday)) return "Yesterday";
+    return date.toLocaleDateString(undefined, { weekday: "long", year: "numeric", month: "long", day: "numeric" });
+  }
+
+  function relativeTime(date, now) {
+    var seconds = Math.round((now - date) / 1000);
+    if (seconds < 45) return "just now";
+    var minutes = Math.round(seconds / 60);
+    if (minutes < 60) return minutes + " min ago";
+    return date.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" });
+  }
+
+  function showTimes(root) {
+    var now = new Date();
+    var socket = chatSocket();
+    var windowSeconds = socket ? Number(socket.dataset.editWindow || 0) : 0;
+    Array.prototype.forEach.call(root.querySelectorAll("time[datetime]"), function (el) {
+      var date = new Date(el.getAttribute("datetime"));
+      if (isNaN(date)) return;
+      el.textContent = el.closest(".msg-versions") ? date.toLocaleString() : relativeTime(date, now);
+      el.title = date.toLocaleString(undefined, { dateStyle: "full", timeStyle: "long" });
+      var article = el.closest("article[data-id]");
+      if (article && windowSeconds && now - date > windowSeconds * 1000) article.classList.add("msg-edit-closed");
+    });
+  }
+
+  function decorate(list) {
+    Array.prototype.forEach.call(list.querySelectorAll(":scope > .date-sep"), function (el) {
+      el.remove();
+    });
+    var previous = null;
+    articles(list).forEach(function (article) {
+      var time = article.querySelector(".msg-time");
+      var date = time ? new Date(time.getAttribute("datetime")) : null;
+      var prevDate = previous && previous.date;
+      if (date && (!prevDate || dayKey(date) !== dayKey(prevDate))) {
+        var separator = document.createElement("div");
+        separator.className = "date-sep";
+        separator.setAttribute("role", "separator");
+        separator.textContent = dayLabel(date);
+        list.insertBefore(separator, article);
+        prevDate = null;
+      }
+      var grouped = previous && prevDate && previous.article.dataset.author === article.dataset.author &&
+        date - prevDate < GROUP_MINUTES * 60 * 1000;
+      article.classList.toggle("msg-cont", Boolean(grouped));
+      previous = { article: article, date: date };
+    });
+    showTimes(list);
+  }
+
+  setInterval(function () {
+    var list = document.getElementById("messages");
+    if (list) showTimes(list);
+  }, 30 * 1000);
+
+  // HISTORY: one page per scroll to the top, and the reading place kept.
+
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var source = event.detail.elt;
+    if (!source || source.id !== "older-sentinel") return;
+    var list = document.getElementById("messages");
+    list.dataset.fromBottom = String(list.scrollHeight - list.scrollTop);
+  });
+
+  document.addEventListener("htmx:afterSettle", function (event) {
+    var list = document.getElementById("messages");
+    if (!list || list.dataset.fromBottom === undefined || !list.contains(event.target) && event.target !== list) return;
+    decorate(list);
+    list.scrollTop = list.scrollHeight - Number(list.dataset.fromBottom);
+    delete list.dataset.fromBottom;
+  });
+
+  // ACTIONS ON A MESSAGE
+
+  function articleOf(element) {
+    return element.closest("#messages > article[data-id]");
+  }
+
+  function cancelReply() {
+    var bar = document.getElementById("reply-bar");
+    var form = composerForm();
+    if (bar) bar.hidden = true;
+    if (form && form.querySelector("[name=reply_to]")) form.querySelector("[name=reply_to]").value = "";
+  }
+
+  function startReply(article) {
+    var form = composerForm();
+    var bar = document.getElementById("reply-bar");
+    form.querySelector("[name=reply_to]").value = article.dataset.id;
+    document.getElementById("reply-bar-author").textContent = article.querySelector(".msg-author").textContent;
+    var body = article.querySelector(".msg-body");
+    document.getElementById("reply-bar-excerpt").textContent = body ? body.textContent.trim().slice(0, 80) : "";
+    bar.hidden = false;
+    form.querySelector("textarea").focus();
+  }
+
+  function editorFor() {
+    var editor = document.getElementById("message-editor");
+    return editor && !editor.hidden ? editor.querySelector("[name=message]").value : null;
+  }
+
+  function placeEditor(article) {
+    var editor = document.getElementById("message-editor");
+    article.after(editor);
+  }
+
+  function startEdit(article) {
+    var editor = document.getElementById("message-editor");
+    editor.querySelector("[name=message]").value = article.dataset.id;
+    editor.querySelector("textarea").value = article.dataset.body || "";
+    editor.querySelector(".edit-error").textContent = "";
+    placeEditor(article);
+    editor.hidden = false;
+    editor.querySelector("textarea").focus();
+  }
+
+  function closeEditor() {
+    var editor = document.getElementById("message-editor");
+    var home = document.getElementById("chat-tools");
+    if (!editor) return;
+    editor.hidden = true;
+    editor.querySelector("[name=message]").value = "";
+    if (home) home.appendChild(editor);
+  }
+
+  function openPicker(article, button) {
+    var picker = document.getElementById("reaction-picker");
+    picker.dataset.message = article.dataset.id;
+    article.after(picker);
+    picker.hidden = false;
+    var first = picker.querySelector("button");
+    if (first) first.focus();
+    button.setAttribute("aria-expanded", "true");
+  }
+
+  function closePicker() {
+    var picker = document.getElementById("reaction-picker");
+    var home = document.getElementById("chat-tools");
+    if (!picker || picker.hidden) return;
+    picker.hidden = true;
+    if (home) home.appendChild(picker);
+  }
+
+  function jumpTo(id) {
+    var target = document.getElementById("message-" + id);
+    if (!target) return false;
+    target.scrollIntoView({ block: "center" });
+    target.classList.remove("msg-highlight");
+    void target.offsetWidth; // restart the highlight animation
+    target.classList.add("msg-highlight");
+    return true;
+  }
+
+  document.addEventListener("click", function (event) {
+    var quote = event.target.closest(".reply-quote");
+    if (quote) {
+      // In the page: jump there. Not loaded: the link opens the room at it.
+      if (jumpTo(quote.dataset.replyTo)) event.preventDefault();
+      return;
+    }
+    var button = event.target.closest("[data-act]");
+    if (!button) {
+      if (!event.target.closest("#reaction-picker")) closePicker();
+      return;
+    }
+    var act = button.dataset.act;
+    var article = articleOf(button);
+    if (act === "cancel-reply") return cancelReply();
+    if (act === "cancel-edit") return closeEditor();
+    if (!article) return;
+    if (act === "reply") startReply(article);
+    else if (act === "edit") startEdit(article);
+    else if (act === "react") openPicker(article, button);
+    else if (act === "delete") {
+      var question = "Delete this message for everyone?";
+      var go = function () {
+        var deleter = document.getElementById("message-deleter");
+        deleter.querySelector("[name=message]").value = article.dataset.id;
+        deleter.requestSubmit();
+      };
+      if (!messageBox(question, { title: "Please confirm", cancel: true }, go) && window.confirm(question)) go();
+    }
+  });
+
+  document.addEventListener("keydown", function (event) {
+    if (event.key === "Escape") closePicker();
+  });
+
+  // OTHER PAGES
+
   // A live card for an item the page does not show yet goes to its list.
+  // A list filtered by game or status takes only new cards that match; one
+  // narrowed by a search takes none (the server decides what matches).
+  function listAccepts(list, card) {
+    var game = list.dataset.gameFilter;
+    var status = list.dataset.statusFilter;
+    if (list.dataset.search) return false;
+    return (!game || card.dataset.game === game) && (!status || card.dataset.status === status);
+  }
+
   function upsert(element) {
     var into = element && element.getAttribute("data-upsert-into");
     var list = into && document.querySelector(into);
-    if (!list) return;
+    if (!list || !listAccepts(list, element)) return;
     var clone = element.cloneNode(true);
     clone.removeAttribute("hx-swap-oob");
     var existing = clone.id && list.querySelector("#" + CSS.escape(clone.id));
@@ -624,7 +984,11 @@
 
   document.addEventListener("DOMContentLoaded", function () {
     var list = document.getElementById("messages");
-    if (list) list.scrollTop = list.scrollHeight;
+    if (list) {
+      decorate(list);
+      var wanted = /^#message-(\d+)$/.exec(window.location.hash);
+      if (!(wanted && jumpTo(wanted[1]))) list.scrollTop = list.scrollHeight;
+    }
     var composer = document.querySelector("[data-composer] [name=client_id]");
     if (composer) composer.value = newClientId();
     startReading();

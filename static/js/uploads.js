@@ -1,5 +1,7 @@
 // Chat file uploads (templates/rooms/upload_form.html): a progress bar while the
 // file goes up, the server's error text when it is refused, a clean form after.
+// Files dropped onto the room or pasted into it go up one after another through
+// the same form.
 // Lives in a file because the CSP forbids inline script and htmx runs with
 // allowEval off (no hx-on).
 (function () {
@@ -44,6 +46,70 @@
     if (!form) return;
     progressBar(form).hidden = true;
     if (event.detail.successful) form.reset();
+    sending = false;
+    sendNext();
+  });
+
+  // Drag and drop, paste: a queue, so several files each get the progress bar.
+  var queue = [];
+  var sending = false;
+
+  function sendNext() {
+    var form = document.querySelector("[data-upload-form]");
+    if (sending || !form || !queue.length) return;
+    var input = form.querySelector("input[type=file]");
+    var transfer = new DataTransfer();
+    transfer.items.add(queue.shift());
+    input.files = transfer.files;
+    input.dispatchEvent(new Event("change", { bubbles: true }));
+    if (!input.checkValidity()) {
+      form.querySelector("#upload-status").textContent = input.files[0].name + ": " + input.validationMessage;
+      form.reset();
+      return sendNext();
+    }
+    sending = true;
+    form.requestSubmit();
+  }
+
+  function enqueue(files) {
+    if (!files || !files.length || !document.querySelector("[data-upload-form]")) return false;
+    Array.prototype.forEach.call(files, function (file) {
+      queue.push(file);
+    });
+    sendNext();
+    return true;
+  }
+
+  function dropZone(event) {
+    var zone = event.target.closest && event.target.closest("[data-chat-socket]");
+    var types = event.dataTransfer && event.dataTransfer.types;
+    return zone && types && Array.prototype.indexOf.call(types, "Files") >= 0 ? zone : null;
+  }
+
+  document.addEventListener("dragover", function (event) {
+    var zone = dropZone(event);
+    if (!zone) return;
+    event.preventDefault();
+    zone.classList.add("drop-target");
+  });
+
+  document.addEventListener("dragleave", function (event) {
+    var zone = dropZone(event);
+    if (zone && !zone.contains(event.relatedTarget)) zone.classList.remove("drop-target");
+  });
+
+  document.addEventListener("drop", function (event) {
+    var zone = dropZone(event);
+    if (!zone) return;
+    event.preventDefault();
+    zone.classList.remove("drop-target");
+    enqueue(event.dataTransfer.files);
+  });
+
+  document.addEventListener("paste", function (event) {
+    if (!event.target.closest || !event.target.closest("[data-chat-socket]")) return;
+    var files = event.clipboardData && event.clipboardData.files;
+    if (files && files.length && enqueue(files)) event.preventDefault();
   });
 
   // Save a round trip (and the bandwidth) for files the server would refuse on size.

@@ -18,6 +18,8 @@ def users(*, specs: list[dict], password: str) -> dict[str, int]:
     from allauth.account.models import EmailAddress
     from django.contrib.auth.models import Group, User
 
+    from orders.models import BoosterApproval
+
     made: dict[str, int] = {}
     for spec in specs:
         role = spec.get("role", "customer")
@@ -30,6 +32,9 @@ def users(*, specs: list[dict], password: str) -> dict[str, int]:
         )
         if role == "booster":
             user.groups.add(Group.objects.get(name="boosters"))
+            # What staff approve them for (every League of Legends order unless the spec says).
+            for game, tier in spec.get("approvals", [["lol", "challenger"]]):
+                BoosterApproval.objects.create(booster=user, game=game, max_tier=tier)
         elif role == "manager":
             user.groups.add(Group.objects.get(name="managers"))
         EmailAddress.objects.create(user=user, email=user.email, primary=True, verified=True)
@@ -70,6 +75,7 @@ def order(
     customer: str,
     booster: str | None = None,
     start: bool = False,
+    game: str = "lol",
     current: tuple = ("silver", 4, 0),
     desired: tuple = ("gold", 4),
 ) -> int:
@@ -80,9 +86,10 @@ def order(
 
     made = services.order_create(
         customer=User.objects.get(username=customer),
+        game=game,
         current_rank=current[0],
         current_division=current[1],
-        current_lp=current[2],
+        current_points=current[2],
         desired_rank=desired[0],
         desired_division=desired[1],
     )
@@ -94,7 +101,29 @@ def order(
     return made.pk
 
 
-TASKS = {"users": users, "group": group, "messages": messages, "room_messages": room_messages, "order": order}
+def approve(*, booster: str, approvals: list[list[str]]) -> None:
+    """The games and tiers the booster may claim, instead of the ones they had."""
+    from orders.models import BoosterApproval
+
+    BoosterApproval.objects.filter(booster__username=booster).delete()
+    for game, tier in approvals:
+        BoosterApproval.objects.create(booster_id=_pk(booster), game=game, max_tier=tier)
+
+
+def _pk(username: str) -> int:
+    from django.contrib.auth.models import User
+
+    return User.objects.get(username=username).pk
+
+
+TASKS = {
+    "users": users,
+    "group": group,
+    "messages": messages,
+    "room_messages": room_messages,
+    "order": order,
+    "approve": approve,
+}
 
 
 def main() -> None:

@@ -39,7 +39,7 @@ def test_the_customers_card_and_progress_bar_move_when_the_booster_reports(site,
     form = own.locator("form").filter(has=booster.page.locator("[data-action=progress]"))
     form.locator("[name=reached_rank]").select_option("silver")
     form.locator("[name=reached_division]").select_option("2")
-    form.locator("[name=reached_lp]").fill("50")
+    form.locator("[name=reached_points]").fill("50")
     form.locator("[data-action=progress]").click()
 
     # The booster's own card answers first; the others must follow to the same value.
@@ -113,7 +113,7 @@ def test_an_admin_pause_in_the_django_admin_shows_on_both_dashboards_live(site, 
 
     for card in cards:
         expect(card).to_have_attribute("data-status", "paused")
-        expect(card.locator(".badge")).to_have_text(exact("Paused"))
+        expect(card.locator(".badge[class*=status-]")).to_have_text(exact("Paused"))
     expect(booster.page.locator(f"#order-{order_pk} [data-action=resume]")).to_be_visible()
     expect(customer.page.locator(f"#order-{order_pk} [data-action]")).to_have_count(0)
     # The pushed cards name the other party with a live presence dot.

@@ -48,7 +48,7 @@ def test_screenshots_of_the_main_pages(site, people):
 
     manager = people("manager", password=DEMO_PASSWORD)
     manager.page.goto("/dashboard/")
-    expect(manager.page.locator("#all-orders article.order-card")).to_have_count(5)
+    expect(manager.page.locator("#all-orders article.order-card")).to_have_count(8)
     screenshot(manager.page, "dashboard-staff", full_page=True)
 
     bob.page.goto("/dashboard/")

@@ -19,7 +19,7 @@ Status = Order.Status
 SILVER_II_TO_GOLD_IV = {
     "current_rank": "silver",
     "current_division": 2,
-    "current_lp": 0,
+    "current_points": 0,
     "desired_rank": "gold",
     "desired_division": 4,
 }
@@ -43,6 +43,7 @@ def roles(db) -> None:
 
 @pytest.fixture
 def people(roles, make_user) -> dict[str, Any]:
+    """Both boosters may claim every League of Legends order (and no Valorant one)."""
     return {
         "customer": make_user("cust"),
         "other_customer": make_user("othercust"),
@@ -51,6 +52,10 @@ def people(roles, make_user) -> dict[str, Any]:
         "manager": make_user("mgr", role="manager"),
         "admin": make_user("adm", role="admin"),
     }
+
+
+def approve(booster, game: str, max_tier: str, *, by) -> None:
+    services.booster_approval_set(booster=booster, game=game, max_tier=max_tier, by=by)
 
 
 def place(customer, **overrides: Any) -> Order:
@@ -71,7 +76,18 @@ def drive_to(order: Order, status: str, *, booster, staff) -> Order:
         return order
     if status == Status.PAUSED:
         return services.order_status_set(order=order, status=Status.PAUSED, by=booster)
-    return services.order_complete(order=order, by=booster)
+    return services.order_complete(order=reach_goal(order, booster), by=booster)
+
+
+def reach_goal(order: Order, booster) -> Order:
+    """The booster reports the goal division: what lets them mark the order complete."""
+    return services.order_progress_update(
+        order=order,
+        booster=booster,
+        reached_rank=order.desired_rank,
+        reached_division=order.desired_division,
+        reached_points=0,
+    )
 
 
 def commit_point() -> None:

@@ -16,7 +16,7 @@ from PIL import Image
 from orders import broadcasts, services
 from orders.models import Order
 from tests.conftest import expect_close
-from tests.orders.conftest import Status
+from tests.orders.conftest import Status, reach_goal
 from uploads.validation import validate_upload
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -54,7 +54,7 @@ async def frames(socket, count: int) -> list[str]:
 
 async def report_progress(order: Order, booster, lp: int = 50) -> Order:
     return await db(services.order_progress_update)(
-        order=order, booster=booster, reached_rank="silver", reached_division=1, reached_lp=lp
+        order=order, booster=booster, reached_rank="silver", reached_division=1, reached_points=lp
     )
 
 
@@ -209,17 +209,49 @@ async def test_claim_page_socket_follows_the_claim(socket_for, people, order_in)
     await claimer.disconnect()
 
 
-async def test_reassignment_closes_the_previous_boosters_page(socket_for, people, order_in):
+async def test_the_order_pages_chat_list_gets_the_boosters_room_live(socket_for, client_for, people, order_in):
+    order = await db(order_in)()
+    booster_room = f"/chat/order-{order.pk}-booster/"
+    page = await db(lambda: client_for(people["booster"]).get(f"/orders/{order.pk}/").content.decode())()
+    assert '<section id="order-chats"' in page and booster_room not in page  # there, hidden, for the swap
+    customer = await connected(socket_for, f"/ws/orders/{order.pk}/", people["customer"])
+    claimer = await connected(socket_for, f"/ws/orders/{order.pk}/", people["booster"])
+
+    await db(services.order_claim)(order=order, booster=people["booster"])
+
+    customer_frame = await customer.receive_from(timeout=3)
+    assert '<section id="order-chats" hx-swap-oob="true"' in customer_frame
+    assert booster_room in customer_frame and f"/chat/order-{order.pk}-staff/" in customer_frame
+    claimer_frame = await claimer.receive_from(timeout=3)
+    chats = claimer_frame.split('<section id="order-chats"', 1)[1]
+    assert booster_room in chats and "-staff/" not in chats
+    for socket in (customer, claimer):
+        await socket.disconnect()
+
+
+async def test_reassignment_takes_the_order_and_its_controls_from_the_previous_booster(socket_for, people, order_in):
     order = await db(order_in)(Status.IN_PROGRESS)
-    previous = await connected(socket_for, f"/ws/orders/{order.pk}/", people["booster"])
+    page = await connected(socket_for, f"/ws/orders/{order.pk}/", people["booster"])
+    dashboard = await connected(socket_for, "/ws/orders/", people["booster"])
     await db(services.order_assign)(order=order, booster=people["other_booster"], by=people["manager"])
-    frame = await previous.receive_from(timeout=3)
-    assert 'id="order-notice"' in frame and people["other_booster"].username not in frame
-    assert await previous.receive_output(timeout=3) == {"type": "websocket.close", "code": 4004}
+
+    frame = await page.receive_from(timeout=3)
+    assert 'id="order-notice" hx-swap-oob="true"' in frame and broadcasts.ORDER_GONE in frame
+    # The card and the proof form are replaced: no control of the order is left on the page.
+    assert '<div id="order-main" hx-swap-oob="true"' in frame
+    assert "data-action" not in frame and "<form" not in frame and f"/orders/{order.pk}/" not in frame
+    assert people["other_booster"].username not in frame
+    assert '<section id="order-chats" hx-swap-oob="true"' in frame and "/chat/" not in frame
+    assert await page.receive_output(timeout=3) == {"type": "websocket.close", "code": 4004}
+
+    assert f'hx-swap-oob="delete:#my-orders #order-{order.pk}"' in await dashboard.receive_from(timeout=3)
+    assert await dashboard.receive_nothing(timeout=0.2)
+    await dashboard.disconnect()
 
 
 async def test_completion_pushes_the_payout(socket_for, people, order_in):
     order = await db(order_in)(Status.IN_PROGRESS)
+    await db(reach_goal)(order, people["booster"])
     dashboard = await connected(socket_for, "/ws/orders/", people["booster"])
     await db(services.order_complete)(order=order, by=people["booster"])
     frame = await dashboard.receive_from(timeout=3)
@@ -332,7 +364,7 @@ async def test_shell_save_pushes_after_commit_and_a_rollback_pushes_nothing(
         with transaction.atomic():
             with django_capture_on_commit_callbacks() as callbacks:
                 edited = Order.objects.get(pk=order.pk)
-                edited.reached_lp = lp
+                edited.reached_points = lp
                 edited.save()
                 edited.save()
             assert published == [], "nothing may leave before the commit"

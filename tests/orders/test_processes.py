@@ -40,7 +40,7 @@ from orders import services
 from orders.models import Order
 order = Order.objects.get(pk={pk})
 services.order_progress_update(
-    order=order, booster=User.objects.get(pk={booster}), reached_rank="silver", reached_division=1, reached_lp=50
+    order=order, booster=User.objects.get(pk={booster}), reached_rank="silver", reached_division=1, reached_points=50
 )
 print("changed in process", __import__("os").getpid())
 """

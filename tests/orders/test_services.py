@@ -1,155 +1,40 @@
-"""Order services: pricing, the workflow, who may do what, and what leaves after commit."""
+"""Order services: placing, the workflow, who may do what, and what leaves after commit."""
 
 from __future__ import annotations
 
 import io
-import re
-import runpy
 import threading
 from decimal import Decimal
 from itertools import product
-from pathlib import Path
 
 import pytest
 from django.core import mail
-from django.core.exceptions import ImproperlyConfigured
 from django.db import connection, transaction
 
-from config import settings as settings_module
-from orders import broadcasts, permissions, pricing, ranks, services
+from orders import broadcasts, permissions, services
+from orders.games import ladder
 from orders.models import BoosterTransaction, Order, OrderEvent
 from realtime import groups
 from rooms.models import Room
-from tests.orders.conftest import Status, commit_point, place
+from tests.orders.conftest import Status, commit_point, place, reach_goal
 
 pytestmark = pytest.mark.django_db
 
 
-# PRICING
-
-
-@pytest.mark.parametrize(
-    "current, desired, price, steps",
-    [
-        (("silver", 2), ("gold", 4), "16.00", 2),  # two Silver steps at 8.00
-        (("iron", 4), ("iron", 3), "5.00", 1),
-        (("gold", 1), ("platinum", 3), "26.00", 2),  # one Gold step (11) + one Platinum step (15)
-        (("diamond", 1), ("master", None), "35.00", 1),
-        (("master", None), ("challenger", None), "370.00", 2),  # 120 + 250
-        (("iron", 4), ("challenger", None), "770.00", 30),  # 4 x (5+6+8+11+15+20+35) + 120 + 250
-    ],
-)
-def test_price_table(current, desired, price, steps):
-    quote = pricing.quote(
-        current_rank=current[0], current_division=current[1], desired_rank=desired[0], desired_division=desired[1]
-    )
-    assert quote.price == Decimal(price)
-    assert quote.steps == steps
-    assert quote.booster_price == (Decimal(price) * Decimal("0.70")).quantize(Decimal("0.01"))
-
-
-def test_overriding_the_price_table_setting_changes_the_price(settings, people):
-    settings.ORDERS_STEP_PRICES = {**settings.ORDERS_STEP_PRICES, "silver": "10.50"}
-    settings.ORDERS_BOOSTER_SHARE = "0.5"
-    quote = pricing.quote(current_rank="silver", current_division=2, desired_rank="gold", desired_division=4)
-    assert (quote.price, quote.booster_price) == (Decimal("21.00"), Decimal("10.50"))
-    # The service prices from the same setting.
-    order = place(people["customer"])
-    assert (order.price, order.booster_price) == (Decimal("21.00"), Decimal("10.50"))
-
-
-def test_the_price_table_is_read_from_the_environment(monkeypatch):
-    """config/settings.py merges ORDERS_STEP_PRICES=tier=price,... over its defaults."""
-    monkeypatch.setenv("ORDERS_STEP_PRICES", "Silver=9.25, gold = 12")
-    monkeypatch.setenv("ORDERS_BOOSTER_SHARE", "0.6")
-    loaded = runpy.run_path(str(Path(settings_module.__file__)))
-    assert loaded["ORDERS_STEP_PRICES"]["silver"] == "9.25" and loaded["ORDERS_STEP_PRICES"]["gold"] == "12"
-    assert loaded["ORDERS_STEP_PRICES"]["iron"] == "5.00"
-    assert loaded["ORDERS_BOOSTER_SHARE"] == "0.6"
-
-
-def test_the_readme_shows_the_configured_price_table(settings):
-    readme = (Path(settings.BASE_DIR) / "README.md").read_text()
-    section = readme.split("## Pricing", 1)[1].split("\n## ", 1)[0]
-    rows = re.findall(r"^\| (\w+)[^|]* \| \$([\d.]+) \|$", section, flags=re.MULTILINE)
-    assert {tier.lower(): price for tier, price in rows} == settings.ORDERS_STEP_PRICES
-
-
-@pytest.mark.parametrize(
-    "changes, dropped, share, error",
-    [
-        ({}, ("iron", "gold"), "0.7", "missing: iron, gold"),
-        ({"wood": "1"}, (), "0.7", "unknown tiers: wood"),
-        ({"gold": "-1"}, (), "0.7", "ORDERS_STEP_PRICES['gold'] must be a price"),
-        ({"gold": "cheap"}, (), "0.7", "ORDERS_STEP_PRICES['gold'] must be a price"),
-        ({}, (), "1.5", "ORDERS_BOOSTER_SHARE must be a fraction"),
-    ],
-)
-def test_a_broken_price_table_fails_loudly(settings, changes, dropped, share, error):
-    table = {**settings.ORDERS_STEP_PRICES, **changes}
-    settings.ORDERS_STEP_PRICES = {tier: price for tier, price in table.items() if tier not in dropped}
-    settings.ORDERS_BOOSTER_SHARE = share
-    with pytest.raises(ImproperlyConfigured, match=re.escape(error)):
-        pricing.quote(current_rank="silver", current_division=2, desired_rank="gold", desired_division=4)
-
-
-@pytest.mark.parametrize(
-    "current, desired, error",
-    [
-        (("gold", 4), ("silver", 1), pricing.DESIRED_NOT_HIGHER),
-        (("gold", 4), ("gold", 4), pricing.DESIRED_NOT_HIGHER),
-        (("gold", None), ("gold", 1), ranks.DIVISION_REQUIRED.format(rank="Gold")),
-        (("silver", 2), ("master", 1), ranks.DIVISION_NOT_ALLOWED.format(rank="Master")),
-        (("wood", 2), ("gold", 1), ranks.RANK_UNKNOWN),
-    ],
-)
-def test_impossible_boosts_are_refused(current, desired, error):
-    with pytest.raises(ranks.RankError) as raised:
-        pricing.quote(
-            current_rank=current[0], current_division=current[1], desired_rank=desired[0], desired_division=desired[1]
-        )
-    assert str(raised.value) == error
+# PLACING
 
 
 def test_order_price_is_computed_on_the_server(people):
     order = place(people["customer"])
     assert (order.price, order.booster_price) == (Decimal("16.00"), Decimal("11.20"))
-    assert order.name == f"LOL-{order.pk:06d}"
+    assert (order.game, order.name) == ("lol", f"LOL-{order.pk:06d}")
     assert order.status == Status.PENDING and order.booster is None
 
 
 def test_order_create_refuses_lp_out_of_range(people):
     with pytest.raises(services.OrderError, match="LP must be between 0 and 100"):
-        place(people["customer"], current_lp=101)
+        place(people["customer"], current_points=101)
     assert not Order.objects.exists()
-
-
-# PROGRESS
-
-
-@pytest.mark.parametrize(
-    "reached, percent",
-    [
-        (("silver", 2, 0), 0),
-        (("silver", 2, 50), 25),
-        (("silver", 1, 0), 50),
-        (("silver", 1, 50), 75),
-        (("gold", 4, 0), 100),
-        (("gold", 2, 30), 100),  # past the goal
-        (("bronze", 1, 80), 0),  # below where it started
-    ],
-)
-def test_progress_is_derived_from_ranks(people, reached, percent):
-    order = place(people["customer"])
-    order.reached_rank, order.reached_division, order.reached_lp = reached
-    assert order.progress == percent
-
-
-def test_apex_tiers_have_no_divisions():
-    assert ranks.step("master", None) == ranks.step("diamond", 1) + 1
-    assert ranks.step("challenger", None) == ranks.step("grandmaster", None) + 1
-    assert ranks.label("grandmaster", None) == "Grandmaster"
-    assert ranks.label("silver", 2) == "Silver II"
 
 
 # WORKFLOW
@@ -173,7 +58,7 @@ def _move(order: Order, to: str, people) -> Order:
     if to == Status.ASSIGNED:
         return services.order_claim(order=order, booster=people["other_booster"])
     if to == Status.COMPLETED:
-        return services.order_complete(order=order, by=people["manager"])
+        return services.order_complete(order=order, by=people["manager"], reason="the customer is happy")
     if to == Status.CANCELLED:
         return services.order_cancel(order=order, by=people["manager"])
     return services.order_status_set(order=order, status=to, by=people["manager"])
@@ -281,7 +166,7 @@ def test_only_the_assigned_booster_or_staff_moves_the_order(order_in, people):
             services.order_complete(order=order, by=user)
         with pytest.raises(services.OrderPermissionDenied):
             services.order_progress_update(
-                order=order, booster=user, reached_rank="silver", reached_division=1, reached_lp=10
+                order=order, booster=user, reached_rank="silver", reached_division=1, reached_points=10
             )
     assert Order.objects.get(pk=order.pk).status == Status.IN_PROGRESS
 
@@ -301,7 +186,7 @@ def test_customer_cancels_only_before_the_order_is_taken(order_in, people):
 def test_progress_report_moves_the_order_and_records_it(order_in, people):
     order = order_in(Status.ASSIGNED)
     order = services.order_progress_update(
-        order=order, booster=people["booster"], reached_rank="silver", reached_division=1, reached_lp=50
+        order=order, booster=people["booster"], reached_rank="silver", reached_division=1, reached_points=50
     )
     assert (order.status, order.progress) == (Status.IN_PROGRESS, 75)
     event = order.events.latest("id")
@@ -318,13 +203,69 @@ def test_progress_needs_valid_ranks_and_an_active_order(order_in, people):
     order = order_in(Status.IN_PROGRESS)
     with pytest.raises(services.OrderError, match="Master has no divisions"):
         services.order_progress_update(
-            order=order, booster=people["booster"], reached_rank="master", reached_division=2, reached_lp=0
+            order=order, booster=people["booster"], reached_rank="master", reached_division=2, reached_points=0
         )
     paused = order_in(Status.PAUSED)
     with pytest.raises(services.OrderError, match=services.PROGRESS_NEEDS_PLAY):
         services.order_progress_update(
-            order=paused, booster=people["booster"], reached_rank="silver", reached_division=1, reached_lp=0
+            order=paused, booster=people["booster"], reached_rank="silver", reached_division=1, reached_points=0
         )
+
+
+@pytest.mark.parametrize(
+    "order, reached, error",
+    [
+        # The issue's two: far past the goal, and far below the start.
+        (
+            {},
+            ("diamond", 1, 60),
+            ladder.PAST_GOAL.format(goal="Gold IV"),
+        ),
+        (
+            {"current_rank": "platinum", "current_division": 2, "desired_rank": "emerald", "desired_division": 4},
+            ("iron", 4, 0),
+            ladder.BELOW_START.format(start="Platinum II 0 LP"),
+        ),
+        ({}, ("gold", 3, 0), ladder.PAST_GOAL.format(goal="Gold IV")),  # one division past
+        ({"current_points": 40}, ("silver", 2, 39), ladder.BELOW_START.format(start="Silver II 40 LP")),
+    ],
+)
+def test_progress_outside_start_and_goal_is_refused_and_not_stored(people, order, reached, error):
+    placed = services.order_claim(order=place(people["customer"], **order), booster=people["booster"])
+    events = placed.events.count()
+    with pytest.raises(services.OrderError) as raised:
+        services.order_progress_update(
+            order=placed,
+            booster=people["booster"],
+            reached_rank=reached[0],
+            reached_division=reached[1],
+            reached_points=reached[2],
+        )
+    assert str(raised.value) == error
+    fresh = Order.objects.get(pk=placed.pk)
+    assert (fresh.reached_rank, fresh.reached_division, fresh.reached_points, fresh.status) == (
+        placed.current_rank,
+        placed.current_division,
+        placed.current_points,
+        Status.ASSIGNED,
+    )
+    assert fresh.events.count() == events
+
+
+@pytest.mark.parametrize(
+    "reached, percent",
+    [(("silver", 2, 40), 0), (("silver", 1, 90), 93), (("gold", 4, 0), 100), (("gold", 4, 35), 100)],
+)
+def test_progress_from_the_start_up_to_the_goal_division_is_accepted(people, reached, percent):
+    placed = services.order_claim(order=place(people["customer"], current_points=40), booster=people["booster"])
+    order = services.order_progress_update(
+        order=placed,
+        booster=people["booster"],
+        reached_rank=reached[0],
+        reached_division=reached[1],
+        reached_points=reached[2],
+    )
+    assert (order.reached_rank, order.reached_division, order.reached_points, order.progress) == (*reached, percent)
 
 
 def test_completion_pays_the_booster_once(order_in, people):
@@ -333,8 +274,40 @@ def test_completion_pays_the_booster_once(order_in, people):
     assert (payout.booster, payout.amount) == (people["booster"], Decimal("11.20"))
     assert order.progress == 100
     with pytest.raises(services.OrderError):
-        services.order_complete(order=order, by=people["manager"])
+        services.order_complete(order=order, by=people["manager"], reason="again")
     assert BoosterTransaction.objects.filter(order=order).count() == 1
+
+
+def test_the_booster_completes_only_at_the_goal(order_in, people):
+    order = order_in(Status.IN_PROGRESS)
+    assert "complete" not in permissions.allowed_actions(order=order, audience="booster")
+    events = order.events.count()
+    with pytest.raises(services.OrderError) as raised:
+        services.order_complete(order=order, by=people["booster"])
+    assert str(raised.value) == services.GOAL_NOT_REACHED.format(goal="Gold IV")
+    assert Order.objects.get(pk=order.pk).status == Status.IN_PROGRESS
+    assert order.events.count() == events and not BoosterTransaction.objects.exists()
+
+    order = reach_goal(order, people["booster"])
+    assert "complete" in permissions.allowed_actions(order=order, audience="booster")
+    assert services.order_complete(order=order, by=people["booster"]).status == Status.COMPLETED
+    assert order.events.latest("id").message == f"Completed by {people['booster'].username}"
+
+
+def test_staff_complete_before_the_goal_only_with_a_reason_on_the_timeline(order_in, people):
+    order = order_in(Status.PAUSED)
+    assert "complete" in permissions.allowed_actions(order=order, audience="staff")
+    for blank in ("", "   "):
+        with pytest.raises(services.OrderError) as raised:
+            services.order_complete(order=order, by=people["manager"], reason=blank)
+        assert str(raised.value) == services.EARLY_COMPLETION_NEEDS_REASON.format(goal="Gold IV")
+    assert Order.objects.get(pk=order.pk).status == Status.PAUSED and not BoosterTransaction.objects.exists()
+
+    order = services.order_complete(order=order, by=people["manager"], reason=" account banned from ranked ")
+    assert order.status == Status.COMPLETED and order.payout.amount == order.booster_price
+    assert order.events.latest("id").message == (
+        f"Completed by {people['manager'].username} before reaching Gold IV: account banned from ranked"
+    )
 
 
 def test_order_rooms_follow_the_order(order_in, people):
@@ -359,10 +332,54 @@ def test_assignment_and_completion_email_after_commit(order_in, people, django_c
         services.order_claim(order=order, booster=people["booster"])
     assert sorted(m.to[0] for m in mail.outbox) == [people["booster"].email, people["customer"].email]
     mail.outbox.clear()
-    services.order_status_set(order=order, status=Status.IN_PROGRESS, by=people["booster"])
+    reach_goal(order, people["booster"])
     with django_capture_on_commit_callbacks(execute=True):
         services.order_complete(order=order, by=people["booster"])
     assert [m.to for m in mail.outbox] == [[people["customer"].email]]
+
+
+def _mails() -> dict[str, list[str]]:
+    """Subjects by recipient, of everything sent so far."""
+    sent: dict[str, list[str]] = {}
+    for message in mail.outbox:
+        for to in message.to:
+            sent.setdefault(to, []).append(message.subject)
+    return sent
+
+
+def test_reassignment_mails_each_person_its_own_news(order_in, people, django_capture_on_commit_callbacks):
+    order = order_in(Status.IN_PROGRESS)
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        services.order_assign(order=order, booster=people["other_booster"], by=people["manager"])
+    customer, previous, new = (people[name].email for name in ("customer", "booster", "other_booster"))
+    assert _mails() == {
+        customer: [f"{order.name}: your booster changed"],
+        previous: [f"{order.name} was reassigned"],
+        new: [f"{order.name} is yours"],
+    }
+    bodies = {message.to[0]: message.body for message in mail.outbox}
+    assert people["other_booster"].username in bodies[customer] and "a booster is on it" not in bodies[customer]
+    assert "no longer yours" in bodies[previous] and people["other_booster"].username not in bodies[previous]
+
+
+def test_cancelling_mails_the_customer_and_the_booster(order_in, people, django_capture_on_commit_callbacks):
+    order = order_in(Status.IN_PROGRESS)
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        services.order_cancel(order=order, by=people["manager"], reason=" duplicate order ")
+    customer, booster = people["customer"].email, people["booster"].email
+    assert _mails() == {customer: [f"{order.name} was cancelled"], booster: [f"{order.name} was cancelled"]}
+    bodies = {message.to[0]: message.body for message in mail.outbox}
+    assert "Our staff cancelled your order" in bodies[customer] and "Reason: duplicate order" in bodies[customer]
+    assert "which you were boosting" in bodies[booster] and "Reason: duplicate order" in bodies[booster]
+
+    pending = order_in()
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        services.order_cancel(order=pending, by=people["customer"])
+    assert _mails() == {customer: [f"{pending.name} is cancelled"]}
+    assert mail.outbox[0].body.startswith("You cancelled your order")
 
 
 def test_smtp_failure_does_not_break_the_action(settings, order_in, people, django_capture_on_commit_callbacks):
@@ -388,7 +405,7 @@ def test_a_service_schedules_one_push_that_waits_for_commit(
     with django_capture_on_commit_callbacks() as callbacks:
         # Several saves and an event in one transaction...
         services.order_progress_update(
-            order=order, booster=people["booster"], reached_rank="silver", reached_division=1, reached_lp=0
+            order=order, booster=people["booster"], reached_rank="silver", reached_division=1, reached_points=0
         )
         assert published == []
     pushes = [callback for callback in callbacks if isinstance(callback, broadcasts._Push)]
@@ -407,7 +424,7 @@ def test_a_shell_save_pushes_once_after_commit(order_in, people, published, djan
     published.clear()
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         shell_copy = Order.objects.get(pk=order.pk)
-        shell_copy.reached_lp = 60
+        shell_copy.reached_points = 60
         shell_copy.save()
         shell_copy.save()
         assert published == []
@@ -451,7 +468,7 @@ def test_a_change_after_a_rolled_back_savepoint_still_pushes(order_in, people, d
             raise RuntimeError("the savepoint and its push are discarded")
         # Must not merge into the discarded push.
         services.order_progress_update(
-            order=order, booster=people["booster"], reached_rank="silver", reached_division=1, reached_lp=0
+            order=order, booster=people["booster"], reached_rank="silver", reached_division=1, reached_points=0
         )
     assert len([c for c in callbacks if isinstance(c, broadcasts._Push)]) == 1
 

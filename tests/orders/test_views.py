@@ -13,8 +13,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from PIL import Image
 
-from orders import pricing, services
+from orders import services
 from orders.admin import ONLY_ASSIGNED_START, PICK_A_BOOSTER
+from orders.games import ladder
 from orders.models import Order, OrderEvent, ProofScreenshot
 from realtime import groups
 from tests.conftest import go_online
@@ -81,7 +82,7 @@ def test_actions_are_post_only(client_for, people, order_in, action):
         ("customer", "assign", {"booster": "BOOSTER"}, 403),
         ("booster", "assign", {"booster": "BOOSTER"}, 403),
         ("customer", "complete", {}, 403),
-        ("customer", "progress", {"reached_rank": "gold", "reached_division": "4", "reached_lp": "0"}, 403),
+        ("customer", "progress", {"reached_rank": "gold", "reached_division": "4", "reached_points": "0"}, 403),
     ],
 )
 def test_forbidden_actions_change_nothing(client_for, people, order_in, viewer, action, data, expected):
@@ -130,9 +131,104 @@ def test_staff_dashboard_shows_everything_with_status_filters(client_for, people
     assert partial.content.decode().lstrip().startswith('<div id="staff-orders"')
 
 
-def _dashboard_queries(client) -> int:
+def _card_ids(html: str) -> list[int]:
+    return [int(pk) for pk in re.findall(r'<article id="order-(\d+)"', html)]
+
+
+def _more_link(html: str) -> str | None:
+    match = re.search(r'<a class="btn" href="([^"]+)" hx-get="[^"]+" hx-target="#orders-more"', html)
+    return match.group(1).replace("&amp;", "&") if match else None
+
+
+def test_staff_list_pages_by_keyset_25_at_a_time(client_for, people):
+    orders = [place(people["customer"]) for _ in range(30)]
+    client = client_for(people["manager"])
+    first = client.get("/dashboard/").content.decode()
+    newest = [order.pk for order in reversed(orders)]
+    assert _card_ids(first) == newest[:25]
+    more = _more_link(first)
+    assert more and "after=" in more
+
+    # Orders placed meanwhile do not push cards from page one onto page two.
+    late = place(people["other_customer"])
+    second = client.get(f"/dashboard/{more}", HTTP_HX_REQUEST="true", HTTP_HX_TARGET="orders-more")
+    html = second.content.decode()
+    assert html.lstrip().startswith('<div hx-swap-oob="beforeend:#all-orders">')
+    assert _card_ids(html) == newest[25:] and late.pk not in _card_ids(html)
+    assert _more_link(html) is None
+
+    # Without JavaScript the link opens that page alone, with a way back.
+    plain = client.get(f"/dashboard/{more}").content.decode()
+    assert _card_ids(plain) == newest[25:] and "Back to the first page" in plain
+
+
+@pytest.mark.parametrize("field", ["name", "customer", "booster"])
+def test_staff_search_finds_orders_by_name_customer_or_booster(client_for, people, order_in, make_user, field):
+    wanted = order_in(Status.IN_PROGRESS, customer=make_user("Zelda"), booster=people["other_booster"])
+    other = order_in(Status.IN_PROGRESS)
+    query = {"name": wanted.name.lower(), "customer": "zeL", "booster": "BOOST2"}[field]
+    response = client_for(people["manager"]).get(
+        "/dashboard/", {"q": query}, HTTP_HX_REQUEST="true", HTTP_HX_TARGET="staff-orders"
+    )
+    assert _card_ids(response.content.decode()) == [wanted.pk]
+    assert other.pk not in _card_ids(
+        client_for(people["manager"]).get("/dashboard/?q=nobody-like-this").content.decode()
+    )
+
+
+def test_staff_list_sorts_by_newest_or_last_change(client_for, people, order_in):
+    older, newer = order_in(Status.IN_PROGRESS), order_in(Status.IN_PROGRESS)
+    services.order_status_set(order=older, status=Status.PAUSED, by=people["manager"])
+    client = client_for(people["manager"])
+    assert _card_ids(client.get("/dashboard/").content.decode()) == [newer.pk, older.pk]
+    assert _card_ids(client.get("/dashboard/?sort=changed").content.decode()) == [older.pk, newer.pk]
+    # An unknown sort or status is no filter at all.
+    assert _card_ids(client.get("/dashboard/?sort=price&status=won").content.decode()) == [newer.pk, older.pk]
+
+
+def test_staff_pages_stay_flat_in_queries_with_search_and_sort(client_for, people, order_in, django_assert_num_queries):
+    client = client_for(people["manager"])
+    urls = ["/dashboard/", "/dashboard/?q=cust&sort=changed", "/dashboard/?status=in_progress&q=boost"]
+    for _ in range(2):
+        order_in(Status.IN_PROGRESS)
+    few = [_dashboard_queries(client, url) for url in urls]
+    for _ in range(28):
+        order_in(Status.IN_PROGRESS)
+    for url, count in zip(urls, few, strict=True):
+        with django_assert_num_queries(count):
+            html = client.get(url).content.decode()
+        assert len(_card_ids(html)) == 25, url
+
+
+def test_orders_page_lists_the_users_own_orders_and_the_header_links_there(client_for, people, order_in):
+    mine = [order_in(Status.IN_PROGRESS) for _ in range(3)]
+    theirs = order_in(Status.IN_PROGRESS, customer=people["other_customer"], booster=people["other_booster"])
+    pending = order_in()
+    customer = client_for(people["customer"]).get("/orders/").content.decode()
+    assert '<a href="/orders/" class="nav-link">Orders</a>' in customer
+    assert _card_ids(customer) == [pending.pk, *reversed([order.pk for order in mine])]
+    assert 'ws-connect="/ws/orders/"' in customer and 'id="my-orders"' in customer
+    booster = client_for(people["booster"]).get("/orders/").content.decode()
+    assert _card_ids(booster) == [order.pk for order in reversed(mine)]  # the ones they boost
+    assert 'data-action="progress"' in booster and theirs.pk not in _card_ids(booster)
+    staff = client_for(people["manager"]).get("/orders/")
+    assert staff.status_code == 302 and staff["Location"] == "/dashboard/"
+
+
+def test_orders_page_shows_25_at_a_time(client_for, people):
+    orders = [place(people["customer"]) for _ in range(27)]
+    client = client_for(people["customer"])
+    first = client.get("/orders/").content.decode()
+    assert len(_card_ids(first)) == 25 and orders[0].pk not in _card_ids(first)
+    more = re.search(r'href="(\?after=[^"]+)" hx-get', first).group(1)
+    rest = client.get(f"/orders/{more}", HTTP_HX_REQUEST="true", HTTP_HX_TARGET="orders-more").content.decode()
+    assert rest.lstrip().startswith('<div hx-swap-oob="beforeend:#my-orders">')
+    assert _card_ids(rest) == [orders[1].pk, orders[0].pk] and "data-more" not in rest
+
+
+def _dashboard_queries(client, url: str = "/dashboard/") -> int:
     with CaptureQueriesContext(connection) as queries:
-        assert client.get("/dashboard/").status_code == 200
+        assert client.get(url).status_code == 200
     return len(queries)
 
 
@@ -229,20 +325,50 @@ def test_refused_transition_shows_the_reason(client_for, people, order_in):
 def test_booster_reports_progress_from_the_order_page(client_for, people, order_in):
     order = order_in(Status.IN_PROGRESS)
     headers = {"HTTP_HX_REQUEST": "true", "HTTP_HX_CURRENT_URL": f"http://testserver/orders/{order.pk}/"}
-    data = {"reached_rank": "silver", "reached_division": "1", "reached_lp": "50"}
+    data = {"reached_rank": "silver", "reached_division": "1", "reached_points": "50"}
     html = client_for(people["booster"]).post(f"/orders/{order.pk}/progress/", data, **headers).content.decode()
     assert html.startswith(f'<article id="order-{order.pk}"')  # replaces the posting card
     assert 'style="width: 75%"' in html and 'data-audience="booster"' in html
-    assert Order.objects.get(pk=order.pk).reached_lp == 50
+    assert Order.objects.get(pk=order.pk).reached_points == 50
     assert order.events.latest("id").message == "Reached Silver I 50 LP (75%)"
 
 
 def test_progress_form_errors_are_shown(client_for, people, order_in):
     order = order_in(Status.IN_PROGRESS)
-    data = {"reached_rank": "gold", "reached_division": "", "reached_lp": "10"}
+    data = {"reached_rank": "gold", "reached_division": "", "reached_points": "10"}
     html = client_for(people["booster"]).post(f"/orders/{order.pk}/progress/", data, **HTMX).content.decode()
     assert "Gold needs a division" in html
     assert Order.objects.get(pk=order.pk).reached_rank == "silver"
+
+
+def test_progress_past_the_goal_is_refused_inline(client_for, people, order_in):
+    order = order_in(Status.IN_PROGRESS)
+    data = {"reached_rank": "diamond", "reached_division": "1", "reached_points": "60"}
+    html = client_for(people["booster"]).post(f"/orders/{order.pk}/progress/", data, **HTMX).content.decode()
+    assert 'id="order-notice"' in html and escape(ladder.PAST_GOAL.format(goal="Gold IV")) in html
+    assert f'<article id="order-{order.pk}"' in html  # the card stays, with its form
+    fresh = Order.objects.get(pk=order.pk)
+    assert (fresh.reached_rank, fresh.reached_division, fresh.reached_points) == ("silver", 2, 0)
+
+
+def test_mark_complete_is_offered_at_the_goal_and_to_staff_with_a_reason(client_for, people, order_in):
+    order = order_in(Status.IN_PROGRESS)
+    page = f"/orders/{order.pk}/"
+    booster, manager = client_for(people["booster"]), client_for(people["manager"])
+    assert 'data-action="complete"' not in booster.get(page).content.decode()
+    staff_html = manager.get(page).content.decode()
+    assert 'data-action="complete"' in staff_html and 'name="reason"' in staff_html
+
+    refused = manager.post(f"/orders/{order.pk}/complete/", **HTMX).content.decode()
+    assert escape(services.EARLY_COMPLETION_NEEDS_REASON.format(goal="Gold IV")) in refused
+    assert Order.objects.get(pk=order.pk).status == Status.IN_PROGRESS
+
+    data = {"reached_rank": "gold", "reached_division": "4", "reached_points": "0"}
+    reached = booster.post(f"/orders/{order.pk}/progress/", data, **HTMX).content.decode()
+    assert 'data-action="complete"' in reached and 'name="reason"' not in reached
+    assert 'name="reason"' not in manager.get(page).content.decode()
+    booster.post(f"/orders/{order.pk}/complete/", **HTMX)
+    assert Order.objects.get(pk=order.pk).status == Status.COMPLETED
 
 
 def test_non_htmx_actions_redirect_back(client_for, people, order_in):
@@ -258,7 +384,7 @@ def test_staff_assign_and_complete(client_for, people, order_in):
     client.post(f"/orders/{order.pk}/assign/", {"booster": people["other_booster"].pk}, **HTMX)
     assert Order.objects.get(pk=order.pk).booster == people["other_booster"]
     client.post(f"/orders/{order.pk}/status/", {"status": "in_progress"}, **HTMX)
-    client.post(f"/orders/{order.pk}/complete/", **HTMX)
+    client.post(f"/orders/{order.pk}/complete/", {"reason": "played out by support"}, **HTMX)
     order.refresh_from_db()
     assert order.status == Status.COMPLETED and order.payout.booster == people["other_booster"]
 
@@ -388,6 +514,18 @@ def test_admin_start_action_starts_assigned_orders_only(client_for, superuser, o
     assert (event.actor, event.message) == (superuser, f"Started by {superuser.username}")
 
 
+def test_admin_complete_action_before_the_goal_needs_the_reason_field(client_for, superuser, order_in):
+    order = order_in(Status.IN_PROGRESS)
+    client = client_for(superuser)
+    refused = admin_action(client, "complete_orders", [order]).content.decode()
+    assert escape(services.EARLY_COMPLETION_NEEDS_REASON.format(goal="Gold IV")) in refused
+    assert Order.objects.get(pk=order.pk).status == Status.IN_PROGRESS
+    admin_action(client, "complete_orders", [order], reason="refunded half, customer agreed")
+    order.refresh_from_db()
+    assert order.status == Status.COMPLETED
+    assert order.events.latest("id").message.endswith(": refunded half, customer agreed")
+
+
 def test_admin_action_reports_refused_transitions(client_for, superuser, order_in):
     order = order_in(Status.COMPLETED)
     response = client_for(superuser).post(
@@ -431,13 +569,13 @@ def test_admin_change_form_save_pushes_after_commit_and_is_on_the_timeline(
 ):
     order = order_in(Status.IN_PROGRESS)
     client = client_for(superuser)
-    data = {**change_form_values(client, order), "reached_lp": "70"}
+    data = {**change_form_values(client, order), "reached_points": "70"}
     published.clear()
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(f"/admin/orders/order/{order.pk}/change/", data)
         assert published == []
     assert response.status_code == 302
-    assert Order.objects.get(pk=order.pk).reached_lp == 70
+    assert Order.objects.get(pk=order.pk).reached_points == 70
     assert [group for group, _ in published].count(groups.order(order.pk)) == 1
     assert order.events.latest("id").kind == OrderEvent.Kind.EDITED
 
@@ -447,8 +585,9 @@ def test_admin_change_form_save_pushes_after_commit_and_is_on_the_timeline(
     [
         ({"reached_rank": "master", "reached_division": "2"}, "reached_division", "Master has no divisions."),
         ({"current_division": ""}, "current_division", "Silver needs a division (IV to I)."),
-        ({"reached_lp": "150"}, "reached_lp", "LP must be between 0 and 100."),
-        ({"desired_rank": "silver", "desired_division": "3"}, "desired_rank", pricing.DESIRED_NOT_HIGHER),
+        ({"reached_points": "150"}, "reached_points", "LP must be between 0 and 100."),
+        ({"desired_rank": "silver", "desired_division": "3"}, "desired_rank", ladder.DESIRED_NOT_HIGHER),
+        ({"reached_rank": "diamond", "reached_division": "1"}, "reached_rank", ladder.PAST_GOAL.format(goal="Gold IV")),
     ],
 )
 def test_admin_change_form_refuses_impossible_ranks(
@@ -465,7 +604,7 @@ def test_admin_change_form_refuses_impossible_ranks(
     assert response.context["adminform"].form.errors[field] == [error]
     saved = Order.objects.get(pk=order.pk)
     assert (saved.current_division, saved.desired_rank, saved.reached_rank) == (2, "gold", "silver")
-    assert saved.reached_lp == 0
+    assert saved.reached_points == 0
     assert order.events.count() == events and published == []
 
 
@@ -534,6 +673,30 @@ def test_proof_errors_swap_into_the_error_line_and_a_stored_proof_clears_it(clie
     assert stored.status_code == 201
     attributes, text = _proof_error_line(stored.content.decode())
     assert 'hx-swap-oob="true"' in attributes and text == ""
+
+
+def _card_times(html: str, pk: int) -> tuple[str, str]:
+    card = html.split(f'id="order-{pk}"', 1)[1].split("</article>", 1)[0]
+    placed = re.search(r'<time datetime="([^"]+)" data-placed>', card)
+    changed = re.search(r'<time datetime="([^"]+)" data-changed>', card)
+    assert placed and changed, card
+    return placed.group(1), changed.group(1)
+
+
+def test_cards_show_when_the_order_was_placed_and_last_changed(client_for, people, order_in, media, published):
+    order = order_in(Status.IN_PROGRESS)
+    placed, changed = _card_times(client_for(people["customer"]).get("/dashboard/").content.decode(), order.pk)
+    assert placed == order.created.isoformat()
+    assert changed == order.events.latest("id").created.isoformat()
+
+    # A proof does not save the order, but it is its latest change.
+    client_for(people["booster"]).post(f"/orders/{order.pk}/proofs/", {"file": _png()}, HTTP_HX_REQUEST="true")
+    commit_point()
+    proof_event = order.events.latest("id")
+    assert proof_event.kind == OrderEvent.Kind.PROOF
+    assert Order.objects.get(pk=order.pk).updated == proof_event.created
+    pushed = dict(published)[groups.user(people["customer"].pk)]["html"]
+    assert _card_times(pushed, order.pk) == (placed, proof_event.created.isoformat())
 
 
 def test_card_markup_scopes_dashboard_swaps(client_for, people, order_in):

@@ -14,6 +14,7 @@ from django.test import Client
 
 from config.asgi import application
 from orders import services as order_services
+from orders.models import BoosterApproval
 from realtime import auth
 from realtime.consumers import resync_frame
 from tests.conftest import PASSWORD
@@ -129,6 +130,8 @@ async def test_an_admin_whose_is_staff_is_cleared_loses_staff_sockets(role_group
 
 async def test_a_new_role_is_picked_up_too(role_groups, make_user, socket_for):
     customer, newcomer = await db(make_user)(), await db(make_user)()
+    # What they may claim once they are a booster (a booster claims only what staff approved).
+    await db(BoosterApproval.objects.create)(booster=newcomer, game="lol", max_tier="challenger")
     dashboard = await opened(socket_for, "/ws/orders/", newcomer, "cookie")
     await db(newcomer.groups.add)(await db(Group.objects.get)(name="boosters"))
     await told_to_resync(dashboard)

@@ -151,7 +151,8 @@ async def test_a_reader_that_stops_reading_stalls_no_one_and_resumes_with_nothin
     # The others: every message, and their p99 as it was without the stuck socket.
     p99_baseline, p99_during = readers.p99(baseline), readers.p99(during)
     print(f"p99 {p99_baseline * 1000:.1f} ms -> {p99_during * 1000:.1f} ms; rss {rss_before:.1f} -> {rss_after:.1f} MB")
-    assert p99_during <= 3 * p99_baseline + 0.1, (p99_baseline, p99_during)
+    # Loose, for a shared machine: without the queue the others are not served at all (until_all_have above).
+    assert p99_during <= 3 * p99_baseline + 0.25, (p99_baseline, p99_during)
     assert rss_after - rss_before < 50, (rss_before, rss_after)
 
     # The stuck socket reads now: what the buffers held, then 1013 "try again later".

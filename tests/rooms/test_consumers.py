@@ -12,9 +12,10 @@ import pytest
 from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from django.db import connection, transaction
+from django.db.models import F
 
 from rooms import broadcasts, selectors, services
-from rooms.models import Message
+from rooms.models import Message, Room, RoomChange
 from tests.conftest import expect_close
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -234,71 +235,74 @@ async def test_resume_from_a_bogus_future_id_does_not_silence_the_socket(socket_
     await b.disconnect()
 
 
-async def test_late_live_message_is_sent_once_not_dropped(socket_for, squad):
-    # Two processes commit 10 and 11, and 11's broadcast overtakes 10's.
+def commit_without_push(room, author, body):
+    """A message committed at the room's next position whose push is still on its
+    way (another process published it): the rows a service writes, no broadcast."""
+    with transaction.atomic():
+        Room.objects.filter(pk=room.pk).update(last_seq=F("last_seq") + 1)
+        seq = Room.objects.get(pk=room.pk).last_seq
+        message = Message.objects.create(room=room, author=author, body=body, body_html=f"<p>{body}</p>")
+        RoomChange.objects.create(room=room, seq=seq, kind=RoomChange.Kind.POSTED, message=message, actor=author)
+    return message, seq
+
+
+async def test_a_push_that_overtakes_an_earlier_one_sends_both_in_order_once(socket_for, squad):
+    # Two processes commit positions N and N+1, and N+1's push arrives first.
     room, owner, member, _ = squad
     b = await connected(socket_for, "/ws/chatroom/squad/", member)
-
-    def store_quietly(body):
-        return Message.objects.create(room=room, author=owner, body=body)
-
-    earlier, later = await db(store_quietly)("earlier"), await db(store_quietly)("later")
-    await db(broadcasts.message_created)(later)
-    await db(broadcasts.message_created)(earlier)
-    first, second = await frames(b, 2)
-    assert f'id="message-{later.pk}"' in first and f'id="message-{earlier.pk}"' in second
-    # Each reaches the socket once, whichever order repeats come in.
-    await db(broadcasts.message_created)(earlier)
-    await db(broadcasts.message_created)(later)
+    (earlier, first_seq), (later, second_seq) = [await db(commit_without_push)(room, owner, body) for body in "ab"]
+    await db(broadcasts.message_created)(later, second_seq)
+    frame = await b.receive_from(timeout=3)
+    assert frame.index(f'id="message-{earlier.pk}"') < frame.index(f'id="message-{later.pk}"')
+    assert f'data-seq="{second_seq}"' in frame
+    # The late push and any repeats are not sent again: the next frame is what came after.
+    await db(broadcasts.message_created)(earlier, first_seq)
+    await db(broadcasts.message_created)(later, second_seq)
     await db(services.message_post)(room=room, author=owner, body="after the repeats")
     assert "after the repeats" in await b.receive_from(timeout=3)
     await b.disconnect()
 
 
-async def test_live_messages_already_sent_by_resume_are_not_repeated(socket_for, squad):
+async def test_pushes_already_sent_by_resume_are_not_repeated(socket_for, squad):
     room, owner, member, _ = squad
-    first = await db(Message.objects.create)(room=room, author=owner, body="before the socket")
+    first, seq = await db(commit_without_push)(room, owner, "before the socket")
     b = await connected(socket_for, "/ws/chatroom/squad/", member)
-    await send(b, type="resume", after=0)
+    await send(b, type="resume", seq=0)
     assert f'id="message-{first.pk}"' in await b.receive_from(timeout=3)
-    await db(broadcasts.message_created)(first)
+    await db(broadcasts.message_created)(first, seq)
     await db(services.message_post)(room=room, author=owner, body="after the repeat")
     assert "after the repeat" in await b.receive_from(timeout=3)
     await b.disconnect()
 
 
-async def test_live_messages_that_arrive_during_a_resume_wait_until_it_is_sent(socket_for, squad, monkeypatch):
+async def test_live_changes_that_arrive_during_a_resume_wait_until_it_is_sent(socket_for, squad, monkeypatch):
     room, owner, member, _ = squad
     before = await db(lambda: [services.message_post(room=room, author=owner, body=f"m{i}").pk for i in range(3)])()
     # Committed just before the resume reads, so the resume has it; its live
-    # broadcast arrives while the resume is still being read.
-    live = await db(
-        lambda: Message.objects.select_related("author").get(
-            pk=Message.objects.create(room=room, author=owner, body="live").pk
-        )
-    )()
+    # push arrives while the resume is still being read.
+    live, live_seq = await db(commit_without_push)(room, owner, "live")
 
     # Hold the resume's read open (the real read follows) until the test lets it go.
     reading, go = threading.Event(), threading.Event()
-    real_messages_after = selectors.messages_after
+    real_changes_after = selectors.changes_after
 
-    def held_messages_after(**kwargs):
+    def held_changes_after(**kwargs):
         reading.set()
         assert go.wait(timeout=30), "the test never let the resume read"
-        return real_messages_after(**kwargs)
+        return real_changes_after(**kwargs)
 
-    monkeypatch.setattr(selectors, "messages_after", held_messages_after)
+    b = await connected(socket_for, "/ws/chatroom/squad/", member)
+    monkeypatch.setattr(selectors, "changes_after", held_changes_after)
 
     def broadcast_live_then_typing() -> None:
         # Off the thread the held read is using: the broadcast must not queue behind it.
         try:
-            broadcasts.message_created(live)
+            broadcasts.message_created(live, live_seq)
             broadcasts.typing(room=room, user=owner)
         finally:
             connection.close()
 
-    b = await connected(socket_for, "/ws/chatroom/squad/", member)
-    await send(b, type="resume", after=0)
+    await send(b, type="resume", seq=0)
     try:
         assert await asyncio.to_thread(reading.wait, 30)
         await sync_to_async(broadcast_live_then_typing, thread_sensitive=False)()
@@ -311,6 +315,7 @@ async def test_live_messages_that_arrive_during_a_resume_wait_until_it_is_sent(s
     positions = [resumed.index(f'id="message-{pk}"') for pk in [*before, live.pk]]
     assert positions == sorted(positions)
     # The held live message was in the resume, so it is not sent again.
+    monkeypatch.undo()
     await db(services.message_post)(room=room, author=owner, body="after the resume")
     assert "after the resume" in await b.receive_from(timeout=3)
     await b.disconnect()
@@ -357,5 +362,102 @@ async def test_no_typing_frames_in_a_room_of_more_than_100(socket_for, squad):
     await db(room.members.remove)(extra[0])
     await send(b, type="typing")
     assert "member is typing" in await a.receive_from(timeout=3)
+    await a.disconnect()
+    await b.disconnect()
+
+
+# EDIT, DELETE, REACT, REPLY OVER THE SOCKET
+
+
+def page_position(room) -> int:
+    return Room.objects.get(pk=room.pk).last_seq
+
+
+async def test_changes_made_while_a_reader_was_away_replay_once_in_order(socket_for, squad):
+    room, owner, member, _ = squad
+    kept = await db(services.message_post)(room=room, author=owner, body="kept")
+    doomed = await db(services.message_post)(room=room, author=owner, body="doomed")
+    away_at = await db(page_position)(room)  # the reader's page shows both, then goes offline
+
+    bob = await connected(socket_for, "/ws/chatroom/squad/", owner)
+    await send(bob, type="edit", message=kept.pk, body="kept, **edited**", client_id="e1")
+    await send(bob, type="react", message=kept.pk, emoji="👍", on=True, client_id="r1")
+    await send(bob, type="message", body="a reply", reply_to=kept.pk, client_id="p1")
+    await send(bob, type="delete", message=doomed.pk, client_id="d1")
+    received = await frames(bob, 8)
+    acks = [broadcasts.clear_error_fragment(client_id) for client_id in ("e1", "r1", "p1", "d1")]
+    assert [frame for frame in received if "data-stored" in frame] == acks
+    await bob.disconnect()
+
+    alice = await connected(socket_for, "/ws/chatroom/squad/", member)
+    await send(alice, type="resume", seq=away_at)
+    frame = await alice.receive_from(timeout=3)
+    reply = await db(Message.objects.get)(body="a reply")
+    assert frame.count(f'id="message-{kept.pk}"') == 1 and "<strong>edited</strong>" in frame and "👍" in frame
+    assert frame.count(f'id="message-{doomed.pk}"') == 1 and "message deleted" in frame and "doomed" not in frame
+    assert f'id="message-{reply.pk}"' in frame and f'data-reply-to="{kept.pk}"' in frame
+    assert f'data-seq="{away_at + 4}"' in frame
+    # Up to date: the next frame is the next change, live, once.
+    await db(services.reaction_set)(message=kept, user=owner, emoji="👍", on=False)
+    live = await alice.receive_from(timeout=3)
+    assert f'id="message-{kept.pk}" ' in live and 'hx-swap-oob="true"' in live and f'data-seq="{away_at + 5}"' in live
+    await db(services.message_post)(room=room, author=owner, body="and then")
+    assert "and then" in await alice.receive_from(timeout=3)
+    await alice.disconnect()
+
+
+async def test_an_old_client_resuming_by_message_id_gets_what_came_after_it(socket_for, squad):
+    room, owner, member, _ = squad
+    first = await db(services.message_post)(room=room, author=owner, body="first")
+    second = await db(services.message_post)(room=room, author=owner, body="second")
+    await db(services.message_edit)(message=first, by=owner, body="first, edited")
+    b = await connected(socket_for, "/ws/chatroom/squad/", member)
+    await send(b, type="resume", after=first.pk)
+    frame = await b.receive_from(timeout=3)
+    assert f'id="message-{second.pk}"' in frame and "first, edited" in frame
+    await b.disconnect()
+
+
+@pytest.mark.parametrize(
+    "frame, error",
+    [
+        ({"type": "edit", "message": "theirs", "body": "hijack"}, services.NOT_YOUR_MESSAGE),
+        ({"type": "delete", "message": "theirs"}, services.NOT_YOUR_MESSAGE),
+        ({"type": "edit", "message": "mine", "body": "  "}, services.MESSAGE_EMPTY),
+        ({"type": "edit", "message": "mine"}, services.MESSAGE_EMPTY),
+        ({"type": "edit", "message": 10**9, "body": "x"}, "could not be found"),
+        ({"type": "delete", "message": "12abc"}, "could not be found"),
+        ({"type": "delete", "message": True}, "could not be found"),
+        ({"type": "react", "message": "mine", "emoji": "💩", "on": True}, services.REACTION_UNKNOWN),
+        ({"type": "react", "message": "mine", "emoji": "👍", "on": "maybe"}, "set to true or false"),
+        ({"type": "react", "message": "elsewhere", "emoji": "👍", "on": True}, "could not be found"),
+        ({"type": "message", "body": "re", "reply_to": "elsewhere"}, services.REPLY_INVALID),
+        ({"type": "resume", "seq": -1}, "resume needs"),
+    ],
+)
+async def test_refused_actions_say_why_and_change_nothing(socket_for, squad, public_room, frame, error):
+    room, owner, member, _ = squad
+    ids = {
+        "theirs": await db(services.message_post)(room=room, author=owner, body="theirs"),
+        "mine": await db(services.message_post)(room=room, author=member, body="mine"),
+        "elsewhere": await db(services.message_post)(room=public_room, author=member, body="elsewhere"),
+    }
+    frame = {key: ids[value].pk if isinstance(value, str) and value in ids else value for key, value in frame.items()}
+    before = await db(page_position)(room)
+    a = await connected(socket_for, "/ws/chatroom/squad/", owner)
+    b = await connected(socket_for, "/ws/chatroom/squad/", member)
+    await send(b, **frame)
+    reply = await b.receive_from(timeout=3)
+    assert 'id="chat-error"' in reply and error in reply and "data-stored" not in reply
+    assert await db(page_position)(room) == before
+    # Nothing was pushed to the others either: their next frame is a later message.
+    await db(services.message_post)(room=room, author=owner, body="later")
+    assert "later" in await a.receive_from(timeout=3)
+    assert await db(lambda: sorted(Message.objects.values_list("body", flat=True)))() == [
+        "elsewhere",
+        "later",
+        "mine",
+        "theirs",
+    ]
     await a.disconnect()
     await b.disconnect()

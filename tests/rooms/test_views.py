@@ -212,17 +212,20 @@ def test_delete_and_leave_are_post_only_and_checked(group, client_for):
 def test_http_fallback_posts_and_returns_what_the_page_missed(public_room, make_user, client_for):
     author, other = make_user(), make_user()
     before = services.message_post(room=public_room, author=other, body="earlier")
+    page_seq = Room.objects.get(pk=public_room.pk).last_seq  # what a page showing `before` holds
     missed = services.message_post(room=public_room, author=other, body="missed")
     client = client_for(author)
     response = client.post(
         "/chat/public-chat/messages/",
-        {"body": "via http", "client_id": "fb-1", "after": before.pk},
+        {"body": "via http", "client_id": "fb-1", "seq": page_seq},
         HTTP_HX_REQUEST="true",
     )
     assert response.status_code == 201
     html = response.content.decode()
     mine = Message.objects.get(body="via http")
+    assert f'id="message-{before.pk}"' not in html
     assert html.index(f'id="message-{missed.pk}"') < html.index(f'id="message-{mine.pk}"')
+    assert f'data-seq="{page_seq + 2}"' in html  # the page's new position
     # A retry of the same send stores nothing new.
     client.post("/chat/public-chat/messages/", {"body": "via http", "client_id": "fb-1"}, HTTP_HX_REQUEST="true")
     assert Message.objects.filter(body="via http").count() == 1
@@ -297,3 +300,143 @@ def test_api_post_needs_csrf_token_with_session_auth(public_room, make_user):
     client.force_login(make_user())
     response = client.post("/api/chat/messages/", '{"body": "x"}', content_type="application/json")
     assert response.status_code == 403 and not Message.objects.exists()
+
+
+# ACTIONS OVER HTTP, VERSIONS, THE CHANGE STREAM
+
+
+def test_http_fallback_edits_reacts_and_deletes_and_brings_the_page_up_to_date(group, client_for):
+    room, owner, member = group
+    message = services.message_post(room=room, author=owner, body="draft")
+    seq = Room.objects.get(pk=room.pk).last_seq
+    client = client_for(owner)
+    url = f"/chat/{room.name}/messages/"
+
+    response = client.post(
+        url,
+        {"type": "edit", "message": message.pk, "body": "final", "client_id": "e", "seq": seq},
+        HTTP_HX_REQUEST="true",
+    )
+    html = response.content.decode()
+    assert response.status_code == 200 and 'data-stored="e"' in html
+    assert (
+        re.search(f'<article id="message-{message.pk}"[^>]* hx-swap-oob="true"', html)
+        and "final" in html
+        and f'data-seq="{seq + 1}"' in html
+    )
+
+    react = {"type": "react", "message": message.pk, "emoji": "🎉", "on": "true", "seq": seq + 1}
+    assert "🎉" in client_for(member).post(url, react, HTTP_HX_REQUEST="true").content.decode()
+    response = client_for(member).post(url, {"type": "delete", "message": message.pk}, HTTP_HX_REQUEST="true")
+    assert response.status_code == 403 and services.NOT_YOUR_MESSAGE in response.content.decode()
+    assert client.post(url, {"type": "delete", "message": message.pk}, HTTP_HX_REQUEST="true").status_code == 200
+    assert Message.objects.get(pk=message.pk).is_deleted
+    assert client.post(url, {"type": "dance"}, HTTP_HX_REQUEST="true").status_code == 400
+
+
+def test_earlier_versions_are_for_the_author_and_staff(group, make_user, client_for):
+    room, owner, member = group
+    manager = make_user(role="manager")
+    room.members.add(manager)
+    message = services.message_post(room=room, author=owner, body="first **try**")
+    services.message_edit(message=message, by=owner, body="second try")
+    url = f"/chat/{room.name}/messages/{message.pk}/versions/"
+    for viewer in (owner, manager):
+        response = client_for(viewer).get(url)
+        assert response.status_code == 200 and "<strong>try</strong>" in response.content.decode()
+    assert client_for(member).get(url).status_code == 403
+    assert client_for(make_user()).get(url).status_code == 404
+
+
+def test_the_room_opens_at_a_message_with_everything_after_it(group, client_for, settings):
+    settings.CHAT_PAGE_SIZE = 5
+    room, owner, _ = group
+    ids = [services.message_post(room=room, author=owner, body=f"m{n}").pk for n in range(40)]
+    body = client_for(owner).get(f"/chat/{room.name}/", {"around": ids[3]}).content.decode()
+    assert shown_ids_in(body) == ids  # from a few before it through the newest
+    body = client_for(owner).get(f"/chat/{room.name}/", {"around": ids[20]}).content.decode()
+    assert shown_ids_in(body) == ids[10:] and "older-sentinel" in body
+    # Unknown or foreign ids open the room as usual.
+    assert shown_ids_in(client_for(owner).get(f"/chat/{room.name}/", {"around": 10**9}).content.decode()) == ids[-5:]
+
+
+def shown_ids_in(html: str) -> list[int]:
+    return [int(n) for n in re.findall(r'<article id="message-(\d+)"', html)]
+
+
+def test_changes_api_pages_through_the_stream(group, client_for):
+    room, owner, member = group
+    first = services.message_post(room=room, author=owner, body="one")
+    services.message_post(room=room, author=member, body="two", reply_to_id=first.pk)
+    services.reaction_set(message=first, user=member, emoji="👍", on=True)
+    services.message_delete(message=first, by=owner)
+    client = client_for(member)
+    data = client.get(f"/api/rooms/{room.name}/changes/", {"after": 0, "limit": 2}).json()
+    assert [c["kind"] for c in data["changes"]] == ["posted", "posted"] and data["seq"] == 2 and data["more"]
+    assert data["changes"][0]["message"]["deleted"] is not None  # the message as it is now
+    data = client.get(f"/api/rooms/{room.name}/changes/", {"after": data["seq"]}).json()
+    assert [(c["kind"], c["emoji"]) for c in data["changes"]] == [("reacted", "👍"), ("deleted", None)]
+    assert data["seq"] == 4 and not data["more"]
+    assert client.get(f"/api/rooms/{room.name}/changes/", {"after": 99}).json() == {
+        "room": room.name,
+        "seq": 4,
+        "more": False,
+        "changes": [],
+    }
+    assert client.get(f"/api/rooms/{room.name}/changes/", {"after": "x"}).status_code == 400
+    assert client_for(None).get(f"/api/rooms/{room.name}/changes/").status_code == 401
+
+
+def test_replies_reactions_and_edits_cost_no_query_per_message(group, make_user, client_for):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    room, owner, member = group
+    client = client_for(member)
+
+    def count(url: str) -> int:
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(url).status_code == 200
+        return len(queries.captured_queries)
+
+    plain = [services.message_post(room=room, author=owner, body=f"plain {n}") for n in range(3)]
+    client.get(f"/chat/{room.name}/")
+    few_page, few_older = count(f"/chat/{room.name}/"), count(f"/chat/older/{room.name}/?before={plain[-1].pk + 1}")
+    for n in range(30):
+        reader = make_user()
+        room.members.add(reader)
+        reply = services.message_post(room=room, author=reader, body=f"reply {n}", reply_to_id=plain[n % 3].pk)
+        services.reaction_set(message=reply, user=member, emoji="👍", on=True)
+        services.reaction_set(message=reply, user=reader, emoji="😂", on=True)
+        services.message_edit(message=reply, by=reader, body=f"reply {n}, edited")
+    assert count(f"/chat/{room.name}/") == few_page
+    assert count(f"/chat/older/{room.name}/?before={reply.pk + 1}") == few_older
+
+
+def test_json_api_edits_deletes_reacts_and_replies(group, make_user, client_for):
+    room, owner, member = group
+    base = f"/api/rooms/{room.name}/messages/"
+    owner_api, member_api = client_for(owner), client_for(member)
+    posted = owner_api.post(base, json.dumps({"body": "hello"}), content_type="application/json").json()
+    reply = member_api.post(base, json.dumps({"body": "hi", "reply_to": posted["id"]}), content_type="application/json")
+    assert reply.status_code == 201 and reply.json()["reply_to"] == posted["id"]
+
+    url = f"{base}{posted['id']}/"
+    edited = owner_api.patch(url, json.dumps({"body": "hello **all**"}), content_type="application/json")
+    assert edited.status_code == 200 and edited.json()["body_html"] == "<p>hello <strong>all</strong></p>"
+    assert edited.json()["edited"] is not None
+    refused = member_api.patch(url, json.dumps({"body": "mine now"}), content_type="application/json")
+    assert refused.status_code == 403 and refused.json() == {"error": services.NOT_YOUR_MESSAGE}
+
+    reacted = member_api.post(
+        f"{url}reactions/", json.dumps({"emoji": "👍", "on": True}), content_type="application/json"
+    )
+    assert reacted.json()["reactions"] == [{"emoji": "👍", "users": [{"id": member.pk, "username": member.username}]}]
+    assert member_api.post(f"{url}reactions/", "{}", content_type="application/json").status_code == 400
+
+    assert member_api.delete(url).status_code == 403
+    deleted = owner_api.delete(url)
+    assert deleted.status_code == 200 and deleted.json()["deleted"] and deleted.json()["body"] == ""
+    assert owner_api.delete(f"{base}{10**9}/").status_code == 404
+    assert client_for(make_user()).delete(url).status_code == 404
+    assert client_for(None).delete(url).status_code == 401

@@ -56,45 +56,75 @@ class Command(BaseCommand):
         self._seed_rooms(users)
 
     def _seed_orders(self, users: dict[str, User]) -> None:
-        """Orders in every interesting state, made through the services so each
-        has its chat rooms, timeline and (when completed) payout."""
+        """Orders of both games in every interesting state, made through the
+        services so each has its chat rooms, timeline and (when completed) payout.
+        booster1 boosts both games; booster2 only League of Legends up to Diamond."""
         from orders import services
+        from orders.games import OrderOptions
         from orders.models import Order
 
+        booster1, booster2, manager = users["booster1"], users["booster2"], users["manager"]
+        for booster, game, tier in (
+            (booster1, "lol", "challenger"),
+            (booster1, "valorant", "radiant"),
+            (booster2, "lol", "diamond"),
+        ):
+            services.booster_approval_set(booster=booster, game=game, max_tier=tier, by=users["admin"])
         demo_customers = [users[name] for name in ("alice", "bob", "carol")]
         if Order.objects.filter(customer__in=demo_customers).exists():
             return
-        booster1, booster2, manager = users["booster1"], users["booster2"], users["manager"]
 
-        def order(customer: str, current: tuple, desired: tuple) -> Order:
+        def order(customer: str, current: tuple, desired: tuple, game: str = "lol", **options: object) -> Order:
             return services.order_create(
                 customer=users[customer],
+                game=game,
                 current_rank=current[0],
                 current_division=current[1],
-                current_lp=current[2],
+                current_points=current[2],
                 desired_rank=desired[0],
                 desired_division=desired[1],
+                options=OrderOptions(**options),
             )
 
-        order("alice", ("silver", 2, 40), ("gold", 4))  # pending: on the claim list
+        def progress(order: Order, booster: User, reached: tuple) -> Order:
+            return services.order_progress_update(
+                order=order,
+                booster=booster,
+                reached_rank=reached[0],
+                reached_division=reached[1],
+                reached_points=reached[2],
+            )
 
-        playing = services.order_claim(order=order("bob", ("gold", 4, 10), ("platinum", 4)), booster=booster1)
-        services.order_progress_update(
-            order=playing, booster=booster1, reached_rank="gold", reached_division=2, reached_lp=40
+        # League of Legends
+        order("alice", ("silver", 2, 40), ("gold", 4), region="euw")  # pending: on the claim list
+        playing = services.order_claim(
+            order=order("bob", ("gold", 4, 10), ("platinum", 4), appear_offline=True, region="na"), booster=booster1
         )
-
+        progress(playing, booster1, ("gold", 2, 40))
         paused = services.order_assign(
-            order=order("carol", ("platinum", 2, 0), ("emerald", 4)), booster=booster2, by=manager
+            order=order("carol", ("platinum", 2, 0), ("emerald", 4), preferences="mid or support", region="euw"),
+            booster=booster2,
+            by=manager,
         )
         services.order_status_set(order=paused, status=Order.Status.IN_PROGRESS, by=booster2)
         services.order_status_set(order=paused, status=Order.Status.PAUSED, by=manager)
-
         done = services.order_claim(order=order("alice", ("iron", 1, 50), ("bronze", 2)), booster=booster1)
-        services.order_status_set(order=done, status=Order.Status.IN_PROGRESS, by=booster1)
+        progress(done, booster1, ("bronze", 2, 0))
         services.order_complete(order=done, by=booster1)
-
         services.order_cancel(order=order("bob", ("bronze", 3, 0), ("silver", 4)), by=users["bob"])
-        self.stdout.write("  created 5 demo orders")
+
+        # Valorant
+        valorant = {"game": "valorant", "region": "eu"}
+        order("carol", ("gold", 2, 20), ("platinum", 1), duo_queue=True, priority_start=True, **valorant)  # pending
+        climbing = services.order_claim(
+            order=order("alice", ("silver", 3, 0), ("gold", 3), preferences="Jett, Reyna", **valorant),
+            booster=booster1,
+        )
+        progress(climbing, booster1, ("gold", 1, 60))
+        won = services.order_claim(order=order("bob", ("diamond", 1, 0), ("diamond", 3), **valorant), booster=booster1)
+        progress(won, booster1, ("diamond", 3, 10))
+        services.order_complete(order=won, by=booster1)
+        self.stdout.write("  created 8 demo orders (5 League of Legends, 3 Valorant)")
 
     def _seed_rooms(self, users: dict[str, User]) -> None:
         """A group with members, a private room and a few messages, through the

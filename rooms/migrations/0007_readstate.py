@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('rooms', '0004_invites'),
+        ('rooms', '0006_message_search'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
