@@ -5,7 +5,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install migrate seed css lint bench browser clean
+.PHONY: run test install migrate seed static css lint bench browser clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -30,7 +30,12 @@ WS_MAX := 131072
 # lifespan protocol. Tests and the bench start the server with these same flags.
 SERVER_FLAGS := --loop uvloop --http httptools --ws websockets-sansio --ws-max-size $(WS_MAX) --ws-per-message-deflate false --lifespan off --no-access-log
 
-run: seed
+# Hashed, gzip and Brotli copies of every static file in STATIC_ROOT; what
+# /static/ serves with DEBUG=0. DEBUG (the default) serves static/ as it is.
+static: install
+	$(PY) manage.py collectstatic --noinput --verbosity 0
+
+run: seed $(if $(filter 0 false no off,$(DEBUG)),static)
 	$(PY) -m uvicorn config.asgi:application --host $(HOST) --port $(PORT) $(SERVER_FLAGS)
 
 test: install

@@ -1,17 +1,27 @@
-"""A person's actions on their own account settings."""
+"""A person's actions on their own account: settings, and what we add around allauth's."""
 
 from __future__ import annotations
 
 from functools import partial
 
+from allauth.account.internal.flows.email_verification import (
+    get_address_for_user,
+    send_verification_email_to_address,
+)
+from django.contrib import messages
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
+from django.http import HttpRequest
 
 from accounts import broadcasts
 from accounts.models import Preferences, Theme
 
 UNKNOWN_THEME = "Choose one of the themes offered."
 EMAIL_WINDOW_INVALID = "The email batch window is 1 to 1440 minutes."
+VERIFICATION_RECENTLY_SENT = (
+    "A verification link went to {email} a few minutes ago and still works. "
+    "Check your inbox (and spam), or ask again in a few minutes."
+)
 
 
 class PreferencesError(ValueError):
@@ -45,3 +55,21 @@ def preferences_update(
         preferences.save(update_fields=["theme"])
         transaction.on_commit(partial(broadcasts.theme_changed, user_id=user.pk, theme=theme))
     return preferences
+
+
+def email_verification_resend(*, request: HttpRequest, user: AbstractBaseUser) -> bool:
+    """Mail `user` a new verification link, and say so on their next page.
+
+    allauth sends at most one link per address every few minutes and says nothing
+    when it skips one; the user is then told the earlier link still works. The
+    link carries on the request's `next` (accounts.adapter). Returns whether a
+    mail went out.
+    """
+    address = get_address_for_user(user)
+    if address is None or address.verified:
+        return False
+    # allauth's own flow: its rate limit, its mail, its "Confirmation email sent" message.
+    sent = send_verification_email_to_address(request, address)
+    if not sent:
+        messages.info(request, VERIFICATION_RECENTLY_SENT.format(email=address.email))
+    return sent

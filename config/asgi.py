@@ -8,8 +8,6 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from django.conf import settings  # noqa: E402
-from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 
 from config.routing import websocket_urlpatterns  # noqa: E402
 from notifications.asgi import NotifierStarter  # noqa: E402
@@ -20,12 +18,9 @@ from uploads.limits import UploadSizeLimitMiddleware  # noqa: E402
 application = NotifierStarter(
     ProtocolTypeRouter(
         {
-            # Development serves /static/ itself (so `daphne` alone is the whole site);
-            # production serves STATIC_ROOT from the proxy.
-            # Oversize uploads are refused before Django reads their body (uploads/limits.py).
-            "http": UploadSizeLimitMiddleware(
-                ASGIStaticFilesHandler(django_asgi_app) if settings.SERVE_STATIC else django_asgi_app
-            ),
+            # Oversize uploads are refused before Django reads their body (uploads/limits.py);
+            # /static/ is ServeStatic's middleware (settings.MIDDLEWARE, STATIC AND MEDIA).
+            "http": UploadSizeLimitMiddleware(django_asgi_app),
             # Session sockets: AllowedHostsOriginValidator(AuthMiddlewareStack(router));
             # `?token=` sockets: the signed token instead (realtime/auth.py).
             "websocket": SocketAuthMiddleware(URLRouter(websocket_urlpatterns)),

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from django.contrib.auth.models import AbstractBaseUser
 
 from orders.models import Order
+from realtime.mail import absolute_url
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,7 @@ def booster_found(order: Order, booster: AbstractBaseUser) -> Mail:
     """To the customer, the first time someone takes the order."""
     return Mail(
         f"{order.name}: a booster is on it",
-        f"{booster.username} will boost your order {_boost(order)}. Follow it live at {order.get_absolute_url()}",
+        f"{booster.username} will boost your order {_boost(order)}. Follow it live at {absolute_url(order.get_absolute_url())}",
     )
 
 
@@ -37,7 +38,7 @@ def booster_changed(order: Order, booster: AbstractBaseUser) -> Mail:
     return Mail(
         f"{order.name}: your booster changed",
         f"Our staff handed your order {_boost(order)} to {booster.username}, who boosts it from here. "
-        f"Your progress so far is kept. Follow it live at {order.get_absolute_url()}",
+        f"Your progress so far is kept. Follow it live at {absolute_url(order.get_absolute_url())}",
     )
 
 
@@ -45,7 +46,7 @@ def order_yours(order: Order) -> Mail:
     """To the booster who now has the order (claimed, assigned or reassigned)."""
     return Mail(
         f"{order.name} is yours",
-        f"You now boost {_boost(order)}. Details and chat: {order.get_absolute_url()}",
+        f"You now boost {_boost(order)}. Details and chat: {absolute_url(order.get_absolute_url())}",
     )
 
 
@@ -66,7 +67,7 @@ def cancelled_for_customer(order: Order, *, by_customer: bool, reason: str) -> M
     return Mail(
         f"{order.name} was cancelled",
         f"Our staff cancelled your order {_boost(order)}.{_because(reason)} Questions? Reply in the order's support "
-        f"chat: {order.get_absolute_url()}",
+        f"chat: {absolute_url(order.get_absolute_url())}",
     )
 
 

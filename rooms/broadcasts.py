@@ -18,6 +18,12 @@ from rooms.models import Message, Room, RoomChange
 TEMPLATE = "rooms/room.html"
 READSTATE_TEMPLATE = "rooms/readstate.html"
 
+# Why an open room page can no longer send (room.html#room-gone).
+GONE_REMOVED = "You were removed from this chat."
+GONE_LEFT = "You left this group."
+GONE_DELETED = "This group was deleted."
+GONE_DEFAULT = "You can no longer read or send messages in this chat."
+
 
 def render_messages(messages: list[Message]) -> str:
     """Messages for an open page, appended to its #messages in this order."""
@@ -125,13 +131,20 @@ def members_changed(room: Room) -> None:
     publish_sync(groups.room(room.pk), html=_member_list(room))
 
 
-def members_revoked(room: Room, user_ids: list[int]) -> None:
-    """Removed members' sockets close; everyone else gets the new member list."""
-    publish_sync(groups.room(room.pk), html=_member_list(room), revoke=list(user_ids))
+def room_gone_fragment(reason: str) -> str:
+    return render_to_string(f"{TEMPLATE}#room-gone", {"gone_reason": reason, "oob": True})
+
+
+def members_revoked(room: Room, user_ids: list[int], *, reason: str = GONE_REMOVED) -> None:
+    """Removed members' pages are told why and their sockets close; everyone else
+    gets the new member list."""
+    publish_sync(
+        groups.room(room.pk), html=_member_list(room), revoke=list(user_ids), gone_html=room_gone_fragment(reason)
+    )
 
 
 def room_closed(room_pk: int) -> None:
-    publish_sync(groups.room(room_pk), html="", closed=True)
+    publish_sync(groups.room(room_pk), html="", closed=True, gone_html=room_gone_fragment(GONE_DELETED))
 
 
 # READ STATE

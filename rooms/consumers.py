@@ -122,6 +122,9 @@ class ChatConsumer(FanoutConsumer):
         if not _position(after):
             return await self.send(text_data=broadcasts.error_fragment(RESUME_INVALID))
         await self.catch_up(after)
+        # By its own account the client held everything up to `after`, and it now
+        # has what came since: a retry of any stored message needs no replay.
+        self.low = 0
 
     async def catch_up(self, after: int | None = None) -> None:
         """Send what was committed after `after` (default: this socket's position)."""
@@ -185,6 +188,9 @@ class ChatConsumer(FanoutConsumer):
 
     async def deliver_event(self, group: str, event: dict[str, Any]) -> None:
         if event.get("closed") or self.user.pk in event.get("revoke", ()):
+            # Why, first: the page shows it and disables its composer on the close.
+            if event.get("gone_html"):
+                await self.send(text_data=event["gone_html"])
             await self.close(code=CLOSE_FORBIDDEN)
             return
         if "seq" in event:

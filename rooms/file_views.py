@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from rooms import selectors, services
 from rooms.models import Message, Room
-from rooms.views import ROOM_NOT_FOUND, _room_or_404
+from rooms.views import refusal_status, room_gone
 from uploads import delivery, limits, validation
 
 ERROR_TEMPLATE = "rooms/upload_error.html"
@@ -22,7 +22,7 @@ ERROR_PAGE_TEMPLATE = "rooms/upload_rejected.html"
 STATUS_TEMPLATE = "rooms/upload_status.html"
 
 
-def _rejected(request: HttpRequest, room: Room, error: str, *, status: int = 400) -> HttpResponse:
+def _rejected(request: HttpRequest, room: Room, error: str, *, status: int = 422) -> HttpResponse:
     template = ERROR_TEMPLATE if request.htmx else ERROR_PAGE_TEMPLATE
     return render(request, template, {"room": room, "error": error}, status=status)
 
@@ -30,7 +30,10 @@ def _rejected(request: HttpRequest, room: Room, error: str, *, status: int = 400
 @require_POST
 @login_required
 def chat_upload(request: HttpRequest, name: str) -> HttpResponse:
-    room = _room_or_404(name, request.user)
+    try:
+        room = selectors.room_for_user(name=name, user=request.user)
+    except selectors.RoomAccessDenied:
+        return room_gone(request)
     # Counted before anything is read, so rejected attempts count too.
     if limits.upload_rate_exceeded(user=request.user):
         return _rejected(request, room, limits.UPLOAD_RATE_LIMITED, status=429)
@@ -42,9 +45,9 @@ def chat_upload(request: HttpRequest, name: str) -> HttpResponse:
     except validation.UploadRejected as error:
         return _rejected(request, room, str(error))
     except services.ChatError as error:
-        return _rejected(request, room, str(error))
+        return _rejected(request, room, str(error), status=refusal_status(error))
     except selectors.RoomAccessDenied:
-        raise Http404(ROOM_NOT_FOUND) from None  # removed from the room while uploading
+        return room_gone(request)  # removed from the room while uploading
     if request.htmx:
         return render(request, STATUS_TEMPLATE, {"room": room})
     return redirect(room.get_absolute_url())

@@ -3,13 +3,26 @@ see what. Views translate `RoomAccessDenied` to 404/403, consumers to 4004."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection
 from dataclasses import asdict, dataclass
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import BooleanField, Count, Exists, ExpressionWrapper, Max, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import (
+    BooleanField,
+    Count,
+    Exists,
+    ExpressionWrapper,
+    F,
+    Max,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+)
 from django.utils import timezone
 
 from realtime.roles import MANAGERS_GROUP, ROLE_GROUPS, is_booster, is_staff_user
@@ -32,6 +45,16 @@ class RoomAccessDenied(Exception):
     """The room does not exist or this user may not read it (deliberately the same)."""
 
 
+# The inverse of services.private_room_name: "dm-<lower user id>-<higher user id>".
+_PRIVATE_NAME = re.compile(r"^dm-(\d+)-(\d+)$")
+
+
+def private_pair(*, room: Room) -> set[int]:
+    """The two users a private room is for, whether or not it is in their lists yet."""
+    match = _PRIVATE_NAME.match(room.name) if room.kind == Room.Kind.PRIVATE else None
+    return {int(match[1]), int(match[2])} if match else set()
+
+
 class InviteInvalid(Exception):
     """No live invite carries this token (unknown, revoked or expired: deliberately the same)."""
 
@@ -42,6 +65,10 @@ def can_read(*, room: Room, user: AbstractBaseUser | AnonymousUser) -> bool:
     if room.kind == Room.Kind.PUBLIC:
         return True
     if room.members.filter(pk=user.pk).exists():
+        return True
+    # A private room is listed (membership) for the second user only from its
+    # first message on, but it is theirs to read and write from the start.
+    if user.pk in private_pair(room=room):
         return True
     return room.staff_access and is_staff_user(user)
 
@@ -99,11 +126,41 @@ def readable_rooms(*, user: AbstractBaseUser) -> QuerySet[Room]:
     return Room.objects.filter(readable)
 
 
+NEWEST_ACTIVITY_FIRST = (F("last_message_at").desc(nulls_last=True), "name")
+
+
 def rooms_for_user(*, user: AbstractBaseUser) -> QuerySet[Room]:
-    """Every room in the user's chat list: the public room and their memberships."""
-    return (
-        Room.objects.filter(Q(kind=Room.Kind.PUBLIC) | Q(members=user)).distinct().order_by("-last_message_at", "name")
+    """Every room in the user's chat list, newest activity first: the public room
+    and their memberships."""
+    return Room.objects.filter(Q(kind=Room.Kind.PUBLIC) | Q(members=user)).distinct().order_by(*NEWEST_ACTIVITY_FIRST)
+
+
+def with_last_message(rooms: QuerySet[Room]) -> QuerySet[Room]:
+    """`rooms` with their newest message's author, body and attachment name
+    (`last_author`, `last_body`, `last_attachment`): one index probe per room."""
+    newest = Message.objects.filter(room=OuterRef("pk")).order_by("-id")
+    return rooms.annotate(
+        last_author=Subquery(newest.values("author__username")[:1]),
+        last_body=Subquery(newest.values("body")[:1]),
+        last_attachment=Subquery(newest.values("attachment_name")[:1]),
     )
+
+
+def chat_index(*, user: AbstractBaseUser) -> list[Room]:
+    """/chat/: the user's chat list with each room's last message."""
+    return list(with_last_message(rooms_for_user(user=user)))
+
+
+SUPPORT_INBOX_SIZE = 50
+
+
+def support_inbox(*, user: AbstractBaseUser) -> list[Room]:
+    """The order rooms staff may enter, newest activity first, with their last
+    message; nothing for anyone else."""
+    if not is_staff_user(user):
+        return []
+    rooms = Room.objects.filter(kind=Room.Kind.ORDER, staff_access=True).order_by(*NEWEST_ACTIVITY_FIRST)
+    return list(with_last_message(rooms)[:SUPPORT_INBOX_SIZE])
 
 
 def room_member_ids(*, room: Room) -> set[int] | None:
@@ -146,6 +203,11 @@ def messages_after(*, room: Room, after: int, limit: int | None = None) -> list[
     """What a client that last saw id `after` missed, oldest first."""
     limit = limit or settings.CHAT_RESUME_LIMIT
     return list(_message_rows(room).filter(id__gt=after).order_by("id")[:limit])
+
+
+def latest_message_id(*, room: Room) -> int:
+    newest = Message.objects.filter(room=room).order_by("-id").values_list("id", flat=True).first()
+    return newest or 0
 
 
 def room_seq(*, room: Room) -> int:

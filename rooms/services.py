@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from functools import partial
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.db.models import F
@@ -20,7 +21,7 @@ from django.utils import timezone
 
 from realtime import ratelimit
 from realtime.aftercommit import after_commit
-from realtime.mail import send_mail_safely
+from realtime.mail import absolute_url, send_template_mail_safely
 from realtime.roles import is_staff_user
 from rooms import broadcasts, selectors
 from rooms.formatting import render_body
@@ -56,6 +57,11 @@ NOT_ROOM_ADMIN = "Only the room's admin can do that."
 ONLY_GROUPS = "Only group chats can be joined, left or edited."
 RETENTION_INVALID = "Retention must be between 1 and 365 days, or empty to keep messages."
 READ_THROUGH_INVALID = "through must be a non-negative message id."
+SUCCESSOR_REQUIRED = "Choose who runs the group after you: another member becomes its admin."
+LAST_MEMBER_DELETES = "You are the group's last member. Delete it instead (its messages go with it)."
+ADD_UNKNOWN_USER = "There is no active user called “{username}”."
+ADD_ALREADY_MEMBER = "{username} is already in this group."
+ADD_NOT_VERIFIED = "{username} has not verified an email address yet; group chats need one."
 INVITE_INVALID = "This invite link is not valid: it expired or was replaced. Ask the group's admin for a new one."
 INVITE_PREDATES_REMOVAL = "You were removed from this group. Ask its admin for a new invite link."
 INVITE_EXPIRY_INVALID = "An invite link can last 1 to 365 days, or leave it empty to keep it until you replace it."
@@ -79,6 +85,7 @@ RESERVED_NAMES = {
     "leave",
     "search",
     "lists",
+    "support",
     PUBLIC_ROOM_NAME,
 }
 _ROOM_NAME = re.compile(r"^[a-z][a-z0-9-]{2,49}$")
@@ -156,6 +163,8 @@ def message_post(
     try:
         with transaction.atomic():
             _lock_room(room)
+            # Read under the lock: the first message of a private room tells the other user.
+            starts_private_chat = room.kind == Room.Kind.PRIVATE and _never_posted_in(room)
             message.save()
             # A new message has no reactions: its render needs no query for them.
             message._prefetched_objects_cache = {"reactions": Reaction.objects.none()}
@@ -164,6 +173,8 @@ def message_post(
             change = _record_change(
                 room=room, kind=RoomChange.Kind.POSTED, message=message, actor=author, last_message_at=message.created
             )
+            if starts_private_chat:
+                _private_chat_started(room, message)
             # The message is stored whatever happens to the push; sockets that
             # missed it catch up through resume.
             after_commit(broadcasts.message_created, message, change.seq)
@@ -191,6 +202,10 @@ def _lock_room(room: Room) -> None:
     """
     if not Room.objects.select_for_update(no_key=True).filter(pk=room.pk).exists():
         raise selectors.RoomAccessDenied(room.name)  # deleted since it was read
+
+
+def _never_posted_in(room: Room) -> bool:
+    return Room.objects.filter(pk=room.pk, last_message_at=None).exists()
 
 
 def _record_change(
@@ -477,25 +492,37 @@ def private_room_name(first: AbstractBaseUser, second: AbstractBaseUser) -> str:
 
 
 def room_get_or_create_private(*, user: AbstractBaseUser, other: AbstractBaseUser) -> Room:
-    """The one private room of this pair, created on first use."""
+    """The one private room of this pair, created on first use.
+
+    Opening it tells nobody: it is in `user`'s list, and `other` hears of it (the
+    room in their list, its unread message, a mail) with its first message.
+    """
     if user.pk == other.pk:
         raise ChatError(PRIVATE_WITH_SELF)
     name = private_room_name(user, other)
     with transaction.atomic():
-        room, created = Room.objects.get_or_create(
+        room, _ = Room.objects.get_or_create(
             name=name, defaults={"kind": Room.Kind.PRIVATE, "title": f"{user.username} & {other.username}"}
         )
-        if created:
-            room.members.add(user, other)
-            transaction.on_commit(
-                partial(
-                    send_mail_safely,
-                    subject=f"{user.username} started a private chat with you",
-                    body=f"Open it at /chat/{name}/",
-                    recipients=[other.email],
-                )
-            )
+        room.members.add(user)
     return room
+
+
+def _private_chat_started(room: Room, message: Message) -> None:
+    """The first message of a private room puts it in both lists (their pages
+    follow it from here on) and mails the other user."""
+    pair = selectors.private_pair(room=room)
+    room.members.add(*pair)
+    recipients = get_user_model().objects.filter(pk__in=pair - {message.author_id}, is_active=True)
+    context = {"sender": message.author, "body": message.body, "url": absolute_url(room.get_absolute_url())}
+    transaction.on_commit(
+        partial(
+            send_template_mail_safely,
+            template="rooms/mail/private_started",
+            context=context,
+            recipients=[person.email for person in recipients],
+        )
+    )
 
 
 def room_join(*, room: Room, user: AbstractBaseUser) -> Room:
@@ -553,21 +580,47 @@ def _revoke_invites(room: Room, now: datetime) -> None:
     RoomInvite.objects.filter(room=room, revoked_at=None).update(revoked_at=now)
 
 
-def room_leave(*, room: Room, user: AbstractBaseUser) -> None:
+def room_leave(*, room: Room, user: AbstractBaseUser, successor: AbstractBaseUser | None = None) -> None:
+    """Leave a group. Its admin first hands it to `successor`, another member;
+    the last member cannot leave at all, only delete it (room_delete), so no
+    group and no history goes without its admin saying so."""
     if room.kind != Room.Kind.GROUP:
         raise ChatError(ONLY_GROUPS)
     with transaction.atomic():
-        room.members.remove(user)
+        others = room.members.exclude(pk=user.pk)
+        if not others.exists():
+            raise ChatError(LAST_MEMBER_DELETES)
         if room.admin_id == user.pk:
-            successor = room.members.order_by("pk").first()
-            if successor is None:
-                room_pk = room.pk
-                room.delete()
-                after_commit(broadcasts.room_closed, room_pk)
-                return
+            if successor is None or not others.filter(pk=successor.pk).exists():
+                raise ChatError(SUCCESSOR_REQUIRED)
             room.admin = successor
             room.save(update_fields=["admin"])
-        after_commit(broadcasts.members_revoked, room, [user.pk])
+        room.members.remove(user)
+        after_commit(broadcasts.members_revoked, room, [user.pk], reason=broadcasts.GONE_LEFT)
+
+
+@transaction.atomic
+def room_add_member(*, room: Room, by: AbstractBaseUser, username: str) -> AbstractBaseUser:
+    """The group's admin adds someone by username; they are told by mail.
+
+    Like joining by the invite link, it needs the invitee's verified email.
+    """
+    _require_admin(room, by)
+    username = (username or "").strip()
+    invitee = get_user_model().objects.filter(username__iexact=username, is_active=True).first()
+    if invitee is None:
+        raise ChatError(ADD_UNKNOWN_USER.format(username=username))
+    if room.members.filter(pk=invitee.pk).exists():
+        raise ChatError(ADD_ALREADY_MEMBER.format(username=invitee.username))
+    if not selectors.has_verified_email(user=invitee):
+        raise ChatError(ADD_NOT_VERIFIED.format(username=invitee.username))
+    room.members.add(invitee)
+    after_commit(broadcasts.members_changed, room)
+    context = {"room": room, "by": by, "url": absolute_url(room.get_absolute_url())}
+    transaction.on_commit(
+        partial(send_template_mail_safely, template="rooms/mail/invited", context=context, recipients=[invitee.email])
+    )
+    return invitee
 
 
 def room_update(

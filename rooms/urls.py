@@ -21,6 +21,7 @@ urlpatterns = [
     path("chat/<str:name>/edit/", views.edit_group, name="edit"),
     path("chat/<str:name>/delete/", views.delete_group, name="delete"),
     path("chat/<str:name>/leave/", views.leave_group, name="leave"),
+    path("chat/<str:name>/members/", views.add_member, name="add_member"),
     path("api/chat/messages/", views.api_messages, name="api_public_messages"),
     path("api/rooms/<str:name>/messages/", views.api_messages, name="api_messages"),
     path("api/chat/messages/<int:pk>/", views.api_message, name="api_public_message"),

@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
+from accounts.services import email_verification_resend
 from realtime.roles import is_staff_user
 from rooms import broadcasts, frames, search, selectors, services
 from rooms.consumers import SEND_FAILED
@@ -28,6 +29,24 @@ TEMPLATE = "rooms/room.html"
 API_LIMIT_MAX = 100
 ROOM_NOT_FOUND = "No such room."
 INVITE_ACTION_UNKNOWN = "Choose New link or Revoke link."
+
+
+def refusal_status(error: services.ChatError) -> int:
+    """429 for sending too fast, 422 for any other refused input (base.html's
+    responseHandling swaps both in where the user acted)."""
+    return 429 if str(error) == services.MESSAGE_RATE_LIMITED else 422
+
+
+def room_gone(request: HttpRequest) -> HttpResponse:
+    """A page's request to a room this user may no longer read (removed, deleted).
+
+    A page learns why at once over its socket; this answers a send that went over
+    HTTP meanwhile: the notice, in place (403, swapped). Anything else gets the
+    404 of a room that never existed, and so does a page for a room that never did.
+    """
+    if not request.htmx:
+        raise Http404(ROOM_NOT_FOUND)
+    return HttpResponse(broadcasts.room_gone_fragment(broadcasts.GONE_DEFAULT), status=403)
 
 
 def _room_or_404(name: str, user, *, select: Callable[..., Room] = selectors.room_for_user) -> Room:
@@ -73,6 +92,8 @@ def _page_context(request: HttpRequest, room: Room, around: int | None = None) -
         "invite_url": request.build_absolute_uri(invite.get_absolute_url()) if invite else "",
         "rooms": selectors.rooms_for_user(user=user),
         "max_length": settings.CHAT_MESSAGE_MAX_LENGTH,
+        # Shown if the socket is refused on a reconnect; a live removal pushes its own reason.
+        "gone_reason": broadcasts.GONE_DEFAULT,
         # The upload form refuses an oversize file before sending it (static/js/uploads.js).
         "upload_max_bytes": max_upload_bytes(),
     }
@@ -84,13 +105,6 @@ def room_page(request: HttpRequest, name: str) -> HttpResponse:
     """The room; `?around=<id>` opens it at that message (search results, replies)."""
     room = _room_or_404(name, request.user)
     return render(request, TEMPLATE, _page_context(request, room, around=_int_or_none(request.GET.get("around"))))
-
-
-@login_required
-@require_GET
-def chat_index(request: HttpRequest) -> HttpResponse:
-    """/chat/: every chat of the user with its badges."""
-    return render(request, "rooms/index.html", {"rooms": selectors.rooms_for_user(user=request.user)})
 
 
 @login_required
@@ -121,17 +135,20 @@ def post_message(request: HttpRequest, name: str) -> HttpResponse:
     `type` an edit, delete or reaction (rooms/frames.py). With `seq`, the
     response also carries every change after that position, so the page stays
     complete without its socket."""
-    room = _room_or_404(name, request.user)
+    try:
+        room = selectors.room_for_user(name=name, user=request.user)
+    except selectors.RoomAccessDenied:
+        return room_gone(request)
     try:
         outcome = frames.perform(room=room, user=request.user, frame=request.POST.dict())
     except (services.ChatError, services.RoomPermissionDenied) as error:
-        status = 403 if isinstance(error, services.RoomPermissionDenied) else 400
+        status = 403 if isinstance(error, services.RoomPermissionDenied) else refusal_status(error)
         if request.htmx:
             return HttpResponse(broadcasts.error_fragment(str(error)), status=status)
         flash.error(request, str(error))
         return redirect(room)
     except selectors.RoomAccessDenied:
-        raise Http404("No such room.") from None
+        return room_gone(request)
     except DatabaseError:
         # Nothing was stored: say so plainly rather than a bare 500.
         return HttpResponse(broadcasts.error_fragment(SEND_FAILED), status=503)
@@ -219,7 +236,7 @@ def new_group(request: HttpRequest) -> HttpResponse:
             form.add_error("name", str(error))
         else:
             return redirect(room)
-    status = 400 if form.errors else 200
+    status = 422 if form.errors else 200
     return render(request, "rooms/new_group.html", {"form": form}, status=status)
 
 
@@ -235,6 +252,10 @@ def join_group(request: HttpRequest, token: str) -> HttpResponse:
     if selectors.can_read(room=room, user=request.user):
         return redirect(room)
     verified = selectors.has_verified_email(user=request.user)
+    if request.method == "POST" and "resend" in request.POST and not verified:
+        # The link carries `next` (this page): verifying lands back on the invite.
+        email_verification_resend(request=request, user=request.user)
+        return redirect(request.get_full_path())
     context = {"room": room, "verified": verified, "email": request.user.email}
     if selectors.removed_since(room=room, user=request.user, invite=invite):
         return render(request, "rooms/join.html", {**context, "error": services.INVITE_PREDATES_REMOVAL}, status=403)
@@ -248,7 +269,13 @@ def join_group(request: HttpRequest, token: str) -> HttpResponse:
 
 
 def _edit_page(
-    request: HttpRequest, room: Room, form: GroupEditForm, *, invite_error: str = "", status: int = 200
+    request: HttpRequest,
+    room: Room,
+    form: GroupEditForm,
+    *,
+    invite_error: str = "",
+    add_error: str = "",
+    status: int = 200,
 ) -> HttpResponse:
     invite = selectors.invite_live(room=room)
     context = {
@@ -257,6 +284,7 @@ def _edit_page(
         "invite": invite,
         "invite_url": request.build_absolute_uri(invite.get_absolute_url()) if invite else "",
         "invite_error": invite_error,
+        "add_error": add_error,
     }
     return render(request, "rooms/edit_group.html", context, status=status)
 
@@ -288,7 +316,7 @@ def edit_group(request: HttpRequest, name: str) -> HttpResponse:
         else:
             flash.success(request, "Room updated.")
             return redirect(room)
-    return _edit_page(request, room, form, status=400 if form.errors else 200)
+    return _edit_page(request, room, form, status=422 if form.errors else 200)
 
 
 @login_required
@@ -312,34 +340,85 @@ def invite_group(request: HttpRequest, name: str) -> HttpResponse:
         else:
             raise services.ChatError(INVITE_ACTION_UNKNOWN)
     except services.ChatError as error:
-        return _edit_page(request, room, _edit_form(request, room), invite_error=str(error), status=400)
+        return _edit_page(request, room, _edit_form(request, room), invite_error=str(error), status=422)
     return redirect(reverse("rooms:edit", args=[room.name]) + "#invite")
 
 
 @login_required
 @require_POST
+def add_member(request: HttpRequest, name: str) -> HttpResponse:
+    """The admin adds a member by username (a form of the edit page)."""
+    room = _room_or_404(name, request.user)
+    if not selectors.is_room_admin(room=room, user=request.user):
+        return HttpResponseForbidden(services.NOT_ROOM_ADMIN)
+    try:
+        invitee = services.room_add_member(room=room, by=request.user, username=request.POST.get("username", ""))
+    except services.ChatError as error:
+        return _edit_page(request, room, _edit_form(request, room), add_error=str(error), status=422)
+    flash.success(request, f"{invitee.username} is in {room.display_title} now.")
+    return redirect("rooms:edit", name=room.name)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
 def delete_group(request: HttpRequest, name: str) -> HttpResponse:
+    """GET asks first (what goes with the room); POST deletes."""
     room = _room_or_404(name, request.user, select=selectors.room_for_deletion)
+    if request.method == "GET":
+        if not selectors.can_delete(room=room, user=request.user):
+            return HttpResponseForbidden(services.NOT_ROOM_ADMIN)
+        context = {"room": room, "message_count": room.messages.count(), "member_count": room.members.count()}
+        return render(request, "rooms/delete_group.html", context)
     try:
         services.room_delete(room=room, by=request.user)
     except services.RoomPermissionDenied as error:
         return HttpResponseForbidden(str(error))
     except services.ChatError as error:
-        return HttpResponse(str(error), status=400)
+        return HttpResponse(str(error), status=422)
     flash.success(request, f"Deleted {room.display_title}.")
-    return _to_public(request)
+    return _to_index(request)
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def leave_group(request: HttpRequest, name: str) -> HttpResponse:
+    """GET asks first: the admin picks who runs the group next, the last member
+    is pointed to deleting it instead. POST leaves."""
     room = _room_or_404(name, request.user)
-    try:
-        services.room_leave(room=room, user=request.user)
-    except services.ChatError as error:
-        return HttpResponse(str(error), status=400)
-    flash.success(request, f"You left {room.display_title}.")
-    return _to_public(request)
+    if room.kind != Room.Kind.GROUP:
+        return HttpResponse(services.ONLY_GROUPS, status=422)
+    others = [m for m in selectors.room_members(room=room) if m.pk != request.user.pk]
+    error = ""
+    if request.method == "POST":
+        chosen = _int_or_none(request.POST.get("successor"))
+        successor = next((m for m in others if m.pk == chosen), None)
+        try:
+            services.room_leave(room=room, user=request.user, successor=successor)
+        except services.ChatError as refused:
+            error = str(refused)
+        else:
+            flash.success(request, f"You left {room.display_title}.")
+            return _to_index(request)
+    context = {
+        "room": room,
+        "others": others,
+        "is_room_admin": selectors.is_room_admin(room=room, user=request.user),
+        "can_delete": selectors.can_delete(room=room, user=request.user),
+        "error": error,
+    }
+    return render(request, "rooms/leave_group.html", context, status=422 if error else 200)
+
+
+@login_required
+@require_GET
+def chat_index(request: HttpRequest) -> HttpResponse:
+    """/chat/: the user's chats, newest activity first, and for staff the order rooms they may enter."""
+    context = {
+        "rooms": selectors.chat_index(user=request.user),
+        "support_rooms": selectors.support_inbox(user=request.user),
+        "support_inbox_size": selectors.SUPPORT_INBOX_SIZE,
+    }
+    return render(request, "rooms/index.html", context)
 
 
 @login_required
@@ -366,8 +445,8 @@ def people(request: HttpRequest) -> HttpResponse:
     return render(request, f"{TEMPLATE}#people", {"people": found})
 
 
-def _to_public(request: HttpRequest) -> HttpResponse:
-    url = f"/chat/{PUBLIC_ROOM_NAME}/"
+def _to_index(request: HttpRequest) -> HttpResponse:
+    url = reverse("rooms:index")
     return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
 
 

@@ -8,3 +8,9 @@ form included), so passwords are hashed with a fast one.
 from config.settings import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# Pages render without a collectstatic first: the manifest's hashed, compressed
+# files are built and checked where they are the subject
+# (tests/config/test_static_files.py, tests/browser/test_pages.py).
+STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}  # noqa: F405
+SERVESTATIC_USE_FINDERS = True

@@ -240,8 +240,12 @@ HTTP_TABLE = [
     ("upload",                   "POST", "/chat/upload/{group}/",                      GROUP),
     ("edit page",                "GET",  "/chat/{group}/edit/",                        {"room_admin"}),
     ("edit",                     "POST", "/chat/{group}/edit/",                        {"room_admin"}),
+    ("delete page",              "GET",  "/chat/{group}/delete/",                      {"room_admin", "admin"}),
     ("delete",                   "POST", "/chat/{group}/delete/",                      {"room_admin", "admin"}),
+    ("leave page",               "GET",  "/chat/{group}/leave/",                       GROUP),
     ("leave",                    "POST", "/chat/{group}/leave/",                       GROUP),
+    ("add member by username",   "POST", "/chat/{group}/members/",                     {"room_admin"}),
+    ("chat index",               "GET",  "/chat/",                                     SIGNED_IN),
     ("join page",                "GET",  "/chat/join/{invite}/",                       SIGNED_IN - {"removed"}),
     ("join",                     "POST", "/chat/join/{invite}/",                       SIGNED_IN - {"removed"}),
     ("join by the room's name",  "POST", "/chat/{group}/join/",                        frozenset()),
@@ -410,7 +414,17 @@ SUCCESS = {
     ),
     # Site admins may delete any group, without being able to read it.
     "delete": Success(REDIRECT, lambda w, user, r: not Room.objects.filter(pk=w.group.pk).exists()),
-    "leave": Success(REDIRECT, lambda w, user, r: not w.group.members.filter(pk=user.pk).exists()),
+    # The admin hands the group to its other member on the way out.
+    "leave": Success(
+        REDIRECT,
+        lambda w, user, r: not w.group.members.filter(pk=user.pk).exists(),
+        lambda w, role: {"successor": w.users["other_customer"].pk},
+    ),
+    "add member by username": Success(
+        REDIRECT,
+        lambda w, user, r: w.group.members.filter(pk=w.users["booster"].pk).exists(),
+        lambda w, role: {"username": w.users["booster"].username},
+    ),
     # The invite link: any signed-in user with a verified email (all of them here); members are sent
     # on. The member the admin removed is refused: the link predates the removal.
     "join page": Success((200, 302)),

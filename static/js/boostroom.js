@@ -102,9 +102,22 @@
     }
   });
 
+  // 4004: this user may no longer read the room (removed, left in another tab,
+  // the room deleted). The server said why in #room-gone just before closing
+  // (or the page's own default stands, for a refused reconnect); nothing can be
+  // sent from here any more, and the socket stays closed.
+  var CLOSE_FORBIDDEN = 4004;
   document.addEventListener("htmx:wsClose", function (event) {
-    event.target.dataset.state = "closed";
-    if (event.target.hasAttribute("data-chat-socket")) showConnection(false);
+    var socket = event.target;
+    socket.dataset.state = "closed";
+    if (!socket.hasAttribute("data-chat-socket")) return;
+    if (event.detail.event.code !== CLOSE_FORBIDDEN) return showConnection(false);
+    socket.dataset.state = "gone";
+    var notice = document.getElementById("room-gone");
+    if (notice) notice.hidden = false;
+    socket.querySelectorAll("[data-chat-controls] :is(textarea, input, button)").forEach(function (control) {
+      control.disabled = true;
+    });
   });
 
   // SENDING: over the socket when it is open, else the same fields over HTTP.
@@ -182,22 +195,13 @@
     ack.dataset.stored = "";
   });
 
-  // A 400/403 from the fallback carries the reason (an out-of-band #chat-error).
-  document.addEventListener("htmx:beforeSwap", function (event) {
-    var source = event.detail.elt;
-    var status = event.detail.xhr.status;
-    if (source && source.closest && source.closest("[data-chat-socket]") && (status === 400 || status === 403)) {
-      event.detail.shouldSwap = true;
-      event.detail.isError = false;
-    }
-  });
-
+  // A refused action (403, 422, 429) carries its reason as an out-of-band
+  // #chat-error, swapped like any answer (responseHandling in base.html); this
+  // is for the requests that got no answer to show.
   function fallbackFailed(event) {
     var source = event.detail && event.detail.elt;
     var error = document.getElementById("chat-error");
     if (!source || !source.closest || !source.closest("[data-chat-socket]") || !error) return;
-    var status = event.detail.xhr && event.detail.xhr.status;
-    if (status === 400 || status === 403) return; // shown by its own fragment
     if (source.closest("#older-sentinel") || source.matches(".msg-act")) return;
     if (event.type === "htmx:sendError" && source.hasAttribute("data-composer")) {
       // The server is out of reach: the message waits, still "sending…", and

@@ -1,7 +1,8 @@
 // Chat file uploads (templates/rooms/upload_form.html): a progress bar while the
-// file goes up, the server's error text when it is refused, a clean form after.
-// Files dropped onto the room or pasted into it go up one after another through
-// the same form.
+// file goes up and a clean form after it is sent; a refusal's reason swaps into
+// the form's status line by itself (responseHandling in base.html). Files
+// dropped onto the room or pasted into it go up one after another through the
+// same form.
 // Lives in a file because the CSP forbids inline script and htmx runs with
 // allowEval off (no hx-on).
 (function () {
@@ -31,21 +32,13 @@
     progressBar(form).value = Math.round((event.detail.loaded / event.detail.total) * 100);
   });
 
-  // htmx leaves 4xx responses unswapped; these carry the reason the file was refused.
-  document.addEventListener("htmx:beforeSwap", function (event) {
-    if (!uploadForm(event)) return;
-    var status = event.detail.xhr.status;
-    if (status === 400 || status === 413 || status === 429) {
-      event.detail.shouldSwap = true;
-      event.detail.isError = false;
-    }
-  });
-
   document.addEventListener("htmx:afterRequest", function (event) {
     var form = uploadForm(event);
     if (!form) return;
     progressBar(form).hidden = true;
-    if (event.detail.successful) form.reset();
+    // A refusal (413, 422, 429) swaps its reason in like a success (base.html's
+    // responseHandling) but keeps the file and caption for another try.
+    if (event.detail.successful && event.detail.xhr.status < 300) form.reset();
     sending = false;
     sendNext();
   });

@@ -94,10 +94,13 @@ class Site:
 
 
 @contextlib.contextmanager
-def running_site(workdir: Path, *, seed: bool = False, **server_env: str) -> Iterator[Site]:
+def running_site(
+    workdir: Path, *, seed: bool = False, collectstatic: bool = False, **server_env: str
+) -> Iterator[Site]:
     """A fresh database, migrated (and seeded with the demo data if asked), and a
-    server on it (with `server_env` added to its environment); all of it gone
-    afterwards, whatever happened."""
+    server on it (with `server_env` added to its environment, after a
+    collectstatic into its STATIC_ROOT if asked); all of it gone afterwards,
+    whatever happened."""
     (workdir / "media").mkdir(exist_ok=True)
     database = harness.Database(workdir)
     redis_url = os.environ.get("REDIS_URL", "")
@@ -110,6 +113,8 @@ def running_site(workdir: Path, *, seed: bool = False, **server_env: str) -> Ite
         harness.run_manage(env, "migrate", "--noinput", log=workdir / "migrate.log")
         if seed:
             harness.run_manage(env, "seed_demo", log=workdir / "migrate.log")
+        if collectstatic:
+            harness.run_manage(env, "collectstatic", "--noinput", "--verbosity", "0", log=workdir / "migrate.log")
         server.start().wait_healthy()
         yield Site(server=server, database=database, env=env, workdir=workdir, redis_url=redis_url)
     finally:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import expect
@@ -143,7 +144,7 @@ def test_confirmations_and_the_invite_link_are_the_pages_own_message_box(site, p
     page.goto(f"/chat/{room}/")
     page.get_by_role("button", name="Invite link").click()
     expect(box).to_be_visible()
-    expect(box.locator("#message-box-text")).to_contain_text(f"/chat/{room}/join/")
+    expect(box.locator("#message-box-text")).to_contain_text("/chat/join/")
     expect(box.get_by_role("button", name="Cancel")).to_be_hidden()
     box.get_by_role("button", name="OK").click()
     expect(box).to_be_hidden()
@@ -223,7 +224,7 @@ def pages_of(page, role: str) -> list[str]:
             "/no-such-page/",
         ]
     urls = ["/", "/dashboard/", "/accounts/settings/", "/accounts/email/", "/accounts/password/change/"]
-    urls += ["/accounts/logout/", "/chat/new/", "/chat/public-chat/", "/no-such-page/"]
+    urls += ["/accounts/logout/", "/chat/", "/chat/new/", "/chat/public-chat/", "/no-such-page/"]
     page.goto("/dashboard/")
     cards = page.locator("#my-orders article.order-card > header a, #all-orders article.order-card > header a")
     urls += [cards.first.get_attribute("href")] if cards.count() else []
@@ -233,13 +234,23 @@ def pages_of(page, role: str) -> list[str]:
     group = next((room for room in rooms if room.startswith("/chat/duo")), None)
     if group:
         page.goto(group)
-        urls += [group, f"{group}join/"]
-        urls += page.locator('#main a[href$="/edit/"]').evaluate_all("links => links.map(a => a.getAttribute('href'))")
+        urls += [group]
+        actions = '#main a[href$="/edit/"], #main a[href$="/leave/"], #main a[href$="/delete/"]'
+        urls += page.locator(actions).evaluate_all("links => links.map(a => a.getAttribute('href'))")
+        invite = page.locator("#main [data-copy*='/chat/join/']")
+        urls += [urlsplit(invite.get_attribute("data-copy")).path] if invite.count() else []
+    page.goto("/chat/")
+    # Staff: the support inbox's order rooms.
+    urls += page.locator("#support-inbox a").evaluate_all("links => links.map(a => a.getAttribute('href'))")[:2]
     if role == "admin":
         urls += ["/realtime/test/"]
     return list(dict.fromkeys(urls))
 
 
+# Counts the frames the presence socket has applied (an init script: no CSP applies to it).
+PRESENCE_FRAMES = """document.addEventListener("htmx:wsAfterMessage", (event) => {
+  if (event.target.id === "presence-socket") window.presenceFrames = (window.presenceFrames || 0) + 1;
+});"""
 ROLES = {"anonymous": None, "customer": "alice", "booster": "booster1", "manager": "manager", "admin": "admin"}
 
 
@@ -249,10 +260,21 @@ def test_every_page_in_every_theme_has_no_console_error_and_enough_contrast(site
     for role, username in ROLES.items():
         context = browser.new_context(base_url=site.url, viewport={"width": 1280, "height": 860})
         try:
+            context.add_init_script(PRESENCE_FRAMES)
             page = context.new_page()
             errors: list[str] = []
             page.on("console", lambda message, errors=errors: message.type == "error" and errors.append(message.text))
             page.on("pageerror", lambda error, errors=errors: errors.append(str(error)))
+            # Any request of the page that failed or was refused, but the page's own document.
+            page.on("requestfailed", lambda request, errors=errors: errors.append(f"failed: {request.url}"))
+            page.on(
+                "response",
+                lambda response, errors=errors: (
+                    response.status >= 400
+                    and response.request.resource_type != "document"
+                    and errors.append(f"status {response.status}: {response.url}")
+                ),
+            )
             if username:
                 log_in(page, username, DEMO_PASSWORD)
             else:
@@ -269,6 +291,8 @@ def test_every_page_in_every_theme_has_no_console_error_and_enough_contrast(site
                     where = f"{role} {theme} {url}"
                     if page.locator("#presence-socket").count():
                         expect(page.locator("#presence-socket")).to_have_attribute("data-state", "open")
+                        # Its first frame, the snapshot (every online user's dot), is applied.
+                        page.wait_for_function("() => window.presenceFrames > 0")
                     if page.locator("html").get_attribute("data-theme") != theme:
                         problems.append(f"{where}: not in the site's layout")
                         continue

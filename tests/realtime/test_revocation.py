@@ -13,6 +13,7 @@ from django.contrib.auth.models import Group
 from config.asgi import application
 from orders import services as order_services
 from realtime import auth
+from rooms import broadcasts as room_broadcasts
 from tests.conftest import expect_close
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -24,8 +25,14 @@ def token_socket(path: str, token: str) -> WebsocketCommunicator:
     return WebsocketCommunicator(application, f"{path}?token={token}")
 
 
-async def closed_within(socket: WebsocketCommunicator, code: int, seconds: float = REVOCATION_SECONDS) -> float:
+async def closed_within(
+    socket: WebsocketCommunicator, code: int, seconds: float = REVOCATION_SECONDS, *, told: str | None = None
+) -> float:
+    """Closed with `code` within `seconds`, after a frame saying `told` if given."""
     started = time.monotonic()
+    if told is not None:
+        frame = await socket.receive_output(timeout=seconds)
+        assert frame["type"] == "websocket.send" and told in frame["text"], frame
     assert await socket.receive_output(timeout=seconds) == {"type": "websocket.close", "code": code}
     elapsed = time.monotonic() - started
     assert elapsed < seconds
@@ -104,7 +111,7 @@ async def test_booster_removed_from_an_order_loses_its_chat_within_2s(make_user,
         assert (await socket.connect())[0]
 
     await db(order_services.order_assign)(order=order, booster=second, by=manager)
-    await closed_within(booster_chat, 4004)
+    await closed_within(booster_chat, 4004, told=room_broadcasts.GONE_REMOVED)
     # The customer stays in the room with the new booster.
     assert await customer_chat.receive_nothing(timeout=0.3) or (
         (await customer_chat.receive_output())["type"] != "websocket.close"

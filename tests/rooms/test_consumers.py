@@ -131,9 +131,10 @@ async def test_resume_sends_exactly_the_missed_messages_in_order(socket_for, squ
     assert positions == sorted(positions)
     for pk in ids[:3]:
         assert f'id="message-{pk}"' not in frame
-    # Asking again sends nothing: each message reaches a socket once.
+    # Asking again gives the same answer: a resume sends what came after the
+    # position it names, whatever this socket sent before.
     await send(b, type="resume", after=ids[2])
-    assert await b.receive_nothing(timeout=0.3)
+    assert await b.receive_from(timeout=3) == frame
     await b.disconnect()
 
 
@@ -206,14 +207,37 @@ async def test_typing_reaches_others(socket_for, squad):
     await b.disconnect()
 
 
-async def test_removed_member_is_disconnected_at_once(socket_for, squad):
+async def told_then_closed(socket, reason: str) -> None:
+    """The page hears why (room.html#room-gone), then the socket closes with 4004."""
+    notice = await socket.receive_output(timeout=2)
+    assert notice["type"] == "websocket.send", notice
+    assert 'id="room-gone"' in notice["text"] and 'hx-swap-oob="true"' in notice["text"] and reason in notice["text"]
+    assert await socket.receive_output(timeout=2) == {"type": "websocket.close", "code": 4004}
+
+
+async def test_removed_member_is_told_and_disconnected_at_once(socket_for, squad):
     room, owner, member, _ = squad
     b = await connected(socket_for, "/ws/chatroom/squad/", member)
     a = await connected(socket_for, "/ws/chatroom/squad/", owner)
     await db(services.room_update)(room=room, by=owner, title="Squad", retention_days=None, remove_user_ids=[member.pk])
-    assert await b.receive_output(timeout=2) == {"type": "websocket.close", "code": 4004}
+    await told_then_closed(b, broadcasts.GONE_REMOVED)
     assert 'id="member-list"' in await a.receive_from(timeout=2)
     await a.disconnect()
+
+
+async def test_leaving_in_one_tab_closes_the_room_in_the_others(socket_for, squad):
+    room, owner, member, _ = squad
+    other_tab = await connected(socket_for, "/ws/chatroom/squad/", member)
+    await db(services.room_leave)(room=room, user=member)
+    await told_then_closed(other_tab, broadcasts.GONE_LEFT)
+
+
+async def test_deleting_a_group_tells_every_open_page(socket_for, squad):
+    room, owner, member, _ = squad
+    pages = [await connected(socket_for, "/ws/chatroom/squad/", user) for user in (owner, member)]
+    await db(services.room_delete)(room=room, by=owner)
+    for page in pages:
+        await told_then_closed(page, broadcasts.GONE_DELETED)
 
 
 async def test_membership_is_checked_on_every_send(socket_for, squad):

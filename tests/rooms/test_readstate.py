@@ -94,7 +94,7 @@ def test_a_message_is_one_activity_event_for_every_reader(group, published, djan
         message = post(room, owner, f"@{member.username} ping")
     (chat_group, chat), (activity_group, activity) = published
     assert (chat_group, activity_group) == (groups.room(room.pk), groups.room_activity(room.pk))
-    assert chat["message_id"] == message.pk
+    assert f'id="message-{message.pk}"' in chat["html"] and chat["seq"] == room.changes.get(message=message).seq
     html = activity["html"]
     assert 'hx-swap-oob="beforeend:#room-events"' in html
     assert f'data-message="{message.pk}"' in html and f'data-mentions="{member.pk}"' in html

@@ -1,6 +1,8 @@
+import re
 from datetime import timedelta
 
 import pytest
+from django.conf import settings as django_settings
 from django.core import mail
 from django.db import transaction
 from django.utils import timezone
@@ -111,19 +113,43 @@ def test_private_room_is_one_per_pair(make_user):
         services.room_get_or_create_private(user=alice, other=alice)
 
 
-def test_smtp_failure_never_breaks_room_creation(make_user, settings, django_capture_on_commit_callbacks):
+def test_smtp_failure_never_breaks_a_first_private_message(make_user, settings, django_capture_on_commit_callbacks):
     settings.EMAIL_BACKEND = "tests.rooms.failing_email.EmailBackend"
     alice, bob = make_user("alice"), make_user("bob")
+    room = services.room_get_or_create_private(user=alice, other=bob)
+    with django_capture_on_commit_callbacks(execute=True):
+        message = services.message_post(room=room, author=alice, body="hi")
+    assert Message.objects.filter(pk=message.pk).exists()
+
+
+def test_opening_a_private_room_tells_nobody_until_its_first_message(make_user, django_capture_on_commit_callbacks):
+    alice, bob, settings_url = make_user("alice"), make_user("bob"), django_settings.SITE_URL
     with django_capture_on_commit_callbacks(execute=True):
         room = services.room_get_or_create_private(user=alice, other=bob)
-    assert Room.objects.filter(pk=room.pk).exists()
+    assert mail.outbox == []
+    assert list(selectors.rooms_for_user(user=alice).filter(pk=room.pk)) == [room]
+    assert not selectors.rooms_for_user(user=bob).filter(pk=room.pk).exists()
+    assert selectors.can_read(room=room, user=bob)  # theirs all the same: /chat/private/alice/ lands here
 
-
-def test_private_room_creation_emails_the_other_user(make_user, django_capture_on_commit_callbacks):
-    alice, bob = make_user("alice"), make_user("bob")
     with django_capture_on_commit_callbacks(execute=True):
-        services.room_get_or_create_private(user=alice, other=bob)
+        services.message_post(room=room, author=alice, body="Duo tonight?")
+    assert selectors.rooms_for_user(user=bob).filter(pk=room.pk).exists()
     assert [m.to for m in mail.outbox] == [[bob.email]]
+    assert "Duo tonight?" in mail.outbox[0].body and f"{settings_url}/chat/{room.name}/" in mail.outbox[0].body
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.message_post(room=room, author=bob, body="Sure")
+        services.message_post(room=room, author=alice, body="8pm")
+    assert len(mail.outbox) == 1  # only the first message mails
+
+
+def test_the_second_user_may_write_first(make_user, django_capture_on_commit_callbacks):
+    alice, bob = make_user("alice"), make_user("bob")
+    room = services.room_get_or_create_private(user=alice, other=bob)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.message_post(room=room, author=bob, body="saw you opened this")
+    assert [m.to for m in mail.outbox] == [[alice.email]]
+    assert set(room.members.all()) == {alice, bob}
 
 
 def test_join_needs_verified_email(group, make_user):
@@ -136,12 +162,30 @@ def test_join_needs_verified_email(group, make_user):
     assert room.members.filter(pk=verified.pk).exists()
 
 
-def test_admin_leaving_hands_the_room_on_and_last_one_out_deletes_it(group):
+def test_the_admin_hands_the_group_to_a_member_chosen_on_the_way_out(group, make_user):
     room, owner, member = group
-    services.room_leave(room=room, user=owner)
+    third = make_user("third")
+    room.members.add(third)
+    for successor, refusal in (
+        (None, services.SUCCESSOR_REQUIRED),
+        (make_user("outsider"), services.SUCCESSOR_REQUIRED),
+    ):
+        with pytest.raises(services.ChatError, match=re.escape(refusal)):
+            services.room_leave(room=room, user=owner, successor=successor)
+        room.refresh_from_db()
+        assert room.admin == owner and room.members.filter(pk=owner.pk).exists()
+    services.room_leave(room=room, user=owner, successor=third)
     room.refresh_from_db()
-    assert room.admin == member
+    assert room.admin == third and not room.members.filter(pk=owner.pk).exists()
+
+
+def test_the_last_member_cannot_leave_only_delete(group):
+    room, owner, member = group
     services.room_leave(room=room, user=member)
+    with pytest.raises(services.ChatError, match=re.escape(services.LAST_MEMBER_DELETES)):
+        services.room_leave(room=room, user=owner)
+    assert Room.objects.filter(pk=room.pk, admin=owner, members=owner).exists()
+    services.room_delete(room=room, by=owner)
     assert not Room.objects.filter(pk=room.pk).exists()
 
 

@@ -154,7 +154,7 @@ def test_new_group_page(make_user, client_for):
     client = client_for(make_user())
     assert client.get("/chat/new/").status_code == 200
     response = client.post("/chat/new/", {"name": "Bad Name", "title": ""})
-    assert response.status_code == 400 and services.ROOM_NAME_INVALID in response.content.decode()
+    assert response.status_code == 422 and services.ROOM_NAME_INVALID in response.content.decode()
     response = client.post("/chat/new/", {"name": "duo-queue", "title": "Duo queue"})
     assert response.status_code == 302 and response["Location"] == "/chat/duo-queue/"
 
@@ -199,10 +199,11 @@ def test_delete_permissions(group, make_user, client_for, who, status):
     assert Room.objects.filter(pk=room.pk).exists() == (status != 302)
 
 
-def test_delete_and_leave_are_post_only_and_checked(group, client_for):
+def test_delete_and_leave_ask_first_and_are_checked(group, client_for):
     room, owner, member = group
-    assert client_for(member).get(f"/chat/{room.name}/delete/").status_code == 405
+    assert client_for(member).get(f"/chat/{room.name}/delete/").status_code == 403
     assert client_for(member).post(f"/chat/{room.name}/delete/").status_code == 403
+    assert client_for(member).get(f"/chat/{room.name}/leave/").status_code == 200
     assert client_for(member).post(f"/chat/{room.name}/leave/").status_code == 302
     assert not room.members.filter(pk=member.pk).exists()
     assert client_for(owner).post(f"/chat/{room.name}/delete/").status_code == 302
@@ -230,7 +231,7 @@ def test_http_fallback_posts_and_returns_what_the_page_missed(public_room, make_
     client.post("/chat/public-chat/messages/", {"body": "via http", "client_id": "fb-1"}, HTTP_HX_REQUEST="true")
     assert Message.objects.filter(body="via http").count() == 1
     response = client.post("/chat/public-chat/messages/", {"body": " "}, HTTP_HX_REQUEST="true")
-    assert response.status_code == 400 and services.MESSAGE_EMPTY in response.content.decode()
+    assert response.status_code == 422 and services.MESSAGE_EMPTY in response.content.decode()
 
 
 def test_http_fallback_refuses_non_members(group, make_user, client_for):
@@ -331,7 +332,7 @@ def test_http_fallback_edits_reacts_and_deletes_and_brings_the_page_up_to_date(g
     assert response.status_code == 403 and services.NOT_YOUR_MESSAGE in response.content.decode()
     assert client.post(url, {"type": "delete", "message": message.pk}, HTTP_HX_REQUEST="true").status_code == 200
     assert Message.objects.get(pk=message.pk).is_deleted
-    assert client.post(url, {"type": "dance"}, HTTP_HX_REQUEST="true").status_code == 400
+    assert client.post(url, {"type": "dance"}, HTTP_HX_REQUEST="true").status_code == 422
 
 
 def test_earlier_versions_are_for_the_author_and_staff(group, make_user, client_for):

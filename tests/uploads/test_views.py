@@ -52,10 +52,10 @@ def test_rejected_upload_answers_with_the_reason_and_stores_nothing(media, group
     page = post_file(client_for(owner), room.name, html, "cat.jpg")
     missing = client_for(owner).post(f"/chat/upload/{room.name}/", {"body": "no file"}, **HTMX)
 
-    assert fragment.status_code == 400 and escape(validation.UPLOAD_NAME_MISMATCH) in fragment.content.decode()
+    assert fragment.status_code == 422 and escape(validation.UPLOAD_NAME_MISMATCH) in fragment.content.decode()
     assert "<html" not in fragment.content.decode()
-    assert page.status_code == 400 and room.get_absolute_url() in page.content.decode()
-    assert missing.status_code == 400 and validation.UPLOAD_MISSING in missing.content.decode()
+    assert page.status_code == 422 and room.get_absolute_url() in page.content.decode()
+    assert missing.status_code == 422 and validation.UPLOAD_MISSING in missing.content.decode()
     assert not Message.objects.filter(room=room).exists()
     assert stored_files(media) == []
 
@@ -82,8 +82,13 @@ def test_non_members_cannot_upload(media, group, make_user, client_for):
     outsider = make_user("outsider")
 
     response = post_file(client_for(outsider), room.name, image_bytes(), "x.png", **HTMX)
+    page = post_file(client_for(outsider), room.name, image_bytes(), "x.png")
 
-    assert response.status_code == 404
+    # A page gets the room-gone notice to show in place (403, swapped); the same
+    # for a room that never existed, so nothing tells the two apart.
+    assert response.status_code == 403 and 'id="room-gone"' in response.content.decode()
+    assert post_file(client_for(outsider), "nowhere", image_bytes(), "x.png", **HTMX).content == response.content
+    assert page.status_code == 404
     assert client_for(None).post(f"/chat/upload/{room.name}/").status_code == 302
     assert client_for(outsider).get(f"/chat/upload/{room.name}/").status_code == 405
     assert not Message.objects.filter(room=room).exists()

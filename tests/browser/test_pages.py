@@ -1,0 +1,119 @@
+"""Errors that never wipe the page, a room that tells its page it is gone, and
+static files as production serves them: in a real browser.
+
+The package's server runs with DEBUG on, as `make run` does: that is where
+django-htmx's debug helper used to replace the whole page with a refusal.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from rooms.broadcasts import GONE_REMOVED
+from tests.browser.conftest import log_in, open_room, running_site
+from uploads.validation import UPLOAD_TYPE_NOT_ALLOWED
+
+pytestmark = pytest.mark.browser
+
+
+def watch_console(page) -> list[str]:
+    errors: list[str] = []
+    page.on("console", lambda message: message.type == "error" and errors.append(message.text))
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    return errors
+
+
+def test_a_refused_upload_is_shown_by_the_upload_form_and_the_page_stays(site, people):
+    [owner_name] = site.users("uploader")
+    room = site.group(admin=owner_name, members=[])
+    page = people(owner_name).page
+    errors = watch_console(page)
+    open_room(page, room)
+    page.locator("#composer-body").fill("a draft that must survive")
+
+    page.locator("#upload-file").set_input_files(
+        files=[{"name": "setup.exe", "mimeType": "application/octet-stream", "buffer": b"MZ\x90\x00" + bytes(512)}]
+    )
+    page.locator("#upload-form button[type=submit]").click()
+
+    expect(page.locator("#upload-status [data-upload-error]")).to_have_text(UPLOAD_TYPE_NOT_ALLOWED)
+    expect(page.locator("#room-title")).to_have_text(room)
+    expect(page.locator("#composer-body")).to_have_value("a draft that must survive")
+    expect(page.locator("#upload-form button[type=submit]")).to_be_enabled()
+    assert page.url.endswith(f"/chat/{room}/")
+    # The browser reports the refused request's status itself; nothing else may log an error.
+    assert [error for error in errors if "status of 422" not in error] == []
+
+
+def test_a_removed_member_sees_at_once_why_and_can_no_longer_send(site, people):
+    admin_name, member_name = site.users("boss", "kicked")
+    room = site.group(admin=admin_name, members=[member_name])
+    member = people(member_name).page
+    errors = watch_console(member)
+    open_room(member, room)
+    expect(member.locator("#room-gone")).to_be_hidden()
+
+    admin = people(admin_name).page
+    admin.goto(f"/chat/{room}/edit/")
+    admin.locator(f"input[name=remove][value='{site.pks[member_name]}']").check()
+    admin.locator("#main form button[type=submit]", has_text="Save").click()
+    expect(admin).to_have_url(re.compile(rf"/chat/{room}/$"))
+
+    expect(member.locator("#room-gone")).to_be_visible()
+    expect(member.locator("#room-gone")).to_have_text(GONE_REMOVED)
+    expect(member.locator("#chat-socket")).to_have_attribute("data-state", "gone")
+    for control in ("#composer-body", "#composer button[type=submit]", "#upload-file", "#upload-form button"):
+        expect(member.locator(control)).to_be_disabled()
+    assert errors == []
+
+
+# STATIC FILES IN PRODUCTION
+
+PRODUCTION = {
+    # The site's own settings (the suite's skip the manifest), after collectstatic.
+    "DJANGO_SETTINGS_MODULE": "config.settings",
+    "DEBUG": "0",
+    "SECRET_KEY": "browser-tests-only-" + "s" * 40,
+    "SECURE_SSL_REDIRECT": "0",
+    "SESSION_COOKIE_SECURE": "0",
+    "CSRF_COOKIE_SECURE": "0",
+    "SECURE_HSTS_SECONDS": "0",
+}
+TEXT_TYPES = re.compile(r"^(text/|application/(javascript|json)|image/svg)")
+YEAR = 365 * 24 * 3600
+
+
+@pytest.fixture(scope="module")
+def production(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("static-site")
+    with running_site(workdir, collectstatic=True, STATIC_ROOT=str(workdir / "static"), **PRODUCTION) as running:
+        yield running
+
+
+def test_the_chat_page_passes_lighthouses_compression_and_cache_lifetime_audits(production, browser):
+    """What Lighthouse's "Enable text compression" and "Serve static assets with
+    an efficient cache policy" check, for every static file the chat page loads."""
+    [name] = production.users("reader")
+    context = browser.new_context(base_url=production.url)
+    try:
+        page = context.new_page()
+        log_in(page, name)
+        static: list = []
+        page.on("response", lambda response: "/static/" in response.url and static.append(response))
+        page.goto("/chat/public-chat/")
+        expect(page.locator("#chat-socket")).to_have_attribute("data-state", "open")
+        kinds = {response.request.resource_type for response in static}
+        assert {"stylesheet", "script"} <= kinds, kinds
+        for response in static:
+            headers = response.all_headers()
+            assert response.status == 200, response.url
+            assert re.search(r"\.[0-9a-f]{12}\.\w+$", response.url), f"{response.url}: no content hash"
+            max_age = int(re.search(r"max-age=(\d+)", headers.get("cache-control", "")).group(1))
+            assert max_age >= YEAR and "immutable" in headers["cache-control"], response.url
+            if TEXT_TYPES.match(headers.get("content-type", "")):
+                assert headers.get("content-encoding") in {"br", "gzip"}, response.url
+    finally:
+        context.close()

@@ -1,0 +1,35 @@
+"""Every mail links to SITE_URL: a mailbox has no page for a relative link to be
+relative to. Order mails here; allauth's, the private room's and the group
+invite's are tested with their flows (tests/accounts, tests/rooms/test_pages.py)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.core import mail
+
+from orders import services
+
+pytestmark = pytest.mark.django_db
+SITE = "https://boost.example"
+PATH = re.compile(r"(?<![\w/.:])/(?:orders|chat|dashboard|accounts)/\S*")
+
+
+def test_order_mails_link_to_the_site(make_user, settings, django_capture_on_commit_callbacks):
+    settings.SITE_URL = SITE
+    customer, booster = make_user("cust"), make_user("boost", role="booster")
+    with django_capture_on_commit_callbacks(execute=True):
+        order = services.order_create(
+            customer=customer,
+            current_rank="silver",
+            current_division=2,
+            current_lp=0,
+            desired_rank="gold",
+            desired_division=4,
+        )
+        services.order_claim(order=order, booster=booster)
+    assert len(mail.outbox) >= 2
+    for message in mail.outbox:
+        assert f"{SITE}/orders/{order.pk}/" in message.body, message.body
+        assert PATH.findall(message.body) == [], message.body
