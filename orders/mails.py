@@ -29,7 +29,8 @@ def booster_found(order: Order, booster: AbstractBaseUser) -> Mail:
     """To the customer, the first time someone takes the order."""
     return Mail(
         f"{order.name}: a booster is on it",
-        f"{booster.username} will boost your order {_boost(order)}. Follow it live at {absolute_url(order.get_absolute_url())}",
+        f"{booster.username} will boost your order {_boost(order)}. "
+        f"Follow it live at {absolute_url(order.get_absolute_url())}",
     )
 
 

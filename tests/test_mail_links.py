@@ -24,7 +24,7 @@ def test_order_mails_link_to_the_site(make_user, settings, django_capture_on_com
             customer=customer,
             current_rank="silver",
             current_division=2,
-            current_lp=0,
+            current_points=0,
             desired_rank="gold",
             desired_division=4,
         )

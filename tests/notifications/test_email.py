@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from django.core import mail
 from django.core.management import call_command
-from django.db import close_old_connections
+from django.db import close_old_connections, connection
 from django.utils import timezone
 
 from accounts import services as account_services
@@ -159,11 +159,15 @@ def test_the_command_sends_what_is_due(dm, capsys):
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="threads racing one SQLite file lock the table; runs in the CI pass on PostgreSQL",
+)
 def test_two_processes_racing_send_one_email(dm):
     room, alice, bob = dm
-    mail.outbox.clear()
     post(room, bob, "race")
     post(room, bob, "condition")
+    mail.outbox.clear()  # the private room's first-message mail; the batch is what races
     start, results = threading.Barrier(4), []
 
     def process() -> None:

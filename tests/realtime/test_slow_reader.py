@@ -117,8 +117,8 @@ async def post_messages(sender, count: int) -> None:
         await asyncio.sleep(1 / RATE)
 
 
-async def connect(url: str, **options):
-    return await websockets.connect(url, compression=None, max_size=2**20, open_timeout=30, **options)
+async def connect(url: str, max_size: int = 2**20, **options):
+    return await websockets.connect(url, compression=None, max_size=max_size, open_timeout=30, **options)
 
 
 async def test_a_reader_that_stops_reading_stalls_no_one_and_resumes_with_nothing_lost(server):
@@ -166,7 +166,9 @@ async def test_a_reader_that_stops_reading_stalls_no_one_and_resumes_with_nothin
     assert seen < during, "it was closed before it was sent everything"
 
     # Its page reconnects and resumes from the last message it shows: nothing lost.
-    again = await connect(url)
+    # A resume is one frame: every missed message as it is now, its source too
+    # (data-body), about 20 KB each here, so more than the readers' 1 MiB.
+    again = await connect(url, max_size=8 * 2**20)
     await again.send(json.dumps({"type": "resume", "after": max(seen)}))
     resumed: set[int] = set()
     deadline = time.monotonic() + DELIVERY_SECONDS

@@ -69,7 +69,7 @@ def test_staff_see_every_order_room_they_may_enter_newest_first(make_user, clien
         customer=customer,
         current_rank="silver",
         current_division=2,
-        current_lp=0,
+        current_points=0,
         desired_rank="gold",
         desired_division=4,
     )
@@ -77,7 +77,7 @@ def test_staff_see_every_order_room_they_may_enter_newest_first(make_user, clien
         customer=other,
         current_rank="gold",
         current_division=2,
-        current_lp=0,
+        current_points=0,
         desired_rank="platinum",
         desired_division=4,
     )

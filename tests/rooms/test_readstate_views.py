@@ -109,7 +109,8 @@ def test_the_chat_list_shows_every_room_with_its_badge(group, public_room, clien
 def test_a_page_that_meets_a_new_room_gets_every_list_again(make_user, client_for):
     alice, bob = make_user("alice"), make_user("bob")
     room = services.room_get_or_create_private(user=bob, other=alice)
-    services.message_post(room=room, author=bob, body="hi")  # the first message lists it for her
+    # A private room reaches the other user's lists with its first message.
+    services.message_post(room=room, author=bob, body="hi")
     body = client_for(alice).get("/chat/lists/").content.decode()
     for list_id in ("room-list", "chat-index", "chat-dropdown-rooms"):
         assert re.search(rf'id="{list_id}" hx-swap-oob="true"', body), list_id
