@@ -169,15 +169,29 @@ def room_closed(room_pk: int) -> None:
 # READ STATE
 
 
-def render_activity(message: Message) -> str:
+def render_activity(message: Message, *, late: bool = False) -> str:
     """A new message as every reader's page hears of it: the same bytes for all
     of them, however many; each page decides what it means for its own user."""
     context = {
         "message": message,
         "room": message.room,
         "mention_ids": list(message.mentions.values_list("pk", flat=True)),
+        "late": late,
     }
     return render_to_string(f"{READSTATE_TEMPLATE}#activity", context)
+
+
+def render_late_activity(*, room_ids: list[int], user: AbstractBaseUser) -> str:
+    """The newest message of rooms a page has just started to follow (the first
+    message of a private room lists it, and went out before the page joined), so
+    the page can still tell its user; the counts come with the unread state."""
+    frames = []
+    for room_id in room_ids:
+        newest = selectors.unread_candidates(user=user).filter(room_id=room_id).select_related("room", "author")
+        message = newest.order_by("-id").first()
+        if message is not None:
+            frames.append(render_activity(message, late=True))
+    return "".join(frames)
 
 
 def unread_state_json(summary: dict[int, selectors.RoomUnread]) -> str:
