@@ -15,7 +15,7 @@ from presence.selectors import presence_room_ids
 from presence.services import presence_connect, presence_disconnect
 from realtime import groups
 from realtime.consumers import CLOSE_FORBIDDEN, FanoutConsumer
-from rooms.broadcasts import render_unread_state
+from rooms.broadcasts import render_late_activity, render_unread_state
 from rooms.selectors import RoomAccessDenied
 
 
@@ -96,9 +96,15 @@ class OnlineStatusConsumer(FanoutConsumer):
             # This runs in the socket's own writer, not the hub's loop, so the
             # rooms' new counts may have been pushed before it joined: fetch them.
             await self.send(text_data=await database_sync_to_async(render_room_counts)(room_ids=added))
+        before = set(self.activity_ids)
         await self.follow_activity(await database_sync_to_async(presence_room_ids)(user=self.user))
         # A new room (a first direct message) gets its badge; a left one loses it.
         await self.send(text_data=await database_sync_to_async(render_unread_state)(user=self.user))
+        joined = sorted(set(self.activity_ids) - before)
+        if joined:
+            late = await database_sync_to_async(render_late_activity)(room_ids=joined, user=self.user)
+            if late:
+                await self.send(text_data=late)
 
     async def fanout_resync(self) -> None:
         # What was pushed while the layer was away is lost: send the current state.

@@ -47,32 +47,51 @@ def render_position(seq: int) -> str:
     return render_to_string(f"{TEMPLATE}#chat-seq", {"seq": seq, "oob": True})
 
 
-def render_changes(changes: list[RoomChange]) -> str:
-    """One frame for a run of changes: each message touched once, as it is now.
+# A replay is cut into frames of about this many bytes: clients (websockets'
+# default is 1 MiB) refuse larger ones, and 200 long messages would exceed it.
+REPLAY_FRAME_BYTES = 256 * 1024
+
+
+def render_changes(changes: list[RoomChange]) -> list[str]:
+    """Frames for a run of changes: each message touched once, as it is now.
 
     Messages posted in the run are appended (in id order, which is the order
     they were posted); older ones are replaced in place. Replaying state rather
-    than each step keeps the frame small and never shows a stale step last.
+    than each step keeps the frames small and never shows a stale step last.
+    Only the last frame carries the new position: a client cut off halfway
+    replays again from where it was, and applying a message twice is harmless.
     """
     if not changes:
-        return ""
+        return []
     posted = sorted({c.message_id for c in changes if c.kind == RoomChange.Kind.POSTED})
     touched = list(dict.fromkeys(c.message_id for c in changes if c.message_id not in posted))
     found = selectors.messages_by_id(ids=posted + touched)
-    html = render_messages([found[pk] for pk in posted if pk in found])
-    html += "".join(render_replacement(found[pk]) for pk in touched if pk in found)
-    return html + render_position(changes[-1].seq)
+    pieces = [render_messages([found[pk]]) for pk in posted if pk in found]
+    pieces += [render_replacement(found[pk]) for pk in touched if pk in found]
+    frames, current = [], ""
+    for piece in pieces:
+        if current and len(current) + len(piece) > REPLAY_FRAME_BYTES:
+            frames.append(current)
+            current = ""
+        current += piece
+    frames.append(current + render_position(changes[-1].seq))
+    return frames
 
 
 @dataclass(frozen=True)
 class Replay:
-    html: str  # the frame to send (empty when nothing was missed)
-    seq: int  # the position the client is at once it has applied `html`
-    overflow: bool  # too much was missed: `html` asks the page to reload
+    frames: list[str]  # to send in order (none when nothing was missed)
+    seq: int  # the position the client is at once it has applied them
+    overflow: bool  # too much was missed: the frame asks the page to reload
+
+    @property
+    def html(self) -> str:
+        """All of it at once, for an HTTP response."""
+        return "".join(self.frames)
 
 
 def replay(*, room: Room, after: int) -> Replay:
-    """What a client at position `after` missed, as one frame.
+    """What a client at position `after` missed.
 
     Never beyond the room's real newest position, so a bogus `after` cannot
     make the socket skip what comes next."""
@@ -80,9 +99,9 @@ def replay(*, room: Room, after: int) -> Replay:
     changes = selectors.changes_after(room=room, after=after, limit=limit + 1)
     if len(changes) > limit:
         newest = selectors.room_seq(room=room)
-        return Replay(render_reload_notice(room) + render_position(newest), newest, True)
+        return Replay([render_reload_notice(room) + render_position(newest)], newest, True)
     if not changes:
-        return Replay("", min(after, selectors.room_seq(room=room)), False)
+        return Replay([], min(after, selectors.room_seq(room=room)), False)
     return Replay(render_changes(changes), changes[-1].seq, False)
 
 
@@ -150,15 +169,29 @@ def room_closed(room_pk: int) -> None:
 # READ STATE
 
 
-def render_activity(message: Message) -> str:
+def render_activity(message: Message, *, late: bool = False) -> str:
     """A new message as every reader's page hears of it: the same bytes for all
     of them, however many; each page decides what it means for its own user."""
     context = {
         "message": message,
         "room": message.room,
         "mention_ids": list(message.mentions.values_list("pk", flat=True)),
+        "late": late,
     }
     return render_to_string(f"{READSTATE_TEMPLATE}#activity", context)
+
+
+def render_late_activity(*, room_ids: list[int], user: AbstractBaseUser) -> str:
+    """The newest message of rooms a page has just started to follow (the first
+    message of a private room lists it, and went out before the page joined), so
+    the page can still tell its user; the counts come with the unread state."""
+    frames = []
+    for room_id in room_ids:
+        newest = selectors.unread_candidates(user=user).filter(room_id=room_id).select_related("room", "author")
+        message = newest.order_by("-id").first()
+        if message is not None:
+            frames.append(render_activity(message, late=True))
+    return "".join(frames)
 
 
 def unread_state_json(summary: dict[int, selectors.RoomUnread]) -> str:

@@ -136,8 +136,8 @@ class ChatConsumer(FanoutConsumer):
                 while True:
                     since = self.seq if after is None else after
                     missed = await database_sync_to_async(broadcasts.replay)(room=self.room, after=since)
-                    if missed.html:
-                        await self.send(text_data=missed.html)
+                    for frame in missed.frames:
+                        await self.send(text_data=frame)
                     self.seq = max(self.seq, missed.seq)
                     if not await self.send_pending():
                         break

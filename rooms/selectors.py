@@ -341,8 +341,8 @@ class RoomUnread:
 
 def notifiable_messages() -> QuerySet[Message]:
     """Messages that can be unread, counted or notified at all: every unread count,
-    divider, email and push starts here (a deleted message will be left out here)."""
-    return Message.objects.all()
+    divider, email and push starts here: a deleted message is none of them."""
+    return Message.objects.filter(deleted_at__isnull=True)
 
 
 def unread_candidates(*, user: AbstractBaseUser) -> QuerySet[Message]:

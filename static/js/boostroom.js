@@ -23,7 +23,7 @@
   "use strict";
 
   var GROUP_MINUTES = 5;
-  var chatSocket = null; // the room page's socket wrapper, once open
+  var chatWrapper = null; // the room page's socket wrapper (htmx's), once open
 
   function newClientId() {
     if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
@@ -34,7 +34,7 @@
     return document.body.dataset.userId || "";
   }
 
-  function chatSocket() {
+  function chatSocketElement() {
     return document.querySelector("[data-chat-socket]");
   }
 
@@ -88,7 +88,7 @@
     var reopened = socket.dataset.state === "closed";
     socket.dataset.state = "open";
     if (socket.hasAttribute("data-chat-socket")) {
-      chatSocket = event.detail.socketWrapper;
+      chatWrapper = event.detail.socketWrapper;
       showConnection(true);
       event.detail.socketWrapper.send(JSON.stringify({ type: "resume", seq: currentSeq() }));
       // A send that could not leave the browser goes now, with the same client_id.
@@ -247,7 +247,8 @@
         return;
       }
       clearTypingOf(child.dataset.author);
-      if (target.dataset.stick !== "1" && Number(child.dataset.author) !== me) newBelow += 1;
+      // Counted against where the reader is now, not the frame's remembered stickiness.
+      if (!nearBottom(target) && Number(child.dataset.author) !== me) newBelow += 1;
       var id = Number(child.dataset.id);
       var later = articles(target).find(function (el) {
         return Number(el.dataset.id) > id;
@@ -337,7 +338,7 @@
 
   function showTimes(root) {
     var now = new Date();
-    var socket = chatSocket();
+    var socket = chatSocketElement();
     var windowSeconds = socket ? Number(socket.dataset.editWindow || 0) : 0;
     Array.prototype.forEach.call(root.querySelectorAll("time[datetime]"), function (el) {
       var date = new Date(el.getAttribute("datetime"));
@@ -747,15 +748,24 @@
     document.title = (total ? "(" + total + ") " : "") + baseTitle;
   }
 
+  var notified = new Set(); // message ids this page has told its user about
   function onActivity(item) {
     var key = item.dataset.room;
     var id = Number(item.dataset.message);
     var room = rooms[key];
     if (!room || Number(item.dataset.author) === me) return;
-    if (id <= room.as_of || id <= room.pointer || room.live.has(id)) return;
     var mentioned = (item.dataset.mentions || "").split(" ").indexOf(String(me)) >= 0;
-    room.live.set(id, mentioned);
-    renderBadges();
+    // A late event (a room this page just started to follow) is already in the
+    // counts: it may only still be told, once.
+    var late = item.hasAttribute("data-late");
+    if (!late && !(id <= room.as_of || id <= room.pointer || room.live.has(id))) {
+      room.live.set(id, mentioned);
+      renderBadges();
+    } else if (!late || id <= room.pointer) {
+      return;
+    }
+    if (notified.has(id)) return;
+    notified.add(id);
     notify(item, room, mentioned);
   }
 
@@ -841,8 +851,8 @@
     if (reading.seen <= reading.sent) return;
     var through = reading.seen;
     var socket = document.querySelector("[data-chat-socket]");
-    if (chatSocket && socket && socket.dataset.state === "open") {
-      chatSocket.send(JSON.stringify({ type: "read", through: through }));
+    if (chatWrapper && socket && socket.dataset.state === "open") {
+      chatWrapper.send(JSON.stringify({ type: "read", through: through }));
     } else if (socket) {
       htmx.ajax("POST", socket.dataset.readUrl, { source: socket, values: { through: through }, swap: "none" });
     }
@@ -915,12 +925,19 @@
     var divider = document.getElementById("unread-divider");
     var list = document.getElementById("messages");
     if (divider) {
-      divider.scrollIntoView({ block: "start" });
+      var show = function () {
+        divider.scrollIntoView({ block: "start" });
+      };
+      show();
+      // The list's own after-request handling may still scroll to the bottom once.
+      setTimeout(show, 300);
       hideJump();
       return;
     }
     var older = document.getElementById("older-sentinel");
     if (!older || !list || attempts <= 0) return;
+    // An older page is not news: the list must not stick to the bottom after it.
+    delete list.dataset.stick;
     htmx.trigger(older, "intersect");
     // The older page replaces the sentinel; look again once it has.
     var waited = 0;

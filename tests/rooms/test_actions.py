@@ -3,6 +3,7 @@ sequence they share with posts."""
 
 from __future__ import annotations
 
+import re
 import threading
 from datetime import timedelta
 from io import BytesIO
@@ -289,3 +290,15 @@ def test_concurrent_changes_commit_in_sequence_order_without_gaps(make_user):
     assert position(room) == 180
     posted = [m for _, kind, m in changes(room) if kind == "posted"]
     assert posted == sorted(posted)  # message ids follow the sequence too
+
+
+def test_a_long_replay_comes_in_frames_clients_accept_with_the_position_last(group, monkeypatch):
+    room, owner, _ = group
+    monkeypatch.setattr(broadcasts, "REPLAY_FRAME_BYTES", 6_000)
+    ids = [services.message_post(room=room, author=owner, body=f"{n} " + "x" * 1_500).pk for n in range(8)]
+    frames = broadcasts.replay(room=room, after=0).frames
+    assert len(frames) > 1
+    assert all(len(frame) < 6_000 + 5_000 for frame in frames)  # the budget, plus at most one message
+    assert ["chat-seq" in frame for frame in frames] == [False] * (len(frames) - 1) + [True]
+    shown = [int(pk) for frame in frames for pk in re.findall(r'<article id="message-(\d+)"', frame)]
+    assert shown == ids

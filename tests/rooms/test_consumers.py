@@ -259,13 +259,15 @@ async def test_resume_from_a_bogus_future_id_does_not_silence_the_socket(socket_
     await b.disconnect()
 
 
-def commit_without_push(room, author, body):
+def commit_without_push(room, author, body, client_id=None):
     """A message committed at the room's next position whose push is still on its
-    way (another process published it): the rows a service writes, no broadcast."""
+    way (another process published it) or lost: the rows a service writes, no broadcast."""
     with transaction.atomic():
         Room.objects.filter(pk=room.pk).update(last_seq=F("last_seq") + 1)
         seq = Room.objects.get(pk=room.pk).last_seq
-        message = Message.objects.create(room=room, author=author, body=body, body_html=f"<p>{body}</p>")
+        message = Message.objects.create(
+            room=room, author=author, body=body, body_html=f"<p>{body}</p>", client_id=client_id
+        )
         RoomChange.objects.create(room=room, seq=seq, kind=RoomChange.Kind.POSTED, message=message, actor=author)
     return message, seq
 

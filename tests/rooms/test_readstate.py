@@ -243,3 +243,12 @@ def test_large_groups_and_the_public_room_show_no_receipts(group, public_room, s
     assert not selectors.shows_receipts(room=public_room)
     settings.CHAT_RECEIPTS_MAX_MEMBERS = 1
     assert not selectors.shows_receipts(room=room)
+
+
+def test_a_deleted_message_is_no_longer_unread_nor_a_mention(group):
+    room, owner, member = group
+    post(room, owner, "stays")
+    gone = post(room, owner, f"@{member.username} oops")
+    services.message_delete(message=gone, by=owner)
+    entry = counts(member, room)
+    assert (entry.unread, entry.mentions) == (1, 0)
