@@ -5,6 +5,7 @@ connect/disconnect logging."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import logging
 import time
@@ -43,6 +44,8 @@ def resync_frame() -> str:
 
 # "Try again later": the htmx ws extension reconnects on it, and the page resumes.
 CLOSE_BEHIND = 1013
+# The server failed while opening the socket; the page reconnects.
+CLOSE_SERVER_ERROR = 1011
 
 
 class _SocketSlots:
@@ -126,7 +129,7 @@ class Outbox:
     closed with 1013 and its page reconnects and resumes.
     """
 
-    __slots__ = ("consumer", "items", "size", "writer", "closed", "max_frames", "max_size")
+    __slots__ = ("consumer", "items", "size", "writer", "closed", "opened", "max_frames", "max_size")
 
     def __init__(self, consumer: FanoutConsumer) -> None:
         self.consumer = consumer
@@ -137,6 +140,9 @@ class Outbox:
         self.size = 0
         self.writer: asyncio.Task | None = None
         self.closed = False
+        # Groups are joined before the handshake ends; what they deliver meanwhile
+        # waits here, since the server takes no frame before the accept.
+        self.opened = False
 
     def offer(self, group: str | None, event: dict[str, Any], size: int, *, only_writes: bool = False) -> None:
         """Queue an event; `only_writes` when handling it is no more than writing frames."""
@@ -149,11 +155,17 @@ class Outbox:
             return self.overflow()
         items.append((group, event, size))
         self.size += size
-        if self.writer is None:
+        if self.writer is None and self.opened:
             if only_writes:
                 self.writer = _start_eagerly(self._write())
             else:
                 self.writer = asyncio.get_running_loop().create_task(self._write())
+
+    def open(self) -> None:
+        """The socket is accepted: write what waited for it."""
+        self.opened = True
+        if self.items and self.writer is None and not self.closed:
+            self.writer = asyncio.get_running_loop().create_task(self._write())
 
     async def _write(self) -> None:
         items = self.items
@@ -226,7 +238,20 @@ class FanoutConsumer(AsyncWebsocketConsumer):
         if expires_at is not None:
             delay = max(0.0, expires_at - time.time())
             self.expiry_timer = asyncio.get_running_loop().call_later(delay, self._token_expired)
-        await super().websocket_connect(message)
+        try:
+            await super().websocket_connect(message)
+        except Exception:
+            # The client left mid-handshake, or the database went away. No
+            # disconnect() would follow a failed connect, so what it joined and
+            # counted (groups, its slot, its presence) is released here.
+            logger.warning("ws connect failed url=%s", socket_url(self.scope), exc_info=True)
+            await self.disconnect(CLOSE_SERVER_ERROR)
+            with contextlib.suppress(Exception):
+                await self.close(code=CLOSE_SERVER_ERROR)
+
+    async def accept(self, subprotocol: str | None = None, headers: Any = None) -> None:
+        await super().accept(subprotocol, headers)
+        self.outbox.open()
 
     def _token_expired(self) -> None:
         self.expiry_timer = None

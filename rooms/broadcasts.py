@@ -52,7 +52,7 @@ def render_position(seq: int) -> str:
 REPLAY_FRAME_BYTES = 256 * 1024
 
 
-def render_changes(changes: list[RoomChange]) -> list[str]:
+def render_changes(changes: list[RoomChange], *, position: int | None = None) -> list[str]:
     """Frames for a run of changes: each message touched once, as it is now.
 
     Messages posted in the run are appended (in id order, which is the order
@@ -74,7 +74,7 @@ def render_changes(changes: list[RoomChange]) -> list[str]:
             frames.append(current)
             current = ""
         current += piece
-    frames.append(current + render_position(changes[-1].seq))
+    frames.append(current + render_position(changes[-1].seq if position is None else position))
     return frames
 
 
@@ -90,11 +90,13 @@ class Replay:
         return "".join(self.frames)
 
 
-def replay(*, room: Room, after: int) -> Replay:
+def replay(*, room: Room, after: int, held: tuple[int, int] | None = None) -> Replay:
     """What a client at position `after` missed.
 
-    Never beyond the room's real newest position, so a bogus `after` cannot
-    make the socket skip what comes next."""
+    `held` is a run of positions (low, high] the client already has (a socket
+    sent them before the client said where it was): those changes are not sent
+    twice. Never beyond the room's real newest position, so a bogus `after`
+    cannot make the socket skip what comes next."""
     limit = settings.CHAT_RESUME_LIMIT
     changes = selectors.changes_after(room=room, after=after, limit=limit + 1)
     if len(changes) > limit:
@@ -102,7 +104,13 @@ def replay(*, room: Room, after: int) -> Replay:
         return Replay([render_reload_notice(room) + render_position(newest)], newest, True)
     if not changes:
         return Replay([], min(after, selectors.room_seq(room=room)), False)
-    return Replay(render_changes(changes), changes[-1].seq, False)
+    position = changes[-1].seq
+    if held is not None:
+        low, high = held
+        changes = [change for change in changes if not low < change.seq <= high]
+        if not changes:
+            return Replay([], position, False)
+    return Replay(render_changes(changes, position=position), position, False)
 
 
 def render_reload_notice(room: Room) -> str:

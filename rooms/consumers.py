@@ -128,14 +128,18 @@ class ChatConsumer(FanoutConsumer):
 
     async def catch_up(self, after: int | None = None) -> None:
         """Send what was committed after `after` (default: this socket's position)."""
-        if after is not None:
-            self.low = min(self.low, after)
         async with self.reader:
             self.reading = True
             try:
                 while True:
-                    since = self.seq if after is None else after
-                    missed = await database_sync_to_async(broadcasts.replay)(room=self.room, after=since)
+                    if after is None:
+                        since, held = self.seq, None
+                    else:
+                        # What this socket sent before the client said where it was
+                        # is held already: (low, seq] is not sent twice.
+                        since, held = after, (self.low, self.seq)
+                        self.low = min(self.low, after)
+                    missed = await database_sync_to_async(broadcasts.replay)(room=self.room, after=since, held=held)
                     for frame in missed.frames:
                         await self.send(text_data=frame)
                     self.seq = max(self.seq, missed.seq)

@@ -158,3 +158,25 @@ async def test_removed_members_stop_following_a_room_and_added_members_start(soc
     assert not any(f"room-online-{squad.pk}" in frame for frame in alice_frames), alice_frames
     for tab in tabs.values():
         await tab.disconnect()
+
+
+async def test_a_socket_whose_connect_fails_leaves_no_one_online(socket_for, make_user, monkeypatch):
+    from presence import consumers
+
+    alice = await database_sync_to_async(make_user)()
+
+    def database_away(**kwargs):
+        raise RuntimeError("the database went away mid-handshake")
+
+    # Fails after the connection was counted: disconnect() never runs for a failed connect.
+    monkeypatch.setattr(consumers, "_snapshot", database_away)
+    socket = await socket_for(PATH, alice)
+    ok, _ = await socket.connect()
+    assert ok
+    assert (await socket.receive_output(timeout=3))["code"] == 1011
+    assert await database_sync_to_async(selectors.online_user_ids)() == set()
+    monkeypatch.undo()
+    # Its slot and groups were released too: the user's next tab counts as one.
+    again = await connected(socket_for, alice)
+    assert online_count(await again.receive_from(timeout=3)) == 1
+    await again.disconnect()

@@ -212,6 +212,22 @@ async def test_a_resume_does_not_repeat_what_the_socket_was_sent_live(socket_for
     await reader.disconnect()
 
 
+async def test_a_resume_sent_after_a_live_push_does_not_send_that_push_again(socket_for, squad):
+    room, owner, member = squad
+    away_at = await db(room_position)(room)
+    missed = await db(services.message_post)(room=room, author=owner, body="missed while away")
+    reader = await connected(socket_for, member)
+    # A push reaches the new socket before the client's resume does (a second
+    # process kept posting while this one reconnected).
+    live = await db(services.message_post)(room=room, author=owner, body="live")
+    assert ids_in(await reader.receive_from(timeout=3)) == [live.pk]
+    await send(reader, type="resume", seq=away_at)
+    assert ids_in(await reader.receive_from(timeout=3)) == [missed.pk]
+    after = await db(services.message_post)(room=room, author=owner, body="after the resume")
+    assert ids_in(await reader.receive_from(timeout=3)) == [after.pk]
+    await reader.disconnect()
+
+
 async def test_a_retry_on_a_new_socket_does_not_repeat_what_the_client_holds(socket_for, squad):
     room, owner, _ = squad
     # Stored and shown on the sender's old socket, which dropped before the ack.
