@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from functools import partial
-
 from allauth.account.internal.flows.email_verification import (
     get_address_for_user,
     send_verification_email_to_address,
@@ -15,6 +13,7 @@ from django.http import HttpRequest
 
 from accounts import broadcasts
 from accounts.models import Preferences, Theme
+from realtime.aftercommit import after_commit
 
 UNKNOWN_THEME = "Choose one of the themes offered."
 EMAIL_WINDOW_INVALID = "The email batch window is 1 to 1440 minutes."
@@ -53,7 +52,7 @@ def preferences_update(
     if theme is not None and (created or theme != preferences.theme):
         preferences.theme = theme
         preferences.save(update_fields=["theme"])
-        transaction.on_commit(partial(broadcasts.theme_changed, user_id=user.pk, theme=theme))
+        after_commit(broadcasts.theme_changed, user_id=user.pk, theme=theme)
     return preferences
 
 

@@ -28,7 +28,7 @@ import json
 from collections.abc import Callable, Iterable
 from contextvars import ContextVar
 from datetime import UTC
-from functools import cache, partial, wraps
+from functools import cache, wraps
 from typing import Any, ParamSpec, TypeVar
 
 from django.db import DEFAULT_DB_ALIAS, transaction
@@ -39,6 +39,7 @@ from orders import permissions, selectors
 from orders.models import Order
 from orders.selectors import BOOSTER, CLAIM, CUSTOMER, STAFF
 from realtime import groups
+from realtime.aftercommit import after_commit
 from realtime.fanout import publish_many_sync
 
 EVENT_KIND = "orders.card"
@@ -334,7 +335,7 @@ def push(
 
 def schedule_claim_scope(booster_id: int) -> None:
     """After the commit, tell the booster's order sockets their approvals changed."""
-    transaction.on_commit(partial(publish_many_sync, [(groups.user(booster_id), {"kind": CLAIM_SCOPE_KIND})]))
+    after_commit(publish_many_sync, [(groups.user(booster_id), {"kind": CLAIM_SCOPE_KIND})])
 
 
 def _push_gone(order_id: int, user_ids: set[int]) -> None:

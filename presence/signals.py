@@ -6,13 +6,11 @@ the change is caught here; the receiver only schedules, broadcasts.py sends.
 
 from __future__ import annotations
 
-from functools import partial
-
-from django.db import transaction
 from django.db.models.signals import m2m_changed
 from django.dispatch import receiver
 
 from presence import broadcasts
+from realtime.aftercommit import after_commit
 from rooms.models import Room
 
 
@@ -27,5 +25,5 @@ def _room_members_changed(sender, instance, action, reverse, pk_set, **kwargs) -
     if not pk_set:
         return
     room_ids, user_ids = (sorted(pk_set), [instance.pk]) if reverse else ([instance.pk], sorted(pk_set))
-    # robust: the membership is committed already; a failed push must not undo the request.
-    transaction.on_commit(partial(broadcasts.room_members_changed, room_ids=room_ids, user_ids=user_ids), robust=True)
+    # The membership is committed already; a failed push must not fail the request.
+    after_commit(broadcasts.room_members_changed, room_ids=room_ids, user_ids=user_ids)

@@ -433,7 +433,7 @@ def room_mark_read(*, room: Room, user: AbstractBaseUser, through: int) -> int:
         # Not created: it exists, perhaps only since another tab's first read a moment ago.
         moved = moved or _advance_pointer(room, user, through)
     if moved:
-        transaction.on_commit(partial(broadcasts.read_state_changed, user=user, room=room), robust=True)
+        after_commit(broadcasts.read_state_changed, user=user, room=room)
     return selectors.read_pointer(room=room, user=user)
 
 
@@ -452,7 +452,7 @@ def room_mute(*, room: Room, user: AbstractBaseUser, muted: bool) -> ReadState:
     if not created and state.muted != muted:
         state.muted = muted
         state.save(update_fields=["muted", "updated"])
-    transaction.on_commit(partial(broadcasts.unread_state_changed, user=user), robust=True)
+    after_commit(broadcasts.unread_state_changed, user=user)
     return state
 
 
