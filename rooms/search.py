@@ -43,7 +43,7 @@ def messages_search(*, user: AbstractBaseUser, query: str, room: Room | None = N
     if room is not None:
         rows = rows.filter(room=room)
     rows = _matching(rows, terms)
-    found = rows.select_related("room", "author").order_by("-id")[:RESULT_LIMIT]
+    found = rows.select_related("room", "author", "author__avatar").order_by("-id")[:RESULT_LIMIT]
     return [Hit(message=message, excerpt=highlight(message.body, terms)) for message in found]
 
 

@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
+from accounts.selectors import avatar_of
 from accounts.services import email_verification_resend
 from realtime.roles import is_staff_user
 from rooms import broadcasts, frames, search, selectors, services
@@ -470,7 +471,7 @@ def _message_json(message: Message, room: Room) -> dict:
         "room": room.name,
         "body": message.body,
         "body_html": message.body_html,
-        "author": {"id": message.author_id, "username": message.author.username},
+        "author": _author_json(message.author),
         "created": message.created.isoformat(),
         "edited": message.edited_at.isoformat() if message.edited_at else None,
         "deleted": message.deleted_at.isoformat() if message.deleted_at else None,
@@ -479,6 +480,11 @@ def _message_json(message: Message, room: Room) -> dict:
         "client_id": message.client_id,
         "attachment": _attachment_json(message),
     }
+
+
+def _author_json(author) -> dict:
+    picture = avatar_of(author)
+    return {"id": author.pk, "username": author.username, "avatar_url": picture.get_absolute_url() if picture else None}
 
 
 def _attachment_json(message: Message) -> dict | None:
