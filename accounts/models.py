@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import PurePosixPath
 
 from django.conf import settings
@@ -62,4 +63,11 @@ class Avatar(models.Model):
         return PurePosixPath(self.thumbnail.name).stem
 
     def get_absolute_url(self) -> str:
-        return reverse("accounts:avatar", args=[self.user_id, self.version])
+        return _avatar_url(self.user_id, self.version)
+
+
+# Every message shows its author's picture; resolving the same URL once per version
+# instead of once per render keeps a message partial's render close to the initials'.
+@lru_cache(maxsize=4096)
+def _avatar_url(user_id: int, version: str) -> str:
+    return reverse("accounts:avatar", args=[user_id, version])
