@@ -1,7 +1,11 @@
 from __future__ import annotations
 
+from functools import lru_cache
+from pathlib import PurePosixPath
+
 from django.conf import settings
 from django.db import models
+from django.urls import reverse
 
 
 class Theme(models.TextChoices):
@@ -34,3 +38,36 @@ class Preferences(models.Model):
 
     def __str__(self) -> str:
         return f"Preferences of user {self.user_id}"
+
+
+class Avatar(models.Model):
+    """A person's uploaded picture; without a row they show initials on a colour.
+
+    Both files went through uploads.validation like any image; pages show the
+    thumbnail. The URL carries the thumbnail's server-made name as its version,
+    so a new picture gets a new URL and a browser may cache each one for long.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="avatar"
+    )
+    image = models.FileField(max_length=255)
+    thumbnail = models.FileField(max_length=255)
+    updated = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"Avatar of user {self.user_id}"
+
+    @property
+    def version(self) -> str:
+        return PurePosixPath(self.thumbnail.name).stem
+
+    def get_absolute_url(self) -> str:
+        return _avatar_url(self.user_id, self.version)
+
+
+# Every message shows its author's picture; resolving the same URL once per version
+# instead of once per render keeps a message partial's render close to the initials'.
+@lru_cache(maxsize=4096)
+def _avatar_url(user_id: int, version: str) -> str:
+    return reverse("accounts:avatar", args=[user_id, version])

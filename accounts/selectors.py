@@ -1,4 +1,4 @@
-"""Reads of a person's preferences."""
+"""Reads of a person's preferences and picture."""
 
 from __future__ import annotations
 
@@ -6,10 +6,11 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
+from django.core.exceptions import ObjectDoesNotExist
 from django.http import HttpRequest
 
 from accounts.cookies import theme_from_cookie
-from accounts.models import Preferences
+from accounts.models import Avatar, Preferences
 
 
 def preferences_for(*, user: AbstractBaseUser) -> Preferences:
@@ -35,3 +36,19 @@ def email_window(preferences: Preferences) -> timedelta:
     """How long an offline user's first unread message waits before the email,
     and the least time between two emails."""
     return timedelta(minutes=preferences.email_window_minutes or settings.NOTIFICATION_EMAIL_DELAY_MINUTES)
+
+
+def avatar_for(*, user_id: int) -> Avatar | None:
+    """The user's uploaded picture, if they have one (any signed-in user may see it)."""
+    return Avatar.objects.filter(user_id=user_id).first()
+
+
+def avatar_of(user: AbstractBaseUser | None) -> Avatar | None:
+    """The picture of a user already loaded, without a query when the caller
+    selected `avatar` with them (message rows, member lists do)."""
+    if user is None:
+        return None
+    try:
+        return user.avatar
+    except ObjectDoesNotExist:
+        return None

@@ -1,6 +1,9 @@
-"""A person's actions on their own account: settings, and what we add around allauth's."""
+"""A person's actions on their own account: settings, their picture, and what we add around allauth's."""
 
 from __future__ import annotations
+
+import logging
+from functools import partial
 
 from allauth.account.internal.flows.email_verification import (
     get_address_for_user,
@@ -12,8 +15,12 @@ from django.db import transaction
 from django.http import HttpRequest
 
 from accounts import broadcasts
-from accounts.models import Preferences, Theme
+from accounts.models import Avatar, Preferences, Theme
 from realtime.aftercommit import after_commit
+from uploads import storage
+from uploads.validation import IMAGE_CONTENT_TYPES, UPLOAD_IMAGES_ONLY, ValidatedFile
+
+logger = logging.getLogger(__name__)
 
 UNKNOWN_THEME = "Choose one of the themes offered."
 EMAIL_WINDOW_INVALID = "The email batch window is 1 to 1440 minutes."
@@ -24,6 +31,10 @@ VERIFICATION_RECENTLY_SENT = (
 
 
 class PreferencesError(ValueError):
+    pass
+
+
+class AvatarError(ValueError):
     pass
 
 
@@ -72,3 +83,45 @@ def email_verification_resend(*, request: HttpRequest, user: AbstractBaseUser) -
     if not sent:
         messages.info(request, VERIFICATION_RECENTLY_SENT.format(email=address.email))
     return sent
+
+
+@transaction.atomic
+def avatar_set(*, user: AbstractBaseUser, image: ValidatedFile) -> Avatar:
+    """Make `image` (already through uploads.validation) the user's picture.
+
+    The files of the picture it replaces are deleted once this commits; if
+    saving the row fails, the new files go again and the old picture stays.
+    """
+    if image.content_type not in IMAGE_CONTENT_TYPES or not image.thumbnail:
+        raise AvatarError(UPLOAD_IMAGES_ONLY)
+    old = Avatar.objects.select_for_update().filter(user=user).first()
+    name, thumbnail_name = storage.save_validated(file=image, prefix=f"avatars/{user.pk}")
+    try:
+        avatar, _ = Avatar.objects.update_or_create(user=user, defaults={"image": name, "thumbnail": thumbnail_name})
+    except Exception:
+        storage.delete_stored(name, thumbnail_name)
+        raise
+    if old is not None:
+        transaction.on_commit(partial(_delete_files_quietly, [old.image.name, old.thumbnail.name]))
+    return avatar
+
+
+@transaction.atomic
+def avatar_remove(*, user: AbstractBaseUser) -> bool:
+    """Go back to initials; the files go after commit. Returns whether there was a picture."""
+    old = Avatar.objects.select_for_update().filter(user=user).first()
+    if old is None:
+        return False
+    names = [old.image.name, old.thumbnail.name]
+    old.delete()
+    transaction.on_commit(partial(_delete_files_quietly, names))
+    return True
+
+
+def _delete_files_quietly(names: list[str]) -> None:
+    # An orphan file is harmless; failing the user's request over one is not.
+    for name in names:
+        try:
+            storage.delete_stored(name)
+        except Exception:
+            logger.warning("could not delete stored file %s", name, exc_info=True)

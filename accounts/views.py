@@ -3,18 +3,23 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib import messages as flash
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts import selectors, services
 from accounts.cookies import remember_theme
 from accounts.forms import PreferencesForm, ThemeForm
 from rooms.selectors import muted_rooms
+from uploads import delivery, limits, validation
 
 SETTINGS = "accounts/settings.html"
 SETTINGS_SAVED = "Settings saved."
+AVATAR_SAVED = "Your picture is saved."
+AVATAR_REMOVED = "Your picture is removed; people see your initials again."
+# A picture's URL names one version of it (accounts.models.Avatar), so browsers may keep it long.
+AVATAR_MAX_AGE = 7 * 24 * 3600
 
 
 def _back(request: HttpRequest) -> str:
@@ -43,22 +48,74 @@ def theme_choose(request: HttpRequest) -> HttpResponse:
     return response
 
 
-@login_required
-@require_http_methods(["GET", "POST"])
-def account_settings(request: HttpRequest) -> HttpResponse:
-    form = PreferencesForm(request.POST or None, instance=selectors.preferences_for(user=request.user))
+def _settings_page(
+    request: HttpRequest, form: PreferencesForm | None = None, *, avatar_error: str = "", status: int = 200
+) -> HttpResponse:
+    form = form or PreferencesForm(instance=selectors.preferences_for(user=request.user))
     # Notifications in this browser (desktop, Web Push) and the muted chats, below the form.
     context = {
         "form": form,
         "muted_rooms": muted_rooms(user=request.user),
         "vapid_public_key": settings.WEBPUSH_VAPID_PUBLIC_KEY,
+        "avatar": selectors.avatar_for(user_id=request.user.pk),
+        "avatar_error": avatar_error,
+        "upload_max_bytes": validation.max_upload_bytes(),
     }
-    if request.method == "POST":
-        if not form.is_valid():
-            return render(request, SETTINGS, context, status=400)
-        services.preferences_update(user=request.user, **form.cleaned_data)
-        flash.success(request, SETTINGS_SAVED)
-        response = redirect("accounts:settings")
-        remember_theme(response, form.cleaned_data["theme"])
+    return render(request, SETTINGS, context, status=status)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def account_settings(request: HttpRequest) -> HttpResponse:
+    if request.method != "POST":
+        return _settings_page(request)
+    form = PreferencesForm(request.POST, instance=selectors.preferences_for(user=request.user))
+    if not form.is_valid():
+        return _settings_page(request, form, status=400)
+    services.preferences_update(user=request.user, **form.cleaned_data)
+    flash.success(request, SETTINGS_SAVED)
+    response = redirect("accounts:settings")
+    remember_theme(response, form.cleaned_data["theme"])
+    return response
+
+
+@login_required
+@require_POST
+def avatar_upload(request: HttpRequest) -> HttpResponse:
+    """A new picture from the settings page; a refused file leaves the old one."""
+    # Counted before anything is read, so rejected attempts count too.
+    if limits.upload_rate_exceeded(user=request.user):
+        return _settings_page(request, avatar_error=limits.UPLOAD_RATE_LIMITED, status=429)
+    if limits.upload_was_too_large(request):
+        return _settings_page(request, avatar_error=validation.too_large_message(), status=413)
+    try:
+        image = validation.validate_upload(request.FILES.get("avatar"), images_only=True)
+        services.avatar_set(user=request.user, image=image)
+    except (validation.UploadRejected, services.AvatarError) as error:
+        return _settings_page(request, avatar_error=str(error), status=422)
+    flash.success(request, AVATAR_SAVED)
+    return redirect("accounts:settings")
+
+
+@login_required
+@require_POST
+def avatar_remove(request: HttpRequest) -> HttpResponse:
+    if services.avatar_remove(user=request.user):
+        flash.success(request, AVATAR_REMOVED)
+    return redirect("accounts:settings")
+
+
+@login_required
+@require_GET
+def avatar_file(request: HttpRequest, user_id: int, version: str) -> HttpResponse:
+    """Anyone signed in may see anyone's picture: it shows beside every message
+    they can read, and the same pushed fragment goes to every reader."""
+    avatar = selectors.avatar_for(user_id=user_id)
+    if avatar is None:
+        raise Http404("No such picture.")
+    if version != avatar.version:
+        # A page opened before the picture changed: send it to the current one.
+        response = redirect(avatar.get_absolute_url())
+        response["Cache-Control"] = "private, no-cache"
         return response
-    return render(request, SETTINGS, context)
+    return delivery.file_response(name=avatar.thumbnail.name, max_age=AVATAR_MAX_AGE)

@@ -34,16 +34,27 @@ def search_terms(query: str) -> list[str]:
     return list(dict.fromkeys(words))[:MAX_TERMS]
 
 
-def messages_search(*, user: AbstractBaseUser, query: str, room: Room | None = None) -> list[Hit]:
-    """Newest first. `room` narrows to one room (already checked readable)."""
+def messages_search(
+    *,
+    user: AbstractBaseUser,
+    query: str,
+    room: Room | None = None,
+    before: int | None = None,
+    limit: int = RESULT_LIMIT,
+) -> list[Hit]:
+    """Newest first. `room` narrows to one room (already checked readable);
+    `before` pages on: only messages with a smaller id (the last one shown)."""
     terms = search_terms(query)
     if not terms:
         return []
+    # Every result's room is checked against the user here, in the same query.
     rows = Message.objects.filter(deleted_at__isnull=True, room__in=selectors.readable_rooms(user=user))
     if room is not None:
         rows = rows.filter(room=room)
+    if before is not None:
+        rows = rows.filter(id__lt=before)
     rows = _matching(rows, terms)
-    found = rows.select_related("room", "author").order_by("-id")[:RESULT_LIMIT]
+    found = rows.select_related("room", "author", "author__avatar").order_by("-id")[:limit]
     return [Hit(message=message, excerpt=highlight(message.body, terms)) for message in found]
 
 

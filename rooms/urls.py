@@ -30,4 +30,6 @@ urlpatterns = [
     path("api/rooms/<str:name>/messages/<int:pk>/reactions/", views.api_reactions, name="api_reactions"),
     path("api/chat/changes/", views.api_changes, name="api_public_changes"),
     path("api/rooms/<str:name>/changes/", views.api_changes, name="api_changes"),
+    path("api/search/", views.api_search, name="api_search"),
+    path("api/rooms/<str:name>/search/", views.api_search, name="api_room_search"),
 ]

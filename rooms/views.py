@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
+from accounts.selectors import avatar_of
 from accounts.services import email_verification_resend
 from realtime.roles import is_staff_user
 from rooms import broadcasts, frames, search, selectors, services
@@ -470,7 +471,7 @@ def _message_json(message: Message, room: Room) -> dict:
         "room": room.name,
         "body": message.body,
         "body_html": message.body_html,
-        "author": {"id": message.author_id, "username": message.author.username},
+        "author": _author_json(message.author),
         "created": message.created.isoformat(),
         "edited": message.edited_at.isoformat() if message.edited_at else None,
         "deleted": message.deleted_at.isoformat() if message.deleted_at else None,
@@ -479,6 +480,11 @@ def _message_json(message: Message, room: Room) -> dict:
         "client_id": message.client_id,
         "attachment": _attachment_json(message),
     }
+
+
+def _author_json(author) -> dict:
+    picture = avatar_of(author)
+    return {"id": author.pk, "username": author.username, "avatar_url": picture.get_absolute_url() if picture else None}
 
 
 def _attachment_json(message: Message) -> dict | None:
@@ -619,4 +625,55 @@ def _change_json(change: RoomChange, message: Message | None, room: Room) -> dic
         "emoji": change.emoji or None,
         "created": change.created.isoformat(),
         "message": _message_json(message, room) if message is not None else None,
+    }
+
+
+SEARCH_QUERY_MISSING = "q must contain at least one word."
+
+
+@require_GET
+def api_search(request: HttpRequest, name: str | None = None) -> JsonResponse:
+    """`?q=` over every room the caller may read, or over room `name`; newest first,
+    `?before=<id>` for the next page (the `next_before` of this one)."""
+    if not request.user.is_authenticated:
+        return _api_error("Authentication required.", 401)
+    room = None
+    if name is not None:
+        try:
+            room = selectors.room_for_user(name=name, user=request.user)
+        except selectors.RoomAccessDenied:
+            return _api_error(ROOM_NOT_FOUND, 404)
+    query = request.GET.get("q", "")[:200]
+    if not search.search_terms(query):
+        return _api_error(SEARCH_QUERY_MISSING, 400)
+    before_raw = request.GET.get("before")
+    before = _int_or_none(before_raw) if before_raw is not None else None
+    limit = _int_or_none(request.GET.get("limit", str(settings.CHAT_PAGE_SIZE)))
+    if (before_raw is not None and before is None) or limit is None or not 1 <= limit <= API_LIMIT_MAX:
+        return _api_error(f"before must be a message id and limit 1..{API_LIMIT_MAX}.", 400)
+    # One more than asked says whether another page follows, without a count.
+    hits = search.messages_search(user=request.user, query=query, room=room, before=before, limit=limit + 1)
+    more = len(hits) > limit
+    hits = hits[:limit]
+    return JsonResponse(
+        {
+            "query": query,
+            "room": room.name if room else None,
+            "results": [_hit_json(hit) for hit in hits],
+            "more": more,
+            "next_before": hits[-1].message.pk if more else None,
+        }
+    )
+
+
+def _hit_json(hit: search.Hit) -> dict:
+    message = hit.message
+    return {
+        "id": message.pk,
+        "room": message.room.name,
+        "room_title": message.room.display_title,
+        "author": _author_json(message.author),
+        "created": message.created.isoformat(),
+        "excerpt_html": str(hit.excerpt),
+        "url": f"{message.room.get_absolute_url()}?around={message.pk}#message-{message.pk}",
     }

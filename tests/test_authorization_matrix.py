@@ -43,7 +43,8 @@ from django.db import transaction
 from django.test import Client, override_settings
 from PIL import Image
 
-from accounts.models import Preferences
+from accounts import services as account_services
+from accounts.models import Avatar, Preferences
 from orders import services as order_services
 from orders.models import BoosterApproval, Order, OrderEvent, ProofScreenshot
 from realtime import auth
@@ -96,6 +97,7 @@ class World:
     proof: ProofScreenshot
     tokens: dict[str, str] = field(default_factory=dict)
     invite: str = ""  # the group's invite token (made before `removed` was removed)
+    avatars: dict[str, str] = field(default_factory=dict)  # each role's picture version (with files)
 
     def fill(self, template: str) -> str:
         return template.format(
@@ -111,6 +113,8 @@ class World:
             target=PRIVATE_TARGET,
             booster=self.users["booster"].pk,
             invite=self.invite,
+            avatar_user=self.users["booster"].pk,
+            avatar_version=self.avatars.get("booster", "none"),
         )
 
 
@@ -161,10 +165,14 @@ def build_world(*, with_files: bool) -> World:
     group_message = room_services.message_edit(message=group_message, by=users["room_admin"], body="welcome, all")
     order = Order.objects.select_related("staff_room", "booster_room").get(pk=order.pk)
     attachment = proof = None
+    avatars = {}
     if with_files:
         image = validate_upload(SimpleUploadedFile("shot.png", png_bytes()), images_only=True)
         attachment = room_services.message_post(room=order.booster_room, author=booster, body="", attachment=image)
         proof = order_services.proof_add(order=order, booster=booster, file=image)
+        # Everyone has a picture, so replacing and removing one are both real changes.
+        for role in SIGNED_IN:
+            avatars[role] = account_services.avatar_set(user=users[role], image=image).version
     return World(
         users=users,
         order=order,
@@ -177,6 +185,7 @@ def build_world(*, with_files: bool) -> World:
         proof=proof,
         tokens={role: auth.token_issue(user=user) for role, user in users.items() if user is not None},
         invite=room_selectors.invite_live(room=group).token,
+        avatars=avatars,
     )
 
 
@@ -214,6 +223,7 @@ def state() -> tuple:
         list(RoomInvite.objects.order_by("pk").values_list("pk", "revoked_at", "expires_at")),
         sorted(ReadState.objects.values_list("user_id", "room_id", "last_read_id", "muted")),
         sorted(Preferences.objects.values_list("user_id", "theme", "email_enabled", "email_window_minutes")),
+        sorted(Avatar.objects.values_list("user_id", "thumbnail")),
     )
 
 
@@ -262,6 +272,10 @@ HTTP_TABLE = [
     ("mute",                     "POST", "/chat/{group}/mute/",                        GROUP),
     ("account settings page",    "GET",  "/accounts/settings/",                        SIGNED_IN),
     ("account settings",         "POST", "/accounts/settings/",                        SIGNED_IN),
+    ("picture upload",           "POST", "/accounts/settings/avatar/",                 SIGNED_IN),
+    ("picture remove",           "POST", "/accounts/settings/avatar/remove/",          SIGNED_IN),
+    # Anyone's picture, to anyone signed in: it shows beside every message they can read.
+    ("profile picture",          "GET",  "/accounts/avatars/{avatar_user}/{avatar_version}/", SIGNED_IN),
     ("push unsubscribe",         "POST", "/notifications/push/unsubscribe/",           SIGNED_IN),
     ("attachment download",      "GET",  "/files/message/{attachment}/",               ORDER),
     ("attachment thumbnail",     "GET",  "/files/message/{attachment}/thumb/",         ORDER),
@@ -296,6 +310,8 @@ HTTP_TABLE = [
     ("reaction API",             "POST", "/api/rooms/{group}/messages/{message}/reactions/", GROUP),
     ("public chat changes API",  "GET",  "/api/chat/changes/",                         SIGNED_IN),
     ("public chat API",          "GET",  "/api/chat/messages/",                        SIGNED_IN),
+    ("search API everywhere",    "GET",  "/api/search/?q=welcome",                     SIGNED_IN),
+    ("search API in the group",  "GET",  "/api/rooms/{group}/search/?q=welcome",       GROUP),
     ("public chat API send",     "POST", "/api/chat/messages/",                        SIGNED_IN),
     ("log out everywhere",       "POST", "/api/token/revoke/",                         SIGNED_IN),
 ]
@@ -344,6 +360,11 @@ def message_now(w: World) -> Message:
 def found_welcome(w: World, user: User, response) -> bool:
     # Everyone may search; only the group's members find its message.
     shown = f"around={w.group_message.pk}" in response.content.decode()
+    return shown == w.group.members.filter(pk=user.pk).exists()
+
+
+def found_welcome_api(w: World, user: User, response) -> bool:
+    shown = w.group_message.pk in {result["id"] for result in response.json()["results"]}
     return shown == w.group.members.filter(pk=user.pk).exists()
 
 
@@ -403,6 +424,16 @@ SUCCESS = {
         data=lambda w, role: {"emoji": "👍", "on": True},
     ),
     "search everywhere": Success(done=found_welcome),
+    "search API everywhere": Success(done=found_welcome_api),
+    "search API in the group": Success(done=found_welcome_api),
+    # Users are named after their role (make_person).
+    "picture upload": Success(
+        REDIRECT,
+        lambda w, user, r: Avatar.objects.get(user=user).version != w.avatars[user.username],
+        lambda w, role: {"avatar": SimpleUploadedFile("face.png", png_bytes())},
+    ),
+    "picture remove": Success(REDIRECT, lambda w, user, r: not Avatar.objects.filter(user=user).exists()),
+    "profile picture": Success(done=lambda w, user, r: r["Content-Type"] == "image/png"),
     "search in the group": Success(done=found_welcome),
     "room changes API": Success(
         done=lambda w, user, r: w.group_message.pk in {c["message_id"] for c in r.json()["changes"]}

@@ -26,12 +26,18 @@ def content_type_for(name: str) -> str:
     return CONTENT_TYPES_BY_EXTENSION.get(PurePosixPath(name).suffix.lower().lstrip("."), "application/octet-stream")
 
 
-def file_response(*, name: str, content_type: str | None = None, display_name: str = "") -> HttpResponse:
+def file_response(
+    *, name: str, content_type: str | None = None, display_name: str = "", max_age: int | None = None
+) -> HttpResponse:
     """Hand a stored file to a viewer who has already been checked.
 
     Local storage streams it; Cloudinary answers with a redirect to a signed URL
     that expires. Only the allowed image types are shown inline; everything else
     downloads, so a browser never renders uploaded content as a page.
+
+    `max_age` is for URLs that name one version of a file (avatars): the browser
+    keeps it that long, and keeps a redirect for at most half the signed URL's
+    life, so a cached redirect never points at an expired URL.
     """
     content_type = content_type or content_type_for(name)
     inline = content_type in IMAGE_CONTENT_TYPES
@@ -41,8 +47,12 @@ def file_response(*, name: str, content_type: str | None = None, display_name: s
         response: HttpResponse = HttpResponseRedirect(
             signed_url(name, attachment=not inline, download_name=download_name)
         )
-        # The target expires; a cached redirect would outlive it.
-        response["Cache-Control"] = "private, no-store"
+        if max_age:
+            ttl = getattr(default_storage, "url_ttl", 0)
+            response["Cache-Control"] = f"private, max-age={min(max_age, ttl // 2)}"
+        else:
+            # The target expires; a cached redirect would outlive it.
+            response["Cache-Control"] = "private, no-store"
         return response
     try:
         handle = default_storage.open(name, "rb")
@@ -54,5 +64,5 @@ def file_response(*, name: str, content_type: str | None = None, display_name: s
     response["X-Content-Type-Options"] = "nosniff"
     # Even if something is opened directly, it may not run script or load anything.
     response["Content-Security-Policy"] = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox"
-    response["Cache-Control"] = "private, max-age=3600"
+    response["Cache-Control"] = f"private, max-age={max_age}, immutable" if max_age else "private, max-age=3600"
     return response

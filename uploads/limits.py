@@ -36,8 +36,8 @@ UPLOAD_RATE_LIMITED = "You are uploading too quickly. Wait a minute and try agai
 # Multipart boundaries and the other form fields ride along with the file.
 MULTIPART_OVERHEAD = 64 * 1024
 REQUEST_TOO_LARGE = "This request is too large."
-# The multipart upload endpoints: chat files and order proof screenshots.
-GUARDED_PATHS = re.compile(r"^/(?:chat/upload/[^/]+|orders/\d+/proofs)/$")
+# The multipart upload endpoints: chat files, order proof screenshots, profile pictures.
+GUARDED_PATHS = re.compile(r"^/(?:chat/upload/[^/]+|orders/\d+/proofs|accounts/settings/avatar)/$")
 
 
 def request_cap() -> int:

@@ -7,22 +7,6 @@ from django import template
 
 register = template.Library()
 
-AVATAR_COLOURS = 8
-
-
-@register.filter
-def avatar_colour(user_id: int) -> int:
-    """One of the palette's colours, fixed per user (tailwind/input.css `.avatar-N`)."""
-    return (int(user_id or 0) * 5) % AVATAR_COLOURS
-
-
-@register.filter
-def initials(username: str) -> str:
-    parts = [part for part in str(username).replace("_", " ").replace("-", " ").replace(".", " ").split() if part]
-    if len(parts) >= 2:
-        return (parts[0][0] + parts[1][0]).upper()
-    return str(username)[:2].upper()
-
 
 @register.simple_tag
 def reaction_groups(message) -> list[dict]:

@@ -5,6 +5,7 @@ PostgreSQL (GIN)."""
 from __future__ import annotations
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 
 from rooms import search, services
@@ -130,3 +131,130 @@ def test_postgres_search_uses_the_gin_index(rooms):
         plan = "\n".join(row[0] for row in cursor.fetchall())
         cursor.execute("SET enable_seqscan = on")
     assert "message_body_search" in plan
+
+
+# THE JSON API: /api/search/ and /api/rooms/<name>/search/
+
+
+def api_ids(client, url: str, **params) -> list[int]:
+    response = client.get(url, params)
+    assert response.status_code == 200, response.content
+    return [result["id"] for result in response.json()["results"]]
+
+
+@pytest.mark.parametrize("who", sorted(MATRIX))
+def test_api_search_finds_only_rooms_the_user_may_read(rooms, who, client_for):
+    people, posts, by_name = rooms
+    client = client_for(people[who])
+    found = set(api_ids(client, "/api/search/", q="boost"))
+    assert {room for room, message in posts.items() if message.pk in found} == MATRIX[who]
+    # One room at a time: its message for a reader, a 404 like a missing room for anyone else.
+    for label, room in by_name.items():
+        response = client.get(f"/api/rooms/{room.name}/search/", {"q": "boost"})
+        if label in MATRIX[who]:
+            assert [r["id"] for r in response.json()["results"]] == [posts[label].pk]
+        else:
+            assert response.status_code == 404 and response.json() == {"error": "No such room."}
+
+
+def test_api_search_result_has_room_author_excerpt_and_link(rooms, client_for):
+    people, posts, _ = rooms
+    body = client_for(people["alice"]).get("/api/rooms/squad/search/", {"q": "gold"}).json()
+    message = posts["group"]
+    assert body["query"] == "gold" and body["room"] == "squad" and body["more"] is False
+    assert body["next_before"] is None
+    assert body["results"] == [
+        {
+            "id": message.pk,
+            "room": "squad",
+            "room_title": "squad",
+            "author": {"id": people["bob"].pk, "username": "bob", "avatar_url": None},
+            "created": message.created.isoformat(),
+            "excerpt_html": "Squad: Boosting to **<mark>Gold</mark>** &lt;b&gt;now&lt;/b&gt;",
+            "url": f"/chat/squad/?around={message.pk}#message-{message.pk}",
+        }
+    ]
+
+
+def test_api_search_never_finds_deleted_messages(rooms, client_for):
+    people, posts, _ = rooms
+    services.message_delete(message=posts["group"], by=people["bob"])
+    client = client_for(people["alice"])
+    assert posts["group"].pk not in api_ids(client, "/api/search/", q="boost")
+    assert api_ids(client, "/api/rooms/squad/search/", q="boost") == []
+
+
+def test_api_search_pages_newest_first_without_gaps_or_repeats(rooms, client_for):
+    people, posts, by_name = rooms
+    extra = [services.message_post(room=by_name["group"], author=people["bob"], body=f"boost {n}") for n in range(6)]
+    expected = sorted([m.pk for m in extra] + [posts["group"].pk, posts["public"].pk], reverse=True)
+    client = client_for(people["alice"])
+    seen, before, pages = [], None, 0
+    while True:
+        params = {"q": "boost", "limit": 3, **({"before": before} if before else {})}
+        body = client.get("/api/search/", params).json()
+        seen += [result["id"] for result in body["results"]]
+        pages += 1
+        if not body["more"]:
+            assert body["next_before"] is None
+            break
+        before = body["next_before"]
+        assert before == seen[-1]
+    assert seen == expected and pages == 3
+
+
+@pytest.mark.parametrize(
+    "params, error",
+    [
+        ({}, "q must contain at least one word."),
+        ({"q": "  !! "}, "q must contain at least one word."),
+        ({"q": "boost", "limit": "0"}, "before must be a message id and limit 1..100."),
+        ({"q": "boost", "limit": "101"}, "before must be a message id and limit 1..100."),
+        ({"q": "boost", "before": "x"}, "before must be a message id and limit 1..100."),
+    ],
+)
+def test_api_search_bad_input_is_a_400_with_the_reason(rooms, client_for, params, error):
+    people, _, _ = rooms
+    response = client_for(people["alice"]).get("/api/search/", params)
+    assert response.status_code == 400 and response.json() == {"error": error}
+
+
+def test_api_search_needs_credentials_and_takes_a_token(rooms, client_for):
+    from realtime import auth
+
+    people, posts, _ = rooms
+    assert client_for(None).get("/api/search/", {"q": "boost"}).status_code == 401
+    assert client_for(None).get("/api/rooms/squad/search/", {"q": "boost"}).status_code == 401
+    token = auth.token_issue(user=people["alice"])
+    response = client_for(None).get("/api/search/", {"q": "squad"}, headers={"Authorization": f"Bearer {token}"})
+    assert [r["id"] for r in response.json()["results"]] == [posts["group"].pk]
+
+
+@pytest.mark.parametrize("url", ["/api/search/", "/api/rooms/squad/search/"])
+def test_api_search_costs_the_same_queries_for_more_hits_and_authors(
+    rooms, client_for, make_user, url, settings, tmp_path
+):
+    from django.test.utils import CaptureQueriesContext
+
+    from accounts import services as account_services
+    from tests.uploads.samples import image_bytes
+    from uploads.validation import validate_upload
+
+    settings.MEDIA_ROOT = tmp_path
+    people, _, by_name = rooms
+    client = client_for(people["alice"])
+
+    def count() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(url, {"q": "boost", "limit": 100}).status_code == 200
+        return len(queries.captured_queries)
+
+    few = count()
+    for n in range(12):
+        author = make_user(f"poster{n}")
+        by_name["group"].members.add(author)
+        if n % 2:
+            picture = validate_upload(SimpleUploadedFile(f"p{n}.png", image_bytes()), images_only=True)
+            account_services.avatar_set(user=author, image=picture)
+        services.message_post(room=by_name["group"], author=author, body=f"boost number {n}")
+    assert count() == few

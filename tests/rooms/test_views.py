@@ -257,7 +257,7 @@ def test_api_get_and_post(public_room, make_user, client_for):
     )
     assert response.status_code == 201
     data = response.json()
-    assert data["body"] == "json hi" and data["author"] == {"id": user.pk, "username": "poster"}
+    assert data["body"] == "json hi" and data["author"] == {"id": user.pk, "username": "poster", "avatar_url": None}
     assert {"id", "created", "attachment", "room"} <= set(data)
     again = client.post(
         "/api/chat/messages/", json.dumps({"body": "json hi", "client_id": "j1"}), content_type="application/json"
