@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-from functools import partial
-
 from allauth.account.internal.flows.email_verification import (
     get_address_for_user,
     send_verification_email_to_address,
@@ -19,8 +16,6 @@ from accounts.models import Avatar, Preferences, Theme
 from realtime.aftercommit import after_commit
 from uploads import storage
 from uploads.validation import IMAGE_CONTENT_TYPES, UPLOAD_IMAGES_ONLY, ValidatedFile
-
-logger = logging.getLogger(__name__)
 
 UNKNOWN_THEME = "Choose one of the themes offered."
 EMAIL_WINDOW_INVALID = "The email batch window is 1 to 1440 minutes."
@@ -102,7 +97,7 @@ def avatar_set(*, user: AbstractBaseUser, image: ValidatedFile) -> Avatar:
         storage.delete_stored(name, thumbnail_name)
         raise
     if old is not None:
-        transaction.on_commit(partial(_delete_files_quietly, [old.image.name, old.thumbnail.name]))
+        storage.delete_after_commit([old.image.name, old.thumbnail.name])
     return avatar
 
 
@@ -114,14 +109,5 @@ def avatar_remove(*, user: AbstractBaseUser) -> bool:
         return False
     names = [old.image.name, old.thumbnail.name]
     old.delete()
-    transaction.on_commit(partial(_delete_files_quietly, names))
+    storage.delete_after_commit(names)
     return True
-
-
-def _delete_files_quietly(names: list[str]) -> None:
-    # An orphan file is harmless; failing the user's request over one is not.
-    for name in names:
-        try:
-            storage.delete_stored(name)
-        except Exception:
-            logger.warning("could not delete stored file %s", name, exc_info=True)

@@ -307,7 +307,7 @@ def message_delete(*, message: Message, by: AbstractBaseUser) -> Message:
     message.save()
     change = _record_change(room=message.room, kind=RoomChange.Kind.DELETED, message=message, actor=by)
     if names:
-        transaction.on_commit(partial(_delete_files_quietly, names))
+        storage.delete_after_commit(names)
     after_commit(broadcasts.message_changed, message.pk, change.seq)
     return message
 
@@ -350,7 +350,7 @@ def store_attachment(*, message: Message, file: ValidatedFile) -> None:
 def _discard_files(message: Message, attachment: ValidatedFile | None) -> None:
     # Quietly: an orphan file is harmless; hiding the original error would not be.
     if attachment is not None:
-        _delete_files_quietly([message.attachment.name, message.attachment_thumbnail.name])
+        storage.delete_quietly([message.attachment.name, message.attachment_thumbnail.name])
 
 
 def _message_by_client_id(author: AbstractBaseUser, client_id: str) -> Message | None:
@@ -392,7 +392,7 @@ def messages_purge_expired(*, now: datetime | None = None) -> int:
             _, by_model = expired.delete()
             count = by_model.get(Message._meta.label, 0)
             if names:
-                transaction.on_commit(partial(_delete_files_quietly, names))
+                storage.delete_after_commit(names)
         deleted += count
     return deleted
 
@@ -400,14 +400,6 @@ def messages_purge_expired(*, now: datetime | None = None) -> int:
 def _file_names(messages) -> list[str]:
     rows = messages.exclude(attachment="").values_list("attachment", "attachment_thumbnail")
     return [name for row in rows for name in row if name]
-
-
-def _delete_files_quietly(names: list[str]) -> None:
-    for name in names:
-        try:
-            storage.delete_stored(name)
-        except Exception:
-            logger.warning("could not delete stored file %s", name, exc_info=True)
 
 
 # READ STATE
@@ -653,7 +645,7 @@ def room_delete(*, room: Room, by: AbstractBaseUser) -> None:
         # Files go only once the deletion is certain: a rollback keeps messages
         # whose attachments must still open.
         if names:
-            transaction.on_commit(partial(_delete_files_quietly, names))
+            storage.delete_after_commit(names)
         after_commit(broadcasts.room_closed, room_pk)
 
 

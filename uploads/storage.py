@@ -13,8 +13,10 @@ PDFs and text as raw resources (Cloudinary would otherwise refuse PDF delivery).
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
+from functools import partial
 from pathlib import PurePosixPath
 from urllib.parse import unquote, urlsplit
 
@@ -27,9 +29,12 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.files.base import ContentFile, File
 from django.core.files.storage import Storage, default_storage
+from django.db import transaction
 from django.utils.deconstruct import deconstructible
 
 from uploads.validation import IMAGE_EXTENSIONS, ValidatedFile
+
+logger = logging.getLogger(__name__)
 
 DELIVERY_TYPE = "private"
 
@@ -60,6 +65,22 @@ def delete_stored(*names: str | None) -> None:
     for name in names:
         if name:
             default_storage.delete(name)
+
+
+def delete_quietly(names: list[str]) -> None:
+    """Delete what a user no longer has, logging what fails: an orphan file is
+    harmless, failing the user's request over one is not."""
+    for name in names:
+        try:
+            delete_stored(name)
+        except Exception:
+            logger.warning("could not delete stored file %s", name, exc_info=True)
+
+
+def delete_after_commit(names: list[str]) -> None:
+    """Delete these files once the change that dropped them is committed (a
+    rollback keeps them)."""
+    transaction.on_commit(partial(delete_quietly, list(names)))
 
 
 def parse_cloudinary_url(url: str) -> dict[str, str]:
