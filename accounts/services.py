@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from functools import partial
+from urllib.parse import urlsplit
 
 from allauth.account.internal.flows.email_verification import (
     get_address_for_user,
     send_verification_email_to_address,
 )
-from urllib.parse import urlsplit
-
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.base_user import AbstractBaseUser
