@@ -16,6 +16,7 @@ import subprocess
 import pytest
 from playwright.sync_api import expect
 
+from accounts.views import CSRF_FAILED
 from rooms.broadcasts import GONE_REMOVED
 from tests.browser import harness
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, log_in, open_room, running_site
@@ -73,6 +74,29 @@ def test_a_removed_member_sees_at_once_why_and_can_no_longer_send(site, people):
     for control in ("#composer-body", "#composer button[type=submit]", "#upload-file", "#upload-form button"):
         expect(member.locator(control)).to_be_disabled()
     assert errors == []
+
+
+def test_an_expired_form_token_is_a_notice_above_the_page_and_nothing_changes(site, people):
+    [name] = site.users("stale")
+    person = people(name)
+    page = person.page
+    page.goto("/accounts/settings/")
+    errors = watch_console(page)
+    # What a logout and login in another tab does to this page's token.
+    person.context.clear_cookies(name="csrftoken")
+    menu = page.locator("#user-menu")
+    menu.locator("summary").click()
+    with page.expect_response(lambda response: response.url.endswith("/accounts/theme/")) as answer:
+        menu.locator("[data-theme-option][value=dark]").click()
+    assert answer.value.status == 403
+
+    expect(page.locator("#page-error [role=alert]")).to_contain_text(CSRF_FAILED)
+    expect(page.locator("html")).to_have_attribute("data-theme", "system")
+    expect(page.locator("#main h1")).to_be_visible()  # the page is still the settings page
+    assert page.url.endswith("/accounts/settings/")
+    page.reload()
+    expect(page.locator("html")).to_have_attribute("data-theme", "system")
+    assert [error for error in errors if "status of 403" not in error] == []
 
 
 # STATIC FILES IN PRODUCTION
