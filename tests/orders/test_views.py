@@ -391,7 +391,7 @@ def _state(order: Order) -> tuple:
         # 403: may see the order, may not do this to it.
         ("customer", Status.IN_PROGRESS, "status", {"status": "paused"}, 403, services.NOT_ASSIGNEE),
         ("customer", Status.ASSIGNED, "cancel", {}, 403, services.CANCEL_BY_CUSTOMER),
-        ("booster", Status.IN_PROGRESS, "assign", {"booster": "1"}, 403, services.NOT_STAFF),
+        ("booster", Status.IN_PROGRESS, "assign", {"booster": "other_booster"}, 403, services.NOT_STAFF),
         # 409: the order is no longer where the action needs it.
         ("other_booster", Status.ASSIGNED, "claim", {}, 409, services.ALREADY_TAKEN),
         ("booster", Status.PAUSED, "status", {"status": "paused"}, 409, "can't go from paused to paused"),
@@ -440,6 +440,7 @@ def test_a_refused_action_answers_what_happened_with_the_notice_and_changes_noth
     order = order_in(status)
     before = _state(order)
     data = {"reached_points": "0", **data} if action == "progress" else data
+    data = {key: people[value].pk if value in people else value for key, value in data.items()}
     response = client_for(people[actor]).post(f"/orders/{order.pk}/{action}/", data, **HTMX)
     html = response.content.decode()
     assert response.status_code == expected, html
