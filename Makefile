@@ -38,10 +38,23 @@ static: install
 run: seed $(if $(filter 0 false no off,$(DEBUG)),static)
 	$(PY) -m uvicorn config.asgi:application --host $(HOST) --port $(PORT) $(SERVER_FLAGS)
 
-test: install
+# Test-only JavaScript the browser tests use (axe-core, Lighthouse), pinned in
+# tests/browser/package-lock.json: installed when missing or when the lockfile
+# changed. Without npm the other tests still run; the browser tests then fail
+# and say what is missing.
+BROWSER_JS := tests/browser/node_modules/.installed
+
+$(BROWSER_JS): tests/browser/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+		cd tests/browser && npm ci --no-audit --no-fund --silent && touch node_modules/.installed; \
+	else \
+		echo "npm not found: the browser tests need tests/browser's npm packages (cd tests/browser && npm ci)"; \
+	fi
+
+test: install $(BROWSER_JS)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-browser: install
+browser: install $(BROWSER_JS)
 	$(PY) -m pytest -m browser $(PYTEST_ARGS)
 
 bench: install

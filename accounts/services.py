@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from allauth.account.internal.flows.email_verification import (
     get_address_for_user,
     send_verification_email_to_address,
 )
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.sites.models import Site
 from django.db import transaction
 from django.http import HttpRequest
 
@@ -111,3 +115,17 @@ def avatar_remove(*, user: AbstractBaseUser) -> bool:
     old.delete()
     storage.delete_after_commit(names)
     return True
+
+
+def site_sync(*, using: str = "default") -> Site:
+    """Make the sites framework's row say what SITE_URL and SITE_NAME say.
+
+    allauth (and anything else asking `get_current_site`) reads this row; left
+    alone it says "example.com". Run after every migrate, so a deploy with a new
+    SITE_URL corrects it.
+    """
+    site, _created = Site.objects.using(using).update_or_create(
+        pk=settings.SITE_ID, defaults={"domain": urlsplit(settings.SITE_URL).netloc, "name": settings.SITE_NAME}
+    )
+    Site.objects.clear_cache()
+    return site

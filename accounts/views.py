@@ -7,6 +7,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import reswap
 
 from accounts import selectors, services
 from accounts.cookies import remember_theme
@@ -20,6 +21,11 @@ AVATAR_SAVED = "Your picture is saved."
 AVATAR_REMOVED = "Your picture is removed; people see your initials again."
 # A picture's URL names one version of it (accounts.models.Avatar), so browsers may keep it long.
 AVATAR_MAX_AGE = 7 * 24 * 3600
+CSRF_FAILED_HEADING = "This form has expired"
+CSRF_FAILED = (
+    "Nothing was changed: the form's security token is missing or out of date "
+    "(you may have logged in or out in another tab). Reload the page and try again."
+)
 
 
 def _back(request: HttpRequest) -> str:
@@ -119,3 +125,14 @@ def avatar_file(request: HttpRequest, user_id: int, version: str) -> HttpRespons
         response["Cache-Control"] = "private, no-cache"
         return response
     return delivery.file_response(name=avatar.thumbnail.name, max_age=AVATAR_MAX_AGE)
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """CSRF_FAILURE_VIEW: the site's 403 page saying what happened, or for htmx
+    the same words beside the page, which stays as it is (the swap of the acting
+    element is cancelled; only #page-error changes)."""
+    if getattr(request, "htmx", False):
+        response = render(request, "base.html#page-error", {"page_error": CSRF_FAILED, "oob": True}, status=403)
+        return reswap(response, "none")
+    context = {"error_heading": CSRF_FAILED_HEADING, "error_message": CSRF_FAILED}
+    return render(request, "403.html", context, status=403)

@@ -58,6 +58,8 @@ if not DEBUG and "*" in ALLOWED_HOSTS:
     # A wildcard would let any Origin pass the WebSocket origin check.
     raise ImproperlyConfigured("ALLOWED_HOSTS may not contain '*' when DEBUG is off.")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+# A refused form token gets the site's styled 403 (or, for htmx, an inline notice).
+CSRF_FAILURE_VIEW = "accounts.views.csrf_failure"
 
 # Where people reach the site. Mails link here (a mail has no page to be
 # relative to, and a request's Host header is not to be trusted with a
@@ -107,6 +109,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "servestatic.middleware.ServeStaticMiddleware",
+    # Before everything that writes the body, so what they write is compressed.
+    "realtime.middleware.TextCompressionMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

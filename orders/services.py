@@ -50,16 +50,22 @@ NOT_APPROVED = "You aren't approved to boost {game} up to {rank}."
 
 
 class OrderError(ValueError):
-    """Bad input or a forbidden transition; `str(error)` is safe to show the user."""
+    """Bad input (or, as OrderConflict, a transition the order's state forbids);
+    `str(error)` is safe to show the user."""
 
 
 class OrderPermissionDenied(PermissionError):
     """The user may see the order but not do this to it."""
 
 
+class OrderConflict(OrderError):
+    """The order is no longer where this action needs it (taken by another
+    booster, moved on to another status): a fresh look at it settles it."""
+
+
 def _require_transition(order: Order, to_status: str) -> None:
     if not can_transition(order.status, to_status):
-        raise OrderError(
+        raise OrderConflict(
             TRANSITION_INVALID.format(
                 from_status=Status(order.status).label.lower(), to_status=Status(to_status).label.lower()
             )
@@ -215,7 +221,7 @@ def order_claim(*, order: Order, booster: AbstractBaseUser) -> Order:
         raise OrderPermissionDenied(NOT_A_BOOSTER)
     order = _locked(order)
     if order.booster_id is not None:
-        raise OrderError(ALREADY_TAKEN)
+        raise OrderConflict(ALREADY_TAKEN)
     _require_transition(order, Status.ASSIGNED)
     if order.customer_id == booster.pk:
         raise OrderError(OWN_ORDER)
@@ -294,7 +300,7 @@ def order_progress_update(
     if order.booster_id != booster.pk:
         raise OrderPermissionDenied(NOT_ASSIGNEE)
     if order.status not in (Status.ASSIGNED, Status.IN_PROGRESS):
-        raise OrderError(PROGRESS_NEEDS_PLAY)
+        raise OrderConflict(PROGRESS_NEEDS_PLAY)
     reached = (reached_rank, reached_division, reached_points)
     ladder = order.game_def.ladder
     try:
@@ -329,7 +335,7 @@ def order_complete(*, order: Order, by: AbstractBaseUser, reason: str = "") -> O
     reason = reason.strip()
     early = not order.goal_reached
     if early and not staff:
-        raise OrderError(GOAL_NOT_REACHED.format(goal=order.desired_label))
+        raise OrderConflict(GOAL_NOT_REACHED.format(goal=order.desired_label))
     if early and not reason:
         raise OrderError(EARLY_COMPLETION_NEEDS_REASON.format(goal=order.desired_label))
     previous = order.status

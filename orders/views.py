@@ -9,7 +9,7 @@ from collections.abc import Callable
 from django.contrib import messages as flash
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidden
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -28,6 +28,22 @@ BOOSTERS = "orders/boosters.html"
 ONLY_CUSTOMERS_ORDER = "Only customer accounts can place orders."
 
 User = get_user_model()
+
+
+def refusal_status(error: Exception) -> int:
+    """What an expected refusal answers: 403 not allowed, 409 the order is no
+    longer where the action needs it, 422 refused input. base.html's
+    responseHandling swaps all three like a success, so the notice shows where
+    the user acted."""
+    if isinstance(error, services.OrderPermissionDenied):
+        return 403
+    if isinstance(error, services.OrderConflict):
+        return 409
+    return 422
+
+
+def _forbidden_page(request: HttpRequest, text: str) -> HttpResponse:
+    return render(request, "403.html", {"error_message": text}, status=403)
 
 
 def _order_or_404(pk: int, user) -> tuple[Order, str]:
@@ -179,7 +195,7 @@ def price_preview(request: HttpRequest) -> HttpResponse:
 @require_POST
 def order_create(request: HttpRequest) -> HttpResponse:
     if roles.user_role(request.user) != CUSTOMER:
-        return HttpResponseForbidden(ONLY_CUSTOMERS_ORDER)
+        return _forbidden_page(request, ONLY_CUSTOMERS_ORDER)
     form = forms.OrderCreateForm(request.POST)
     if not form.switched and form.is_valid():
         try:
@@ -194,7 +210,7 @@ def order_create(request: HttpRequest) -> HttpResponse:
         **_game_context(request, ""),
         **_create_form_context(form),
     }
-    return render(request, DASHBOARD, context, status=400)
+    return render(request, DASHBOARD, context, status=422)
 
 
 @login_required
@@ -226,8 +242,11 @@ def _back(request: HttpRequest, order: Order) -> HttpResponse:
     return redirect(order)
 
 
-def _respond(request: HttpRequest, pk: int, *, error: str | None = None, leaves_list: bool = False) -> HttpResponse:
-    """The acting card, fresh, for the element that posted (hx-target="closest article").
+def _respond(
+    request: HttpRequest, pk: int, *, error: str | None = None, status: int = 200, leaves_list: bool = False
+) -> HttpResponse:
+    """The acting card, fresh, for the element that posted (hx-target="closest article"),
+    with the refusal's notice and status (`refusal_status`) when there was one.
 
     Everything else on the page (other lists, the timeline) is the socket's job:
     out-of-band fragments in this response would be resolved against the posting
@@ -244,10 +263,9 @@ def _respond(request: HttpRequest, pk: int, *, error: str | None = None, leaves_
     notice = broadcasts.render_notice(error or "")
     if audience is None or (leaves_list and not on_page):
         # An empty swap removes the card from the list it was in.
-        return HttpResponse(notice)
+        return HttpResponse(notice, status=status)
     card = broadcasts.render_card(order, audience, boosters=selectors.boosters_for_assign())
-    # 200 even for a refused action: htmx does not swap error responses by default.
-    return HttpResponse(card + notice)
+    return HttpResponse(card + notice, status=status)
 
 
 def _act(
@@ -264,8 +282,8 @@ def _act(
         action(order)
     except (services.OrderError, services.OrderPermissionDenied) as error:
         if isinstance(error, services.OrderPermissionDenied) and not request.htmx:
-            return HttpResponseForbidden(str(error))
-        return _respond(request, pk, error=str(error))
+            return _forbidden_page(request, str(error))
+        return _respond(request, pk, error=str(error), status=refusal_status(error))
     return _respond(request, pk, leaves_list=leaves_list)
 
 
@@ -374,7 +392,7 @@ def _approval_rows(rows: list[selectors.BoosterRow]) -> list[dict]:
 def booster_list(request: HttpRequest) -> HttpResponse:
     """Which games and tiers each booster may claim; staff change them here."""
     if not roles.is_staff_user(request.user):
-        return HttpResponseForbidden(services.NOT_STAFF)
+        return _forbidden_page(request, services.NOT_STAFF)
     return render(request, BOOSTERS, {"rows": _approval_rows(selectors.booster_rows())})
 
 
@@ -383,7 +401,7 @@ def booster_list(request: HttpRequest) -> HttpResponse:
 def booster_approvals(request: HttpRequest, pk: int) -> HttpResponse:
     """Save one booster's approvals: a tier per game, or "" for none."""
     if not roles.is_staff_user(request.user):
-        return HttpResponseForbidden(services.NOT_STAFF)
+        return _forbidden_page(request, services.NOT_STAFF)
     rows = selectors.booster_rows(booster_id=pk)
     if not rows:
         raise Http404("No such booster.")
@@ -398,7 +416,7 @@ def booster_approvals(request: HttpRequest, pk: int) -> HttpResponse:
             flash.error(request, error)
         return redirect("orders:boosters")
     context = {"row": _approval_rows(selectors.booster_rows(booster_id=pk))[0], "error": error, "saved": not error}
-    return render(request, f"{BOOSTERS}#booster-row", context)
+    return render(request, f"{BOOSTERS}#booster-row", context, status=422 if error else 200)
 
 
 # PROOF SCREENSHOTS
@@ -410,21 +428,21 @@ def proof_upload(request: HttpRequest, pk: int) -> HttpResponse:
     order, audience = _order_or_404(pk, request.user)
     if "proof" not in permissions.allowed_actions(order=order, audience=audience):
         # Before reading the upload: nobody else's file is worth validating.
-        return _proof_error(request, order, services.PROOF_NOT_ALLOWED)
+        return _proof_error(request, order, services.PROOF_NOT_ALLOWED, status=403)
     if limits.upload_was_too_large(request):
-        return _proof_error(request, order, validation.too_large_message())
+        return _proof_error(request, order, validation.too_large_message(), status=413)
     if limits.upload_rate_exceeded(user=request.user):
-        return _proof_error(request, order, limits.UPLOAD_RATE_LIMITED)
+        return _proof_error(request, order, limits.UPLOAD_RATE_LIMITED, status=429)
     upload = request.FILES.get("file")
     if upload is None:
-        return _proof_error(request, order, validation.UPLOAD_MISSING)
+        return _proof_error(request, order, validation.UPLOAD_MISSING, status=422)
     try:
         validated = validation.validate_upload(upload, images_only=True)
         services.proof_add(order=order, booster=request.user, file=validated)
     except validation.UploadRejected as error:
-        return _proof_error(request, order, str(error))
+        return _proof_error(request, order, str(error), status=422)
     except services.OrderPermissionDenied as error:
-        return _proof_error(request, order, str(error))
+        return _proof_error(request, order, str(error), status=403)
     if not request.htmx:
         return redirect(order)
     order, _audience = _order_or_404(pk, request.user)
@@ -437,12 +455,12 @@ def _proof_error_fragment(text: str) -> str:
     return render_to_string(f"{PAGE}#proof-error", {"proof_error": text, "oob": True})
 
 
-def _proof_error(request: HttpRequest, order: Order, text: str) -> HttpResponse:
+def _proof_error(request: HttpRequest, order: Order, text: str, *, status: int) -> HttpResponse:
     if not request.htmx:
         flash.error(request, text)
         return redirect(order)
-    # htmx leaves error statuses unswapped, so the message rides on a 200.
-    return HttpResponse(_proof_error_fragment(text), status=200)
+    # The form swaps nothing itself (hx-swap="none"); the notice goes out of band.
+    return HttpResponse(_proof_error_fragment(text), status=status)
 
 
 def _proof_for(request: HttpRequest, pk: int, proof_id: int):

@@ -33,9 +33,9 @@ INVITE_ACTION_UNKNOWN = "Choose New link or Revoke link."
 
 
 def refusal_status(error: services.ChatError) -> int:
-    """429 for sending too fast, 422 for any other refused input (base.html's
-    responseHandling swaps both in where the user acted)."""
-    return 429 if str(error) == services.MESSAGE_RATE_LIMITED else 422
+    """429 for sending, editing or reacting too fast, 422 for any other refused
+    input (base.html's responseHandling swaps both in where the user acted)."""
+    return 429 if str(error) in (services.MESSAGE_RATE_LIMITED, services.ACTION_RATE_LIMITED) else 422
 
 
 def room_gone(request: HttpRequest) -> HttpResponse:

@@ -7,7 +7,8 @@ import re
 import pytest
 from django.contrib.staticfiles import finders
 from django.core.exceptions import PermissionDenied
-from django.test import RequestFactory
+from django.test import Client, RequestFactory
+from django.utils.html import escape
 from django.views import defaults
 
 pytestmark = pytest.mark.django_db
@@ -141,6 +142,35 @@ def test_forbidden_is_a_styled_page(make_user):
     html = response.content.decode()
     assert response.status_code == 403
     assert SITE_LAYOUT in html and STYLESHEET in html and "Not allowed" in html
+
+
+def test_a_refused_form_token_is_the_styled_403_saying_what_happened(make_user):
+    from accounts.models import Preferences
+    from accounts.views import CSRF_FAILED, CSRF_FAILED_HEADING
+
+    user = make_user()
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(user)
+    response = client.post("/accounts/settings/", {"theme": "dark"})
+    html = response.content.decode()
+    assert response.status_code == 403
+    assert SITE_LAYOUT in html and STYLESHEET in html and 'class="card error-card' in html
+    assert CSRF_FAILED_HEADING in html and escape(CSRF_FAILED) in html
+    assert not Preferences.objects.filter(user=user, theme="dark").exists()
+
+
+def test_a_refused_form_token_from_htmx_is_a_notice_beside_the_page(make_user):
+    from accounts.views import CSRF_FAILED
+
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(make_user())
+    response = client.post("/accounts/theme/", {"theme": "dark"}, HTTP_HX_REQUEST="true")
+    html = response.content.decode()
+    # 403 is swapped by base.html's responseHandling; HX-Reswap keeps the acting
+    # element as it is, and only the out-of-band #page-error changes.
+    assert response.status_code == 403 and response["HX-Reswap"] == "none"
+    assert html.startswith('<div id="page-error"') and 'hx-swap-oob="true"' in html
+    assert escape(CSRF_FAILED) in html and SITE_LAYOUT not in html
 
 
 def test_server_error_page_is_styled_without_a_request_context():

@@ -110,6 +110,19 @@ def approve(*, booster: str, approvals: list[list[str]]) -> None:
         BoosterApproval.objects.create(booster_id=_pk(booster), game=game, max_tier=tier)
 
 
+def order_state(*, pk: int) -> dict:
+    """What a refused action must leave as it was."""
+    from orders.models import Order
+
+    order = Order.objects.select_related("booster").get(pk=pk)
+    return {
+        "status": order.status,
+        "booster": order.booster.username if order.booster else None,
+        "reached": [order.reached_rank, order.reached_division, order.reached_points],
+        "events": order.events.count(),
+    }
+
+
 def _pk(username: str) -> int:
     from django.contrib.auth.models import User
 
@@ -123,6 +136,7 @@ TASKS = {
     "room_messages": room_messages,
     "order": order,
     "approve": approve,
+    "order_state": order_state,
 }
 
 

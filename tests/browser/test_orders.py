@@ -8,6 +8,8 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from orders.games.ladder import PAST_GOAL
+from orders.services import ALREADY_TAKEN
 from tests.browser.conftest import exact
 
 pytestmark = pytest.mark.browser
@@ -88,6 +90,66 @@ def test_the_claim_list_drops_an_order_another_booster_claimed(site, people):
     assert newer_pk != order_pk
     for person in (first, second):
         expect(person.page.locator(f"#claimable-orders #order-{newer_pk}")).to_have_count(1)
+
+
+def answer_to(page, path: str):
+    return page.expect_response(lambda response: response.url.endswith(path) and response.request.method == "POST")
+
+
+def test_a_refused_progress_report_is_a_422_shown_on_the_card_and_nothing_changes(site, people):
+    customer_name, booster_name = site.users("hopeful", "honest", roles={"honest": "booster"})
+    order_pk = site.task(
+        "order", customer=customer_name, booster=booster_name, current=("silver", 2, 0), desired=("gold", 4)
+    )
+    before = site.task("order_state", pk=order_pk)
+    booster = people(booster_name)
+    dashboard(booster)
+    errors: list[str] = []
+    booster.page.on("console", lambda message: message.type == "error" and errors.append(message.text))
+
+    card = booster.page.locator(f"#my-orders #order-{order_pk}")
+    form = card.locator("form").filter(has=booster.page.locator("[data-action=progress]"))
+    form.locator("[name=reached_rank]").select_option("diamond")
+    form.locator("[name=reached_division]").select_option("1")
+    form.locator("[name=reached_points]").fill("60")
+    with answer_to(booster.page, f"/orders/{order_pk}/progress/") as answer:
+        form.locator("[data-action=progress]").click()
+    assert answer.value.status == 422
+
+    expect(booster.page.locator("#order-notice")).to_have_text(PAST_GOAL.format(goal="Gold IV"))
+    # Swapped where the booster acted: the card (fresh, with its form) and the page around it stay.
+    expect(card).to_have_attribute("data-status", "assigned")
+    expect(card.locator("[data-progress]")).to_have_text(exact("0%"))
+    expect(card.locator("[data-action=progress]")).to_be_visible()
+    assert booster.page.url.endswith("/dashboard/")
+    assert site.task("order_state", pk=order_pk) == before
+    # The browser reports the refused request's status itself; nothing else may log an error.
+    assert [error for error in errors if "status of 422" not in error] == []
+
+
+def test_a_claim_that_lost_the_race_is_a_409_that_says_so_and_drops_the_card(site, people):
+    customer_name, quick_name, slow_name = site.users(
+        "racer", "hare", "tortoise", roles={"hare": "booster", "tortoise": "booster"}
+    )
+    order_pk = site.task("order", customer=customer_name)
+    quick, slow = people(quick_name), people(slow_name)
+    # The slow booster's sockets hear nothing: the push that the order was taken has not arrived yet.
+    slow.page.route_web_socket(re.compile(r"/ws/"), lambda socket: None)
+    for person in (quick, slow):
+        dashboard(person)
+    quick.page.locator(f"#claimable-orders #order-{order_pk} [data-action=claim]").click()
+    expect(quick.page.locator(f"#my-orders #order-{order_pk}")).to_have_attribute("data-status", "assigned")
+    taken = site.task("order_state", pk=order_pk)
+
+    stale = slow.page.locator(f"#claimable-orders #order-{order_pk}")
+    expect(stale).to_have_count(1)
+    with answer_to(slow.page, f"/orders/{order_pk}/claim/") as answer:
+        stale.locator("[data-action=claim]").click()
+    assert answer.value.status == 409
+    expect(slow.page.locator("#order-notice")).to_have_text(ALREADY_TAKEN)
+    expect(stale).to_have_count(0)
+    expect(slow.page.locator(f"#my-orders #order-{order_pk}")).to_have_count(0)
+    assert site.task("order_state", pk=order_pk) == taken and taken["booster"] == quick_name
 
 
 def test_an_admin_pause_in_the_django_admin_shows_on_both_dashboards_live(site, people):

@@ -7,13 +7,19 @@ django-htmx's debug helper used to replace the whole page with a refusal.
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import shutil
+import subprocess
 
 import pytest
 from playwright.sync_api import expect
 
+from accounts.views import CSRF_FAILED
 from rooms.broadcasts import GONE_REMOVED
-from tests.browser.conftest import log_in, open_room, running_site
+from tests.browser import harness
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, log_in, open_room, running_site
 from uploads.validation import UPLOAD_TYPE_NOT_ALLOWED
 
 pytestmark = pytest.mark.browser
@@ -70,6 +76,29 @@ def test_a_removed_member_sees_at_once_why_and_can_no_longer_send(site, people):
     assert errors == []
 
 
+def test_an_expired_form_token_is_a_notice_above_the_page_and_nothing_changes(site, people):
+    [name] = site.users("stale")
+    person = people(name)
+    page = person.page
+    page.goto("/accounts/settings/")
+    errors = watch_console(page)
+    # What a logout and login in another tab does to this page's token.
+    person.context.clear_cookies(name="csrftoken")
+    menu = page.locator("#user-menu")
+    menu.locator("summary").click()
+    with page.expect_response(lambda response: response.url.endswith("/accounts/theme/")) as answer:
+        menu.locator("[data-theme-option][value=dark]").click()
+    assert answer.value.status == 403
+
+    expect(page.locator("#page-error [role=alert]")).to_contain_text(CSRF_FAILED)
+    expect(page.locator("html")).to_have_attribute("data-theme", "system")
+    expect(page.locator("#main h1")).to_be_visible()  # the page is still the settings page
+    assert page.url.endswith("/accounts/settings/")
+    page.reload()
+    expect(page.locator("html")).to_have_attribute("data-theme", "system")
+    assert [error for error in errors if "status of 403" not in error] == []
+
+
 # STATIC FILES IN PRODUCTION
 
 PRODUCTION = {
@@ -93,9 +122,9 @@ def production(tmp_path_factory):
         yield running
 
 
-def test_the_chat_page_passes_lighthouses_compression_and_cache_lifetime_audits(production, browser):
-    """What Lighthouse's "Enable text compression" and "Serve static assets with
-    an efficient cache policy" check, for every static file the chat page loads."""
+def test_every_static_file_of_the_chat_page_is_hashed_compressed_and_cached_for_a_year(production, browser):
+    """Beyond what Lighthouse checks (below): the names are hashed, so a year of
+    caching never serves a stale file."""
     [name] = production.users("reader")
     context = browser.new_context(base_url=production.url)
     try:
@@ -117,3 +146,49 @@ def test_the_chat_page_passes_lighthouses_compression_and_cache_lifetime_audits(
                 assert headers.get("content-encoding") in {"br", "gzip"}, response.url
     finally:
         context.close()
+
+
+LIGHTHOUSE = harness.ROOT / "tests/browser/node_modules/lighthouse/cli/index.js"
+AUDITS = ("uses-text-compression", "uses-long-cache-ttl")
+
+
+def test_the_chat_page_passes_lighthouses_compression_and_cache_lifetime_audits(production, browser):
+    """Lighthouse itself (pinned in tests/browser/package.json), only these two
+    audits, headless Chromium, signed in through the session cookie."""
+    node = shutil.which("node")
+    if node is None or not LIGHTHOUSE.exists():
+        missing = f"Lighthouse needs node and `npm ci` in {LIGHTHOUSE.parents[3]} (make test does it)."
+        pytest.fail(missing, pytrace=False)
+    [name] = production.users("auditor")
+    context = browser.new_context(base_url=production.url)
+    try:
+        log_in(context.new_page(), name)
+        cookie = "; ".join(f"{c['name']}={c['value']}" for c in context.cookies() if c["name"] == "sessionid")
+    finally:
+        context.close()
+    assert cookie, "not signed in"
+    result = subprocess.run(
+        [
+            node,
+            str(LIGHTHOUSE),
+            f"{production.url}/chat/public-chat/",
+            f"--only-audits={','.join(AUDITS)}",
+            "--output=json",
+            "--output-path=stdout",
+            "--quiet",
+            "--chrome-flags=" + " ".join(CHROMIUM_ARGS),
+            f"--extra-headers={json.dumps({'Cookie': cookie})}",
+        ],
+        env={**os.environ, "CHROME_PATH": CHROMIUM},
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(result.stdout)
+    # The page Lighthouse audited is the chat room itself, not the login form.
+    assert report["finalDisplayedUrl"].endswith("/chat/public-chat/"), report["finalDisplayedUrl"]
+    assert report.get("runtimeError") is None, report["runtimeError"]
+    for audit in AUDITS:
+        found = report["audits"][audit]
+        assert found["score"] == 1, (audit, found.get("displayValue"), found.get("details", {}).get("items"))

@@ -106,7 +106,7 @@ def test_the_price_is_the_servers_whatever_the_form_posts(client_for, people):
 def test_a_form_posted_right_after_a_game_switch_asks_for_that_games_ranks(client_for, people):
     data = {**GOLD_2_TO_PLATINUM_1, "shown_game": "lol", "current_rank": "emerald"}
     response = client_for(people["customer"]).post("/orders/new/", data)
-    assert response.status_code == 400 and not Order.objects.exists()
+    assert response.status_code == 422 and not Order.objects.exists()
     html = response.content.decode()
     assert "You picked Valorant: choose your ranks for it." in html and 'data-game="valorant"' in html
 
@@ -124,7 +124,7 @@ def test_a_form_posted_right_after_a_game_switch_asks_for_that_games_ranks(clien
 def test_bad_options_or_ranks_are_refused_with_the_reason(client_for, people, change, error):
     data = {**GOLD_2_TO_PLATINUM_1, "shown_game": "valorant", **change}
     response = client_for(people["customer"]).post("/orders/new/", data)
-    assert response.status_code == 400 and error in response.content.decode()
+    assert response.status_code == 422 and error in response.content.decode()
     assert not Order.objects.exists()
 
 

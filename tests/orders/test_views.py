@@ -264,7 +264,7 @@ def test_customer_places_an_order_priced_by_the_server(client_for, people):
 def test_invalid_order_is_refused_with_the_reason(client_for, people):
     data = {**SILVER_II_TO_GOLD_IV, "desired_rank": "bronze"}
     response = client_for(people["customer"]).post("/orders/new/", data)
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert "The desired rank must be above the current rank." in response.content.decode()
     assert not Order.objects.exists()
 
@@ -306,7 +306,9 @@ def test_claiming_from_the_order_page_shows_the_boosters_card(client_for, people
 def test_claiming_a_taken_order_explains_and_removes_it(client_for, people, order_in):
     order = order_in()
     services.order_claim(order=order, booster=people["booster"])
-    html = client_for(people["other_booster"]).post(f"/orders/{order.pk}/claim/", **HTMX).content.decode()
+    response = client_for(people["other_booster"]).post(f"/orders/{order.pk}/claim/", **HTMX)
+    html = response.content.decode()
+    assert response.status_code == 409
     assert escape(services.ALREADY_TAKEN) in html and 'id="order-notice"' in html
     assert "<article" not in html  # the stale card is swapped away, nothing of the order is shown
     assert Order.objects.get(pk=order.pk).booster == people["booster"]
@@ -369,6 +371,90 @@ def test_mark_complete_is_offered_at_the_goal_and_to_staff_with_a_reason(client_
     assert 'name="reason"' not in manager.get(page).content.decode()
     booster.post(f"/orders/{order.pk}/complete/", **HTMX)
     assert Order.objects.get(pk=order.pk).status == Status.COMPLETED
+
+
+def _state(order: Order) -> tuple:
+    fresh = Order.objects.get(pk=order.pk)
+    return (
+        fresh.status,
+        fresh.booster_id,
+        fresh.reached_rank,
+        fresh.reached_division,
+        fresh.reached_points,
+        fresh.events.count(),
+    )
+
+
+@pytest.mark.parametrize(
+    "actor, status, action, data, expected, message",
+    [
+        # 403: may see the order, may not do this to it.
+        ("customer", Status.IN_PROGRESS, "status", {"status": "paused"}, 403, services.NOT_ASSIGNEE),
+        ("customer", Status.ASSIGNED, "cancel", {}, 403, services.CANCEL_BY_CUSTOMER),
+        ("booster", Status.IN_PROGRESS, "assign", {"booster": "other_booster"}, 403, services.NOT_STAFF),
+        # 409: the order is no longer where the action needs it.
+        ("other_booster", Status.ASSIGNED, "claim", {}, 409, services.ALREADY_TAKEN),
+        ("booster", Status.PAUSED, "status", {"status": "paused"}, 409, "can't go from paused to paused"),
+        (
+            "booster",
+            Status.PAUSED,
+            "progress",
+            {"reached_rank": "silver", "reached_division": "1"},
+            409,
+            services.PROGRESS_NEEDS_PLAY,
+        ),
+        ("booster", Status.IN_PROGRESS, "complete", {}, 409, services.GOAL_NOT_REACHED.format(goal="Gold IV")),
+        ("manager", Status.COMPLETED, "cancel", {}, 409, "can't go from completed to cancelled"),
+        # 422: refused input.
+        ("booster", Status.IN_PROGRESS, "status", {"status": "flying"}, 422, services.STATUS_UNKNOWN),
+        (
+            "booster",
+            Status.IN_PROGRESS,
+            "progress",
+            {"reached_rank": "diamond", "reached_division": "1"},
+            422,
+            ladder.PAST_GOAL.format(goal="Gold IV"),
+        ),
+        (
+            "booster",
+            Status.IN_PROGRESS,
+            "progress",
+            {"reached_rank": "gold", "reached_division": ""},
+            422,
+            "Gold needs a division",
+        ),
+        (
+            "manager",
+            Status.IN_PROGRESS,
+            "complete",
+            {},
+            422,
+            services.EARLY_COMPLETION_NEEDS_REASON.format(goal="Gold IV"),
+        ),
+        ("manager", Status.PENDING, "assign", {"booster": "x"}, 422, services.BOOSTER_INVALID),
+    ],
+)
+def test_a_refused_action_answers_what_happened_with_the_notice_and_changes_nothing(
+    client_for, people, order_in, actor, status, action, data, expected, message
+):
+    order = order_in(status)
+    before = _state(order)
+    data = {"reached_points": "0", **data} if action == "progress" else data
+    data = {key: people[value].pk if value in people else value for key, value in data.items()}
+    response = client_for(people[actor]).post(f"/orders/{order.pk}/{action}/", data, **HTMX)
+    html = response.content.decode()
+    assert response.status_code == expected, html
+    assert 'id="order-notice"' in html and 'hx-swap-oob="true"' in html and escape(message) in html
+    assert _state(order) == before
+
+
+def test_a_refused_action_without_htmx_is_the_styled_403_page(client_for, people, order_in):
+    order = order_in(Status.IN_PROGRESS)
+    response = client_for(people["customer"]).post(f"/orders/{order.pk}/status/", {"status": "paused"})
+    html = response.content.decode()
+    assert response.status_code == 403
+    assert 'class="card error-card' in html and escape(services.NOT_ASSIGNEE) in html
+    assert Order.objects.get(pk=order.pk).status == Status.IN_PROGRESS
 
 
 def test_non_htmx_actions_redirect_back(client_for, people, order_in):
@@ -667,12 +753,25 @@ def test_proof_errors_swap_into_the_error_line_and_a_stored_proof_clears_it(clie
 
     attributes, text = _proof_error_line(page)
     assert "hx-swap-oob" not in attributes and text == ""
-    assert refused.status_code == 200
+    assert refused.status_code == 422  # refused input, swapped by base.html's responseHandling
     attributes, text = _proof_error_line(refused.content.decode())
     assert 'hx-swap-oob="true"' in attributes and text == UPLOAD_MISSING
     assert stored.status_code == 201
     attributes, text = _proof_error_line(stored.content.decode())
     assert 'hx-swap-oob="true"' in attributes and text == ""
+
+
+def test_proof_refusals_answer_what_happened(client_for, people, order_in, media, settings):
+    order = order_in(Status.IN_PROGRESS)
+    not_theirs = client_for(people["customer"]).post(f"/orders/{order.pk}/proofs/", {"file": _png()}, **HTMX)
+    assert not_theirs.status_code == 403
+    assert _proof_error_line(not_theirs.content.decode())[1] == escape(services.PROOF_NOT_ALLOWED)
+    settings.UPLOAD_RATE_LIMIT = 1
+    booster = client_for(people["booster"])
+    assert booster.post(f"/orders/{order.pk}/proofs/", {"file": _png()}, **HTMX).status_code == 201
+    too_fast = booster.post(f"/orders/{order.pk}/proofs/", {"file": _png()}, **HTMX)
+    assert too_fast.status_code == 429
+    assert ProofScreenshot.objects.count() == 1
 
 
 def _card_times(html: str, pk: int) -> tuple[str, str]:

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
+from django.conf import settings as django_settings
 from django.core import mail
 from django.utils import timezone
 from django.utils.html import escape
@@ -224,6 +226,26 @@ def test_a_refused_send_is_422_and_too_fast_is_429(public_room, make_user, clien
     assert client.post("/chat/public-chat/messages/", {"body": "one"}, **HTMX).status_code == 201
     too_fast = client.post("/chat/public-chat/messages/", {"body": "two"}, **HTMX)
     assert too_fast.status_code == 429 and services.MESSAGE_RATE_LIMITED in too_fast.content.decode()
+    # Edits and reactions have their own count, and the same answer past it.
+    message = Message.objects.get(body="one")
+    react = {"type": "react", "message": message.pk, "emoji": "🎉", "on": "true"}
+    assert client.post("/chat/public-chat/messages/", react, **HTMX).status_code == 200
+    again = client.post("/chat/public-chat/messages/", {**react, "on": "false"}, **HTMX)
+    assert again.status_code == 429 and escape(services.ACTION_RATE_LIMITED) in again.content.decode()
+    assert message.reactions.count() == 1
+
+
+def test_the_api_docs_name_the_answers_to_sending_too_fast(public_room, make_user, client_for, settings):
+    """docs/api.md's limits table says what each way of sending answers past the limit."""
+    client = client_for(make_user())
+    settings.CHAT_RATE_LIMIT = (1, 10)
+    client.post("/chat/public-chat/messages/", {"body": "one"}, **HTMX)
+    fallback = client.post("/chat/public-chat/messages/", {"body": "two"}, **HTMX).status_code
+    api = client.post("/api/chat/messages/", {"body": "three"}, content_type="application/json").status_code
+    docs = (Path(django_settings.BASE_DIR) / "docs" / "api.md").read_text()
+    [row] = [line for line in docs.splitlines() if line.startswith("| messages per user per room |")]
+    assert f"`{fallback}` with the fragment from the page's HTTP fallback" in row, row
+    assert f"`{api}` from the JSON API" in row, row
 
 
 def test_selectors_support_inbox_is_empty_for_non_staff(make_user):
