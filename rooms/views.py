@@ -3,6 +3,7 @@ every request; actions go through rooms.services."""
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 
@@ -56,6 +57,20 @@ def _room_or_404(name: str, user, *, select: Callable[..., Room] = selectors.roo
         return select(name=name, user=user)
     except selectors.RoomAccessDenied:
         raise Http404(ROOM_NOT_FOUND) from None
+
+
+def _for_room_admin(view: Callable[[HttpRequest, Room], HttpResponse]) -> Callable[..., HttpResponse]:
+    """Runs `view` with the room for its admin only; anyone who may not see the
+    room gets the 404 of a missing one, a member who is not its admin a 403."""
+
+    @functools.wraps(view)
+    def checked(request: HttpRequest, name: str) -> HttpResponse:
+        room = _room_or_404(name, request.user)
+        if not selectors.is_room_admin(room=room, user=request.user):
+            return HttpResponseForbidden(services.NOT_ROOM_ADMIN)
+        return view(request, room)
+
+    return checked
 
 
 def _page_context(request: HttpRequest, room: Room, around: int | None = None) -> dict:
@@ -297,10 +312,8 @@ def _edit_form(request: HttpRequest, room: Room, data=None) -> GroupEditForm:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def edit_group(request: HttpRequest, name: str) -> HttpResponse:
-    room = _room_or_404(name, request.user)
-    if not selectors.is_room_admin(room=room, user=request.user):
-        return HttpResponseForbidden(services.NOT_ROOM_ADMIN)
+@_for_room_admin
+def edit_group(request: HttpRequest, room: Room) -> HttpResponse:
     form = _edit_form(request, room, request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -321,11 +334,9 @@ def edit_group(request: HttpRequest, name: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def invite_group(request: HttpRequest, name: str) -> HttpResponse:
+@_for_room_admin
+def invite_group(request: HttpRequest, room: Room) -> HttpResponse:
     """The admin replaces the invite link (optionally expiring) or revokes it."""
-    room = _room_or_404(name, request.user)
-    if not selectors.is_room_admin(room=room, user=request.user):
-        return HttpResponseForbidden(services.NOT_ROOM_ADMIN)
     action = request.POST.get("action")
     try:
         if action == "revoke":
@@ -346,11 +357,9 @@ def invite_group(request: HttpRequest, name: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def add_member(request: HttpRequest, name: str) -> HttpResponse:
+@_for_room_admin
+def add_member(request: HttpRequest, room: Room) -> HttpResponse:
     """The admin adds a member by username (a form of the edit page)."""
-    room = _room_or_404(name, request.user)
-    if not selectors.is_room_admin(room=room, user=request.user):
-        return HttpResponseForbidden(services.NOT_ROOM_ADMIN)
     try:
         invitee = services.room_add_member(room=room, by=request.user, username=request.POST.get("username", ""))
     except services.ChatError as error:
