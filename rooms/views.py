@@ -506,14 +506,21 @@ def _api_error(text: str, status: int) -> JsonResponse:
     return JsonResponse({"error": text}, status=status)
 
 
-@require_http_methods(["GET", "POST"])
-def api_messages(request: HttpRequest, name: str = PUBLIC_ROOM_NAME) -> JsonResponse:
+def _api_room(request: HttpRequest, name: str) -> Room | JsonResponse:
+    """The room, for a signed-in user who may read it; otherwise the error to answer."""
     if not request.user.is_authenticated:
         return _api_error("Authentication required.", 401)
     try:
-        room = selectors.room_for_user(name=name, user=request.user)
+        return selectors.room_for_user(name=name, user=request.user)
     except selectors.RoomAccessDenied:
         return _api_error(ROOM_NOT_FOUND, 404)
+
+
+@require_http_methods(["GET", "POST"])
+def api_messages(request: HttpRequest, name: str = PUBLIC_ROOM_NAME) -> JsonResponse:
+    room = _api_room(request, name)
+    if isinstance(room, JsonResponse):
+        return room
     if request.method == "POST":
         return _api_post(request, room)
     after, before = request.GET.get("after"), request.GET.get("before")
@@ -570,12 +577,9 @@ def api_reactions(request: HttpRequest, pk: int, name: str = PUBLIC_ROOM_NAME) -
 
 
 def _api_action(request: HttpRequest, name: str, pk: int, kind: str) -> JsonResponse:
-    if not request.user.is_authenticated:
-        return _api_error("Authentication required.", 401)
-    try:
-        room = selectors.room_for_user(name=name, user=request.user)
-    except selectors.RoomAccessDenied:
-        return _api_error(ROOM_NOT_FOUND, 404)
+    room = _api_room(request, name)
+    if isinstance(room, JsonResponse):
+        return room
     if selectors.message_in_room(room=room, message_id=pk) is None:
         return _api_error(frames.MESSAGE_ID_INVALID, 404)
     payload = _json_object(request) if kind != "delete" else {}
