@@ -100,12 +100,9 @@ class Command(BaseCommand):
             return place_order(customer=users[customer], current=current, desired=desired, game=game, **options)
 
         def progress(order: Order, booster: User, reached: tuple) -> Order:
+            rank, division, points = reached
             return services.order_progress_update(
-                order=order,
-                booster=booster,
-                reached_rank=reached[0],
-                reached_division=reached[1],
-                reached_points=reached[2],
+                order=order, booster=booster, reached_rank=rank, reached_division=division, reached_points=points
             )
 
         # League of Legends
