@@ -23,6 +23,17 @@ db = database_sync_to_async
 
 
 @pytest.fixture
+async def squad(make_user):
+    def build():
+        owner, member = make_user("owner"), make_user("member")
+        room = services.room_create_group(creator=owner, name="squad", title="Squad")
+        room.members.add(member)
+        return room, owner, member
+
+    return await db(build)()
+
+
+@pytest.fixture
 def post_unpushed(monkeypatch):
     """Post through the service, which stores the message at the room's next
     position, while its push never leaves (Redis away, or a process killed
@@ -69,8 +80,8 @@ def room_position(room) -> int:
     return Room.objects.get(pk=room.pk).last_seq
 
 
-async def test_a_stored_message_is_acknowledged_although_its_broadcast_fails(socket_for, group, settings):
-    room, owner, _ = group
+async def test_a_stored_message_is_acknowledged_although_its_broadcast_fails(socket_for, squad, settings):
+    room, owner, _ = squad
     # A channel layer whose Redis is not there: every broadcast raises.
     redis_layer(settings, f"redis://{harness.HOST}:{harness.free_port()}/0")
     sender = await connected(socket_for, owner)
@@ -84,8 +95,8 @@ async def test_a_stored_message_is_acknowledged_although_its_broadcast_fails(soc
     await sender.disconnect()
 
 
-async def test_a_retry_of_a_stored_message_reaches_the_others(socket_for, group, post_unpushed):
-    room, owner, member = group
+async def test_a_retry_of_a_stored_message_reaches_the_others(socket_for, squad, post_unpushed):
+    room, owner, member = squad
     reader = await connected(socket_for, member)
     # Stored, but its broadcast never left (the sender was told it failed).
     lost = await post_unpushed(room=room, author=owner, body="stored, not pushed", client_id="again")
@@ -100,8 +111,8 @@ async def test_a_retry_of_a_stored_message_reaches_the_others(socket_for, group,
         await socket.disconnect()
 
 
-async def test_a_socket_fetches_a_message_missing_below_one_it_was_sent(socket_for, group, post_unpushed):
-    room, owner, member = group
+async def test_a_socket_fetches_a_message_missing_below_one_it_was_sent(socket_for, squad, post_unpushed):
+    room, owner, member = squad
     reader = await connected(socket_for, member)
     first = await db(services.message_post)(room=room, author=owner, body="first")
     assert ids_in(await reader.receive_from(timeout=3)) == [first.pk]
@@ -118,8 +129,8 @@ async def test_a_socket_fetches_a_message_missing_below_one_it_was_sent(socket_f
     await reader.disconnect()
 
 
-async def test_a_late_arrival_is_not_sent_twice(socket_for, group, post_unpushed):
-    room, owner, member = group
+async def test_a_late_arrival_is_not_sent_twice(socket_for, squad, post_unpushed):
+    room, owner, member = squad
     reader = await connected(socket_for, member)
     earlier = await post_unpushed(room=room, author=owner, body="earlier")
     later = await post_unpushed(room=room, author=owner, body="later")
@@ -156,11 +167,11 @@ async def wait_for(condition, within: float = 15.0) -> None:
 
 
 async def test_after_a_redis_restart_a_socket_resumes_from_its_own_position(
-    socket_for, group, private_redis, post_unpushed
+    socket_for, squad, private_redis, post_unpushed
 ):
     import redis.asyncio as aioredis
 
-    room, owner, member = group
+    room, owner, member = squad
     reader = await connected(socket_for, member)
     first = await db(services.message_post)(room=room, author=owner, body="first")
     assert ids_in(await reader.receive_from(timeout=3)) == [first.pk]
@@ -187,8 +198,8 @@ async def test_after_a_redis_restart_a_socket_resumes_from_its_own_position(
     await reader.disconnect()
 
 
-async def test_a_resume_does_not_repeat_what_the_socket_was_sent_live(socket_for, group):
-    room, owner, member = group
+async def test_a_resume_does_not_repeat_what_the_socket_was_sent_live(socket_for, squad):
+    room, owner, member = squad
     reader = await connected(socket_for, member)
     live = await db(services.message_post)(room=room, author=owner, body="live")
     frame = await reader.receive_from(timeout=3)
@@ -201,8 +212,8 @@ async def test_a_resume_does_not_repeat_what_the_socket_was_sent_live(socket_for
     await reader.disconnect()
 
 
-async def test_a_retry_on_a_new_socket_does_not_repeat_what_the_client_holds(socket_for, group):
-    room, owner, _ = group
+async def test_a_retry_on_a_new_socket_does_not_repeat_what_the_client_holds(socket_for, squad):
+    room, owner, _ = squad
     # Stored and shown on the sender's old socket, which dropped before the ack.
     await db(services.message_post)(room=room, author=owner, body="shown", client_id="ack-lost")
     shown_at = await db(room_position)(room)
