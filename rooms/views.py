@@ -3,6 +3,7 @@ every request; actions go through rooms.services."""
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 
@@ -57,6 +58,20 @@ def _room_or_404(name: str, user, *, select: Callable[..., Room] = selectors.roo
         return select(name=name, user=user)
     except selectors.RoomAccessDenied:
         raise Http404(ROOM_NOT_FOUND) from None
+
+
+def _for_room_admin(view: Callable[[HttpRequest, Room], HttpResponse]) -> Callable[..., HttpResponse]:
+    """Runs `view` with the room for its admin only; anyone who may not see the
+    room gets the 404 of a missing one, a member who is not its admin a 403."""
+
+    @functools.wraps(view)
+    def checked(request: HttpRequest, name: str) -> HttpResponse:
+        room = _room_or_404(name, request.user)
+        if not selectors.is_room_admin(room=room, user=request.user):
+            return HttpResponseForbidden(services.NOT_ROOM_ADMIN)
+        return view(request, room)
+
+    return checked
 
 
 def _page_context(request: HttpRequest, room: Room, around: int | None = None) -> dict:
@@ -298,10 +313,8 @@ def _edit_form(request: HttpRequest, room: Room, data=None) -> GroupEditForm:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def edit_group(request: HttpRequest, name: str) -> HttpResponse:
-    room = _room_or_404(name, request.user)
-    if not selectors.is_room_admin(room=room, user=request.user):
-        return HttpResponseForbidden(services.NOT_ROOM_ADMIN)
+@_for_room_admin
+def edit_group(request: HttpRequest, room: Room) -> HttpResponse:
     form = _edit_form(request, room, request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -322,11 +335,9 @@ def edit_group(request: HttpRequest, name: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def invite_group(request: HttpRequest, name: str) -> HttpResponse:
+@_for_room_admin
+def invite_group(request: HttpRequest, room: Room) -> HttpResponse:
     """The admin replaces the invite link (optionally expiring) or revokes it."""
-    room = _room_or_404(name, request.user)
-    if not selectors.is_room_admin(room=room, user=request.user):
-        return HttpResponseForbidden(services.NOT_ROOM_ADMIN)
     action = request.POST.get("action")
     try:
         if action == "revoke":
@@ -347,11 +358,9 @@ def invite_group(request: HttpRequest, name: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def add_member(request: HttpRequest, name: str) -> HttpResponse:
+@_for_room_admin
+def add_member(request: HttpRequest, room: Room) -> HttpResponse:
     """The admin adds a member by username (a form of the edit page)."""
-    room = _room_or_404(name, request.user)
-    if not selectors.is_room_admin(room=room, user=request.user):
-        return HttpResponseForbidden(services.NOT_ROOM_ADMIN)
     try:
         invitee = services.room_add_member(room=room, by=request.user, username=request.POST.get("username", ""))
     except services.ChatError as error:
@@ -503,14 +512,21 @@ def _api_error(text: str, status: int) -> JsonResponse:
     return JsonResponse({"error": text}, status=status)
 
 
-@require_http_methods(["GET", "POST"])
-def api_messages(request: HttpRequest, name: str = PUBLIC_ROOM_NAME) -> JsonResponse:
+def _api_room(request: HttpRequest, name: str) -> Room | JsonResponse:
+    """The room, for a signed-in user who may read it; otherwise the error to answer."""
     if not request.user.is_authenticated:
         return _api_error("Authentication required.", 401)
     try:
-        room = selectors.room_for_user(name=name, user=request.user)
+        return selectors.room_for_user(name=name, user=request.user)
     except selectors.RoomAccessDenied:
         return _api_error(ROOM_NOT_FOUND, 404)
+
+
+@require_http_methods(["GET", "POST"])
+def api_messages(request: HttpRequest, name: str = PUBLIC_ROOM_NAME) -> JsonResponse:
+    room = _api_room(request, name)
+    if isinstance(room, JsonResponse):
+        return room
     if request.method == "POST":
         return _api_post(request, room)
     after, before = request.GET.get("after"), request.GET.get("before")
@@ -567,12 +583,9 @@ def api_reactions(request: HttpRequest, pk: int, name: str = PUBLIC_ROOM_NAME) -
 
 
 def _api_action(request: HttpRequest, name: str, pk: int, kind: str) -> JsonResponse:
-    if not request.user.is_authenticated:
-        return _api_error("Authentication required.", 401)
-    try:
-        room = selectors.room_for_user(name=name, user=request.user)
-    except selectors.RoomAccessDenied:
-        return _api_error(ROOM_NOT_FOUND, 404)
+    room = _api_room(request, name)
+    if isinstance(room, JsonResponse):
+        return room
     if selectors.message_in_room(room=room, message_id=pk) is None:
         return _api_error(frames.MESSAGE_ID_INVALID, 404)
     payload = _json_object(request) if kind != "delete" else {}

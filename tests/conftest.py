@@ -18,6 +18,7 @@ from presence.services import reset_presence
 from presence.store import new_store
 from realtime.consumers import socket_slots
 from realtime.fanout import reset_hubs
+from rooms import services as room_services
 
 PASSWORD = "correct-horse-battery-staple"
 
@@ -86,6 +87,15 @@ def make_user(db) -> Callable[..., User]:
         return user
 
     return make
+
+
+@pytest.fixture
+def group(make_user):
+    """A group owned by `owner` with one other member; returns (room, owner, member)."""
+    owner, member = make_user("owner"), make_user("member")
+    room = room_services.room_create_group(creator=owner, name="squad", title="The Squad")
+    room.members.add(member)
+    return room, owner, member
 
 
 @pytest.fixture

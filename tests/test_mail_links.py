@@ -10,6 +10,7 @@ import pytest
 from django.core import mail
 
 from orders import services
+from tests.orders.conftest import place
 
 pytestmark = pytest.mark.django_db
 SITE = "https://boost.example"
@@ -20,14 +21,7 @@ def test_order_mails_link_to_the_site(make_user, settings, django_capture_on_com
     settings.SITE_URL = SITE
     customer, booster = make_user("cust"), make_user("boost", role="booster")
     with django_capture_on_commit_callbacks(execute=True):
-        order = services.order_create(
-            customer=customer,
-            current_rank="silver",
-            current_division=2,
-            current_points=0,
-            desired_rank="gold",
-            desired_division=4,
-        )
+        order = place(customer)
         services.order_claim(order=order, booster=booster)
     assert len(mail.outbox) >= 2
     for message in mail.outbox:

@@ -26,12 +26,12 @@ from orders.games.ladder import Ladder, LadderError, Rung
 CENTS = Decimal("0.01")
 PREFERENCES_MAX_LENGTH = 120
 
-TABLE_INCOMPLETE = "{setting} needs a price for every tier below {top}; missing: {tiers}."
-TABLE_UNKNOWN_TIER = "{setting} has unknown tiers: {tiers}."
-PRICE_INVALID = "{setting}[{tier!r}] must be a price of at least 0, not {value!r}."
-OPTIONS_INCOMPLETE = "{setting} needs a surcharge for every option; missing: {options}."
-OPTIONS_UNKNOWN = "{setting} has unknown options: {options}."
-SURCHARGE_INVALID = "{setting}[{option!r}] must be a fraction of at least 0, not {value!r}."
+TABLE_INCOMPLETE = "{setting} needs a price for every tier below {top}; missing: {keys}."
+TABLE_UNKNOWN_TIER = "{setting} has unknown tiers: {keys}."
+PRICE_INVALID = "{setting}[{key!r}] must be a price of at least 0, not {value!r}."
+OPTIONS_INCOMPLETE = "{setting} needs a surcharge for every option; missing: {keys}."
+OPTIONS_UNKNOWN = "{setting} has unknown options: {keys}."
+SURCHARGE_INVALID = "{setting}[{key!r}] must be a fraction of at least 0, not {value!r}."
 SHARE_INVALID = "ORDERS_BOOSTER_SHARE must be a fraction between 0 and 1, not {value!r}."
 
 OPTION_NOT_OFFERED = "{game} orders don't offer {option}."
@@ -87,6 +87,26 @@ def _decimal(value: object) -> Decimal | None:
     return number if number.is_finite() else None
 
 
+def _amounts(
+    setting: str, keys: list[str], *, unknown: str, missing: str, invalid: str, **more: str
+) -> dict[str, Decimal]:
+    """The setting's table of amounts of at least 0, one for each of `keys` and
+    nothing else; a typo in settings fails loudly, never prices at 0. The messages
+    are formatted with `setting`, `keys` (or `key` and `value`) and `more`."""
+    table = dict(getattr(settings, setting))
+    if extra := sorted(set(table) - set(keys)):
+        raise ImproperlyConfigured(unknown.format(setting=setting, keys=", ".join(extra), **more))
+    if absent := [key for key in keys if key not in table]:
+        raise ImproperlyConfigured(missing.format(setting=setting, keys=", ".join(absent), **more))
+    amounts: dict[str, Decimal] = {}
+    for key in keys:
+        amount = _decimal(table[key])
+        if amount is None or amount < 0:
+            raise ImproperlyConfigured(invalid.format(setting=setting, key=key, value=table[key]))
+        amounts[key] = amount
+    return amounts
+
+
 def _cents(value: Decimal) -> Decimal:
     return value.quantize(CENTS, rounding=ROUND_HALF_UP)
 
@@ -121,39 +141,25 @@ class Game:
         return self.ladder.tier_values()[:-1]
 
     def step_prices(self) -> dict[str, Decimal]:
-        """The configured table, checked: a typo in settings fails loudly, never prices at 0."""
-        setting = self.step_prices_setting
-        table = dict(getattr(settings, setting))
-        tiers = self.priced_tiers()
-        if unknown := sorted(set(table) - set(tiers)):
-            raise ImproperlyConfigured(TABLE_UNKNOWN_TIER.format(setting=setting, tiers=", ".join(unknown)))
-        if missing := [tier for tier in tiers if tier not in table]:
-            raise ImproperlyConfigured(
-                TABLE_INCOMPLETE.format(setting=setting, top=self.ladder.top().label, tiers=", ".join(missing))
-            )
-        prices: dict[str, Decimal] = {}
-        for tier in tiers:
-            price = _decimal(table[tier])
-            if price is None or price < 0:
-                raise ImproperlyConfigured(PRICE_INVALID.format(setting=setting, tier=tier, value=table[tier]))
-            prices[tier] = price
-        return prices
+        """The configured price of one step up from each tier below the top."""
+        return _amounts(
+            self.step_prices_setting,
+            self.priced_tiers(),
+            unknown=TABLE_UNKNOWN_TIER,
+            missing=TABLE_INCOMPLETE,
+            invalid=PRICE_INVALID,
+            top=self.ladder.top().label,
+        )
 
     def option_surcharges(self) -> dict[str, Decimal]:
-        setting = self.option_prices_setting
-        table = dict(getattr(settings, setting))
-        offered = [option.field for option in self.options]
-        if unknown := sorted(set(table) - set(offered)):
-            raise ImproperlyConfigured(OPTIONS_UNKNOWN.format(setting=setting, options=", ".join(unknown)))
-        if missing := [name for name in offered if name not in table]:
-            raise ImproperlyConfigured(OPTIONS_INCOMPLETE.format(setting=setting, options=", ".join(missing)))
-        surcharges: dict[str, Decimal] = {}
-        for name in offered:
-            rate = _decimal(table[name])
-            if rate is None or rate < 0:
-                raise ImproperlyConfigured(SURCHARGE_INVALID.format(setting=setting, option=name, value=table[name]))
-            surcharges[name] = rate
-        return surcharges
+        """The configured surcharge (a fraction of the price) of each option offered."""
+        return _amounts(
+            self.option_prices_setting,
+            [option.field for option in self.options],
+            unknown=OPTIONS_UNKNOWN,
+            missing=OPTIONS_INCOMPLETE,
+            invalid=SURCHARGE_INVALID,
+        )
 
     # ORDERS
 

@@ -41,6 +41,9 @@ SCREENSHOTS = harness.ROOT / (
 )
 # Live updates cross a socket (and Redis); generous, but bounded.
 LIVE = 15_000
+# The htmx ws extension retries with full jitter (up to 2^n seconds, n capped at
+# 6); a few seconds of downtime means a retry within about 16 s after restart.
+RECONNECT = 60_000
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -169,6 +172,20 @@ def server_logs(request, site) -> Iterator[list[Path]]:
             report.sections.append((f"server log {log.name}", harness.tail(log, 60)))
 
 
+@pytest.fixture
+def two_servers(site, server_logs, tmp_path):
+    """Two more servers on the site's database, started; stopped afterwards."""
+    first = site.server_like(log=tmp_path / "first.log")
+    second = site.server_like(log=tmp_path / "second.log")
+    server_logs.extend([first.log, second.log])
+    try:
+        harness.start_all([first, second])
+        yield first, second
+    finally:
+        first.stop()
+        second.stop()
+
+
 class Person:
     """One signed-in user in their own browser context."""
 
@@ -238,6 +255,35 @@ def open_room(page, name: str) -> None:
 
     page.goto(f"/chat/{name}/")
     expect(page.locator("#chat-socket")).to_have_attribute("data-state", "open")
+
+
+def open_dashboard(person: Person) -> None:
+    """Open the dashboard and wait until its orders socket is open."""
+    from playwright.sync_api import expect
+
+    person.page.goto("/dashboard/")
+    expect(person.page.locator("#orders-socket")).to_have_attribute("data-state", "open")
+
+
+def pair_in_a_group(site: Site, people: Callable[..., Person]) -> tuple[str, Person, Person]:
+    """A new group of two, both on its page: (the room, its admin, the other member)."""
+    admin_name, member_name = site.users("admin", "member")
+    room = site.group(admin=admin_name, members=[member_name])
+    admin, member = people(admin_name), people(member_name)
+    for person in (admin, member):
+        open_room(person.page, room)
+    return room, admin, member
+
+
+def reader_of_a_backlog(site: Site, people: Callable[..., Person], bodies: list[str]) -> tuple[str, str, Person]:
+    """A new group whose writer has already posted `bodies`, and its other member
+    on the room's page: (the room, the writer's name, the reader)."""
+    writer_name, reader_name = site.users("writer", "reader")
+    room = site.group(admin=writer_name, members=[reader_name])
+    site.task("messages", room=room, author=writer_name, bodies=bodies)
+    reader = people(reader_name)
+    open_room(reader.page, room)
+    return room, writer_name, reader
 
 
 def send(page, text: str) -> None:

@@ -23,6 +23,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -258,6 +259,28 @@ class Server:
     def kill(self) -> None:
         """kill -9: no shutdown, no disconnects, nothing flushed."""
         stop_process(self.process, kill=True)
+
+
+@contextlib.contextmanager
+def embedded_server(workdir: Path, *, seed: bool = False, **extra: str) -> Iterator[Server]:
+    """One server with nothing beside it: its own SQLite file and no Redis,
+    migrated (and seeded with the demo data if asked), with `extra` added to its
+    environment; stopped afterwards, whatever happened."""
+    env = server_env(
+        database_url=f"sqlite:///{workdir / 'site.sqlite3'}",
+        redis_url="",
+        redis_prefix=workdir.name,
+        media_root=workdir / "media",
+        **extra,
+    )
+    run_manage(env, "migrate", "--noinput", log=workdir / "setup.log")
+    if seed:
+        run_manage(env, "seed_demo", log=workdir / "setup.log")
+    server = Server(env=env, log=workdir / "server.log").start()
+    try:
+        yield server.wait_healthy()
+    finally:
+        server.stop()
 
 
 def start_all(servers: list[Server]) -> None:

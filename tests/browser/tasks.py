@@ -82,17 +82,10 @@ def order(
     from django.contrib.auth.models import User
 
     from orders import services
+    from orders.management.commands.seed_demo import place_order
     from orders.models import Order
 
-    made = services.order_create(
-        customer=User.objects.get(username=customer),
-        game=game,
-        current_rank=current[0],
-        current_division=current[1],
-        current_points=current[2],
-        desired_rank=desired[0],
-        desired_division=desired[1],
-    )
+    made = place_order(customer=User.objects.get(username=customer), current=current, desired=desired, game=game)
     if booster:
         player = User.objects.get(username=booster)
         made = services.order_claim(order=made, booster=player)

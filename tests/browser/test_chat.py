@@ -9,7 +9,16 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import LIVE, exact, log_in, message_bodies, open_room, send
+from tests.browser.conftest import (
+    LIVE,
+    exact,
+    log_in,
+    message_bodies,
+    open_room,
+    pair_in_a_group,
+    reader_of_a_backlog,
+    send,
+)
 from tests.browser.harness import PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -77,17 +86,14 @@ def test_two_users_chat_live_in_the_public_room(site, people):
 
 
 def test_two_members_chat_live_in_a_group_room_and_see_typing(site, people):
-    admin_name, member_name = site.users("lead", "member")
-    room = site.group(admin=admin_name, members=[member_name])
-    admin, member = people(admin_name), people(member_name)
+    room, admin, member = pair_in_a_group(site, people)
     for person in (admin, member):
-        open_room(person.page, room)
-        expect(person.page.locator("#member-list")).to_contain_text(member_name)
+        expect(person.page.locator("#member-list")).to_contain_text(member.username)
 
     # Typing shows on the other member's page, not the typist's, and clears by itself.
     member.page.locator("#composer-body").press_sequentially("typing a long")
     note = admin.page.locator("#typing-indicator .typing-note")
-    expect(note).to_have_text(f"{member_name} is typing…")
+    expect(note).to_have_text(f"{member.username} is typing…")
     expect(note).to_be_visible()
     expect(member.page.locator("#typing-indicator .typing-note")).not_to_be_visible()
     expect(note).not_to_be_visible(timeout=10_000)
@@ -110,11 +116,7 @@ def png_bytes(width: int = 64, height: int = 40) -> bytes:
 
 
 def test_an_uploaded_image_shows_its_preview_to_the_other_member(site, people):
-    uploader_name, viewer_name = site.users("shooter", "viewer")
-    room = site.group(admin=uploader_name, members=[viewer_name])
-    uploader, viewer = people(uploader_name), people(viewer_name)
-    for person in (uploader, viewer):
-        open_room(person.page, room)
+    _room, uploader, viewer = pair_in_a_group(site, people)
 
     uploader.page.locator("#upload-file").set_input_files(
         {"name": "proof-shot.png", "mimeType": "image/png", "buffer": png_bytes()}
@@ -139,12 +141,8 @@ def test_an_uploaded_image_shows_its_preview_to_the_other_member(site, people):
 
 
 def test_history_scrolls_back_through_older_messages(site, people):
-    writer_name, reader_name = site.users("author", "scroller")
-    room = site.group(admin=writer_name, members=[reader_name])
     bodies = [f"history {n:02d}" for n in range(1, 46)]
-    site.task("messages", room=room, author=writer_name, bodies=bodies)
-    reader = people(reader_name)
-    open_room(reader.page, room)
+    _room, _writer_name, reader = reader_of_a_backlog(site, people, bodies)
 
     articles = reader.page.locator("#messages > article.msg")
     expect(articles).to_have_count(30)

@@ -9,7 +9,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import open_room, send
+from tests.browser.conftest import open_room, reader_of_a_backlog, send
 
 pytestmark = pytest.mark.browser
 
@@ -63,11 +63,7 @@ def test_a_direct_message_shows_everywhere_clears_in_every_tab_and_is_seen(site,
 
 
 def test_the_divider_the_jump_and_new_messages_while_scrolled_up(site, people):
-    writer_name, reader_name = site.users("writer", "reader")
-    room = site.group(admin=writer_name, members=[reader_name])
-    site.task("messages", room=room, author=writer_name, bodies=[f"backlog {n:02d}" for n in range(1, 46)])
-    reader = people(reader_name)
-    open_room(reader.page, room)
+    room, writer_name, reader = reader_of_a_backlog(site, people, [f"backlog {n:02d}" for n in range(1, 46)])
 
     # All 45 are unread; the first is older than the page: jumping pages back to it.
     jump = reader.page.locator("#jump-unread")

@@ -26,12 +26,11 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser import harness
-from tests.browser.conftest import exact, message_ids, open_room, send
+from tests.browser.conftest import RECONNECT, exact, message_ids, open_room, send
 from tests.browser.traffic import Peer, Sender, Traffic, assert_nothing_lost, token_for
 
 pytestmark = pytest.mark.browser
 
-RECONNECT = 60_000
 # Numbered messages per sender in the traffic runs (two senders each).
 FAULT_MESSAGES = int(os.environ.get("FAULT_MESSAGES", "150"))
 # An outage lasts until each sender cut off has failed this often (about 3-4 s).

@@ -9,14 +9,9 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import exact
+from tests.browser.conftest import exact, open_dashboard
 
 pytestmark = pytest.mark.browser
-
-
-def dashboard(person) -> None:
-    person.page.goto("/dashboard/")
-    expect(person.page.locator("#orders-socket")).to_have_attribute("data-state", "open")
 
 
 def test_a_valorant_order_with_duo_and_priority_from_form_to_rr_progress(site, people):
@@ -26,7 +21,7 @@ def test_a_valorant_order_with_duo_and_priority_from_form_to_rr_progress(site, p
     site.task("approve", booster=agent_name, approvals=[["valorant", "radiant"]])  # laner: League only
     customer, agent, laner = people(customer_name), people(agent_name), people(laner_name)
     for booster in (agent, laner):
-        dashboard(booster)
+        open_dashboard(booster)
     # The same booster in another tab, their dashboard filtered to League of Legends.
     league_tab = agent.page.context.new_page()
     league_tab.goto("/dashboard/?game=lol")
@@ -68,7 +63,7 @@ def test_a_valorant_order_with_duo_and_priority_from_form_to_rr_progress(site, p
     expect(league_tab.locator(f"#order-{order_pk}")).to_have_count(0)  # not a League order
     # ...and not on the League-only booster's, live or after a reload.
     expect(laner.page.locator(f"#order-{order_pk}")).to_have_count(0)
-    dashboard(laner)
+    open_dashboard(laner)
     expect(laner.page.locator(f"#order-{order_pk}")).to_have_count(0)
 
     claimable.locator("[data-action=claim]").click()

@@ -12,25 +12,9 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser import harness
-from tests.browser.conftest import message_ids, open_room, send
+from tests.browser.conftest import RECONNECT, message_ids, open_room, pair_in_a_group, reader_of_a_backlog, send
 
 pytestmark = pytest.mark.browser
-
-RECONNECT = 60_000
-
-
-@pytest.fixture
-def two_servers(site, server_logs, tmp_path):
-    first = site.server_like(log=tmp_path / "first.log")
-    second = site.server_like(log=tmp_path / "second.log")
-    server_logs.extend([first.log, second.log])
-    try:
-        harness.start_all([first, second])
-        yield first, second
-    finally:
-        first.stop()
-        second.stop()
 
 
 def article(page, text: str):
@@ -111,14 +95,10 @@ def test_changes_made_while_a_page_was_offline_show_once_in_order_without_a_relo
 
 
 def test_a_typing_note_ends_when_that_users_message_arrives(site, people):
-    writer_name, reader_name = site.users("writer", "reader")
-    room = site.group(admin=writer_name, members=[reader_name])
-    writer, reader = people(writer_name), people(reader_name)
-    open_room(writer.page, room)
-    open_room(reader.page, room)
+    _room, writer, reader = pair_in_a_group(site, people)
     writer.page.locator("#composer-body").press_sequentially("on my way")
     note = reader.page.locator("#typing-indicator .typing-note")
-    expect(note).to_have_text(f"{writer_name} is typing…")
+    expect(note).to_have_text(f"{writer.username} is typing…")
     writer.page.locator("#composer-body").press("Enter")
     expect(article(reader.page, "on my way")).to_have_count(1)
     expect(note).to_have_count(0)
@@ -149,11 +129,7 @@ def test_times_read_in_the_viewers_zone_and_age_without_a_request(site, browser,
 
 
 def test_scrolling_up_loads_one_page_and_keeps_the_reading_place(site, people):
-    writer_name, reader_name = site.users("chatty", "reader")
-    room = site.group(admin=writer_name, members=[reader_name])
-    site.task("messages", room=room, author=writer_name, bodies=[f"line {n:03d}" for n in range(1, 101)])
-    reader = people(reader_name)
-    open_room(reader.page, room)
+    _room, _writer_name, reader = reader_of_a_backlog(site, people, [f"line {n:03d}" for n in range(1, 101)])
     shown = reader.page.locator("#messages > article.msg")
     expect(shown).to_have_count(30)
     top = article(reader.page, "line 071")

@@ -10,14 +10,9 @@ from playwright.sync_api import expect
 
 from orders.games.ladder import PAST_GOAL
 from orders.services import ALREADY_TAKEN
-from tests.browser.conftest import exact
+from tests.browser.conftest import exact, open_dashboard
 
 pytestmark = pytest.mark.browser
-
-
-def dashboard(person) -> None:
-    person.page.goto("/dashboard/")
-    expect(person.page.locator("#orders-socket")).to_have_attribute("data-state", "open")
 
 
 def test_the_customers_card_and_progress_bar_move_when_the_booster_reports(site, people):
@@ -29,7 +24,7 @@ def test_the_customers_card_and_progress_bar_move_when_the_booster_reports(site,
     )
     customer, booster, manager = people(customer_name), people(booster_name), people(manager_name)
     for person in (customer, booster, manager):
-        dashboard(person)
+        open_dashboard(person)
 
     card = customer.page.locator(f"#my-orders #order-{order_pk}")
     staff_card = manager.page.locator(f"#all-orders #order-{order_pk}")
@@ -68,7 +63,7 @@ def test_the_claim_list_drops_an_order_another_booster_claimed(site, people):
     order_pk = site.task("order", customer=customer_name)
     first, second = people(first_name), people(second_name)
     for person in (first, second):
-        dashboard(person)
+        open_dashboard(person)
         expect(person.page.locator(f"#claimable-orders #order-{order_pk}")).to_have_count(1)
 
     first.page.locator(f"#claimable-orders #order-{order_pk} [data-action=claim]").click()
@@ -162,7 +157,7 @@ def test_an_admin_pause_in_the_django_admin_shows_on_both_dashboards_live(site, 
     customer, booster, admin = people(customer_name), people(booster_name), people(admin_name)
     cards = []
     for person in (customer, booster):
-        dashboard(person)
+        open_dashboard(person)
         card = person.page.locator(f"#my-orders #order-{order_pk}")
         expect(card).to_have_attribute("data-status", "in_progress")
         cards.append(card)

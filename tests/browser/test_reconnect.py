@@ -8,27 +8,9 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser import harness
-from tests.browser.conftest import message_ids, open_room, send
+from tests.browser.conftest import RECONNECT, message_ids, open_room, send
 
 pytestmark = pytest.mark.browser
-
-# The htmx ws extension retries with full jitter (up to 2^n seconds, n capped at
-# 6); a few seconds of downtime means a retry within about 16 s after restart.
-RECONNECT = 60_000
-
-
-@pytest.fixture
-def two_servers(site, server_logs, tmp_path):
-    first = site.server_like(log=tmp_path / "first.log")
-    second = site.server_like(log=tmp_path / "second.log")
-    server_logs.extend([first.log, second.log])
-    try:
-        harness.start_all([first, second])
-        yield first, second
-    finally:
-        first.stop()
-        second.stop()
 
 
 @pytest.mark.parametrize("how", ["stop", "kill"])

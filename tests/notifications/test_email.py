@@ -30,14 +30,6 @@ def dm(make_user):
     return services.room_get_or_create_private(user=bob, other=alice), alice, bob
 
 
-@pytest.fixture
-def group(make_user):
-    owner, member = make_user("owner"), make_user("member")
-    room = services.room_create_group(creator=owner, name="squad", title="The Squad")
-    room.members.add(member)
-    return room, owner, member
-
-
 def post(room, author, body):
     return services.message_post(room=room, author=author, body=body)
 

@@ -35,40 +35,30 @@ def todays_orders(apps) -> dict[str, int]:
     customer = User.objects.create(username="old-customer", email="old-customer@example.com")
     booster = User.objects.create(username="old-booster", email="old-booster@example.com")
     booster.groups.add(Group.objects.get_or_create(name="boosters")[0])
-    common = {"customer": customer, "booster": booster, "price": Decimal("16.00"), "booster_price": Decimal("11.20")}
-    playing = Order.objects.create(
-        **common,
-        status="in_progress",
-        current_rank="silver",
-        current_division=2,
-        current_lp=0,
-        desired_rank="gold",
-        desired_division=4,
-        reached_rank="silver",
-        reached_division=1,
-        reached_lp=50,
-    )
-    playing.name = f"LOL-{playing.pk:06d}"
-    playing.save()
+
+    def old_order(status: str, current: tuple, desired: tuple, reached: tuple):
+        """Stored as the old code stored it: LP, and the name set after the first save."""
+        order = Order.objects.create(
+            customer=customer,
+            booster=booster,
+            price=Decimal("16.00"),
+            booster_price=Decimal("11.20"),
+            status=status,
+            **dict(zip(("current_rank", "current_division", "current_lp"), current, strict=True)),
+            **dict(zip(("desired_rank", "desired_division"), desired, strict=True)),
+            **dict(zip(("reached_rank", "reached_division", "reached_lp"), reached, strict=True)),
+        )
+        order.name = f"LOL-{order.pk:06d}"
+        order.save()
+        return order
+
+    playing = old_order("in_progress", ("silver", 2, 0), ("gold", 4), ("silver", 1, 50))
     for kind, message in (
         ("created", "Order placed: Silver II → Gold IV"),
         ("progress", "Reached Silver I 50 LP (75%)"),
     ):
         OrderEvent.objects.create(order=playing, actor=booster, kind=kind, message=message)
-    done = Order.objects.create(
-        **common,
-        status="completed",
-        current_rank="diamond",
-        current_division=1,
-        current_lp=20,
-        desired_rank="master",
-        desired_division=None,
-        reached_rank="master",
-        reached_division=None,
-        reached_lp=0,
-    )
-    done.name = f"LOL-{done.pk:06d}"
-    done.save()
+    done = old_order("completed", ("diamond", 1, 20), ("master", None), ("master", None, 0))
     BoosterTransaction.objects.create(booster=booster, order=done, amount=Decimal("11.20"))
     return {"playing": playing.pk, "done": done.pk, "booster": booster.pk}
 

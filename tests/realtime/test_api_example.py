@@ -22,7 +22,7 @@ import pytest
 import websockets
 from websockets.sync.client import connect
 
-from tests.browser import harness
+from tests.browser import harness, traffic
 
 ROOT = harness.ROOT
 EXAMPLE_SECONDS = 60
@@ -42,37 +42,16 @@ def makefile_ws_max() -> int:
 def site(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("api-example")
     log_dir = workdir / "logs" / "not-yet-there"
-    env = harness.server_env(
-        database_url=f"sqlite:///{workdir / 'site.sqlite3'}",
-        redis_url="",
-        redis_prefix="api-example",
-        media_root=workdir / "media",
-        LOG_DIR=str(log_dir),
-        LOG_LEVEL="INFO",
-    )
-    setup_log = workdir / "setup.log"
-    harness.run_manage(env, "migrate", "--noinput", log=setup_log)
-    harness.run_manage(env, "seed_demo", log=setup_log)
-    server = harness.Server(env=env, log=workdir / "server.log").start()
-    try:
-        server.wait_healthy()
+    with harness.embedded_server(workdir, seed=True, LOG_DIR=str(log_dir), LOG_LEVEL="INFO") as server:
         yield server, log_dir
-    finally:
-        server.stop()
 
 
 def host_of(server) -> str:
     return f"{harness.HOST}:{server.port}"
 
 
-def token_for(server, login: str = "alice", password: str = "boostroom-demo") -> str:
-    request = urllib.request.Request(
-        f"{server.url}/api/token/",
-        data=json.dumps({"login": login, "password": password}).encode(),
-        headers={"Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.load(response)["token"]
+def token_for(server) -> str:
+    return traffic.token_for(server.url, "alice", "boostroom-demo")
 
 
 def run_example(server) -> subprocess.CompletedProcess:

@@ -36,26 +36,15 @@ MESSAGE_ID = re.compile(r'data-id="(\d+)"')
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("slow-reader")
-    env = harness.server_env(
-        database_url=f"sqlite:///{workdir / 'site.sqlite3'}",
-        redis_url="",
-        redis_prefix="slow-reader",
-        media_root=workdir / "media",
+    with harness.embedded_server(
+        tmp_path_factory.mktemp("slow-reader"),
+        seed=True,
         CHAT_RATE_LIMIT="1000000",
         CHAT_MESSAGE_MAX_LENGTH=str(BODY_CHARS + 100),
         SOCKETS_PER_USER=str(READERS + 10),
         WS_QUEUE_MAX_BYTES=str(QUEUE_MAX_BYTES),
-    )
-    log = workdir / "setup.log"
-    harness.run_manage(env, "migrate", "--noinput", log=log)
-    harness.run_manage(env, "seed_demo", log=log)
-    live = harness.Server(env=env, log=workdir / "server.log").start()
-    try:
-        live.wait_healthy()
+    ) as live:
         yield live
-    finally:
-        live.stop()
 
 
 def token_for(live) -> str:

@@ -1,6 +1,6 @@
 import pytest
 
-from rooms import selectors, services
+from rooms import selectors
 from rooms.models import Room
 
 
@@ -10,9 +10,6 @@ def public_room(db) -> Room:
 
 
 @pytest.fixture
-def group(make_user):
-    """A group owned by `owner` with one other member; returns (room, owner, member)."""
-    owner, member = make_user("owner"), make_user("member")
-    room = services.room_create_group(creator=owner, name="squad", title="The Squad")
-    room.members.add(member)
-    return room, owner, member
+def squad(group, make_user):
+    """The group and a user outside it: (room, owner, member, outsider)."""
+    return (*group, make_user("outsider"))

@@ -23,17 +23,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 db = database_sync_to_async
 
 
-@pytest.fixture
-async def squad(make_user):
-    def build():
-        owner, member, outsider = make_user("owner"), make_user("member"), make_user("outsider")
-        room = services.room_create_group(creator=owner, name="squad", title="Squad")
-        room.members.add(member)
-        return room, owner, member, outsider
-
-    return await db(build)()
-
-
 async def connected(socket_for, path, user):
     socket = await socket_for(path, user)
     ok, _ = await socket.connect()
@@ -222,7 +211,9 @@ async def test_removed_member_is_told_and_disconnected_at_once(socket_for, squad
     room, owner, member, _ = squad
     b = await connected(socket_for, "/ws/chatroom/squad/", member)
     a = await connected(socket_for, "/ws/chatroom/squad/", owner)
-    await db(services.room_update)(room=room, by=owner, title="Squad", retention_days=None, remove_user_ids=[member.pk])
+    await db(services.room_update)(
+        room=room, by=owner, title=room.title, retention_days=None, remove_user_ids=[member.pk]
+    )
     await told_then_closed(b, broadcasts.GONE_REMOVED)
     assert 'id="member-list"' in await a.receive_from(timeout=2)
     await a.disconnect()

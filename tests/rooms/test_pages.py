@@ -15,9 +15,9 @@ from django.utils import timezone
 from django.utils.html import escape
 
 from notifications.services import notifications_send_due
-from orders import services as order_services
 from rooms import broadcasts, selectors, services
 from rooms.models import Message, Room
+from tests.orders.conftest import place
 
 pytestmark = pytest.mark.django_db
 HTMX = {"HTTP_HX_REQUEST": "true"}
@@ -68,22 +68,8 @@ def test_chat_index_query_count_is_flat(group, make_user, client_for, django_ass
 
 def test_staff_see_every_order_room_they_may_enter_newest_first(make_user, client_for):
     customer, other = make_user("cust"), make_user("cust2")
-    older = order_services.order_create(
-        customer=customer,
-        current_rank="silver",
-        current_division=2,
-        current_points=0,
-        desired_rank="gold",
-        desired_division=4,
-    )
-    newer = order_services.order_create(
-        customer=other,
-        current_rank="gold",
-        current_division=2,
-        current_points=0,
-        desired_rank="platinum",
-        desired_division=4,
-    )
+    older = place(customer)
+    newer = place(other, current_rank="gold", desired_rank="platinum")
     aged(services.message_post(room=older.staff_room, author=customer, body="where is my booster?"), 1)
     aged(services.message_post(room=newer.staff_room, author=other, body="hello support"), 20)
 

@@ -34,17 +34,6 @@ async def settle_sockets():
     await db(close_old_connections)()
 
 
-@pytest.fixture
-async def squad(make_user):
-    def build():
-        owner, member, outsider = make_user("owner"), make_user("member"), make_user("outsider")
-        room = services.room_create_group(creator=owner, name="squad", title="Squad")
-        room.members.add(member)
-        return room, owner, member, outsider
-
-    return await db(build)()
-
-
 def state_in(frame: str) -> dict | None:
     match = STATE.search(frame)
     return json.loads(html.unescape(match.group(1))) if match else None

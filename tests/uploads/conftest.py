@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 import urllib3
 
-from tests.rooms.conftest import group  # noqa: F401 - the chat tests' room, owner and member
 from tests.uploads.samples import CLOUDINARY_URL
 
 

@@ -25,21 +25,10 @@ CHUNK = b"x" * (256 * 1024)
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("body-memory")
-    env = harness.server_env(
-        database_url=f"sqlite:///{workdir / 'site.sqlite3'}",
-        redis_url="",
-        redis_prefix="body-memory",
-        media_root=workdir / "media",
-        UPLOAD_MAX_BYTES=str(UPLOAD_MAX_BYTES),
-    )
-    harness.run_manage(env, "migrate", "--noinput", log=workdir / "setup.log")
-    live = harness.Server(env=env, log=workdir / "server.log").start()
-    try:
-        live.wait_healthy()
+    with harness.embedded_server(
+        tmp_path_factory.mktemp("body-memory"), UPLOAD_MAX_BYTES=str(UPLOAD_MAX_BYTES)
+    ) as live:
         yield live
-    finally:
-        live.stop()
 
 
 def peak_rss_mb(pid: int) -> float:

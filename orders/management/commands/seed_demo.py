@@ -6,10 +6,15 @@ created.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from allauth.account.models import EmailAddress
 from django.contrib.auth.models import Group, User
 from django.core.management.base import BaseCommand
 from django.db import transaction
+
+if TYPE_CHECKING:
+    from orders.models import Order
 
 DEMO_PASSWORD = "boostroom-demo"
 DEMO_GROUP = "duo-queue"
@@ -24,6 +29,24 @@ DEMO_USERS = [
     ("bob", None),
     ("carol", None),
 ]
+
+
+def place_order(*, customer: User, current: tuple, desired: tuple, game: str = "lol", **options: object) -> Order:
+    """An order placed through the service, from where the account is, as
+    (rank, division, points), to the goal, as (rank, division)."""
+    from orders import services
+    from orders.games import OrderOptions
+
+    return services.order_create(
+        customer=customer,
+        game=game,
+        current_rank=current[0],
+        current_division=current[1],
+        current_points=current[2],
+        desired_rank=desired[0],
+        desired_division=desired[1],
+        options=OrderOptions(**options),
+    )
 
 
 class Command(BaseCommand):
@@ -60,7 +83,6 @@ class Command(BaseCommand):
         services so each has its chat rooms, timeline and (when completed) payout.
         booster1 boosts both games; booster2 only League of Legends up to Diamond."""
         from orders import services
-        from orders.games import OrderOptions
         from orders.models import Order
 
         booster1, booster2, manager = users["booster1"], users["booster2"], users["manager"]
@@ -75,24 +97,12 @@ class Command(BaseCommand):
             return
 
         def order(customer: str, current: tuple, desired: tuple, game: str = "lol", **options: object) -> Order:
-            return services.order_create(
-                customer=users[customer],
-                game=game,
-                current_rank=current[0],
-                current_division=current[1],
-                current_points=current[2],
-                desired_rank=desired[0],
-                desired_division=desired[1],
-                options=OrderOptions(**options),
-            )
+            return place_order(customer=users[customer], current=current, desired=desired, game=game, **options)
 
         def progress(order: Order, booster: User, reached: tuple) -> Order:
+            rank, division, points = reached
             return services.order_progress_update(
-                order=order,
-                booster=booster,
-                reached_rank=reached[0],
-                reached_division=reached[1],
-                reached_points=reached[2],
+                order=order, booster=booster, reached_rank=rank, reached_division=division, reached_points=points
             )
 
         # League of Legends
