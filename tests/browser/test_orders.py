@@ -98,7 +98,7 @@ def test_a_refused_progress_report_is_a_422_shown_on_the_card_and_nothing_change
     )
     before = site.task("order_state", pk=order_pk)
     booster = people(booster_name)
-    dashboard(booster)
+    open_dashboard(booster)
     errors: list[str] = []
     booster.page.on("console", lambda message: message.type == "error" and errors.append(message.text))
 
@@ -131,7 +131,7 @@ def test_a_claim_that_lost_the_race_is_a_409_that_says_so_and_drops_the_card(sit
     # The slow booster's sockets hear nothing: the push that the order was taken has not arrived yet.
     slow.page.route_web_socket(re.compile(r"/ws/"), lambda socket: None)
     for person in (quick, slow):
-        dashboard(person)
+        open_dashboard(person)
     quick.page.locator(f"#claimable-orders #order-{order_pk} [data-action=claim]").click()
     expect(quick.page.locator(f"#my-orders #order-{order_pk}")).to_have_attribute("data-status", "assigned")
     taken = site.task("order_state", pk=order_pk)
