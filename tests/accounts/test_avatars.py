@@ -16,7 +16,6 @@ from accounts import services
 from accounts.models import Avatar
 from rooms import broadcasts, selectors
 from rooms import services as room_services
-from tests.rooms.conftest import group  # noqa: F401 - a room, its owner and a member
 from tests.uploads.conftest import cloudinary_requests  # noqa: F401 - Cloudinary answered locally
 from tests.uploads.samples import image_bytes
 from uploads import validation
