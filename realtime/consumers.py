@@ -17,7 +17,6 @@ from typing import Any
 from channels.db import database_sync_to_async
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
-from channels.sessions import InstanceSessionWrapper
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.template.loader import render_to_string
@@ -218,11 +217,6 @@ class FanoutConsumer(AsyncWebsocketConsumer):
 
     async def websocket_connect(self, message: dict[str, Any]) -> None:
         """Who is asking, checked before any consumer's own `connect()`."""
-        wrapper = getattr(self.base_send, "__self__", None)
-        if isinstance(wrapper, InstanceSessionWrapper):
-            # It saves sessions on HTTP responses only, yet inspects the session
-            # on every send: a sixth of a delivery's CPU, for nothing on a socket.
-            self.base_send = wrapper.real_send
         self.groups_joined = set()
         self.outbox = Outbox(self)
         self.slot_user_id: int | None = None
