@@ -357,6 +357,11 @@ async def connect_all(server: Server, targets: list[tuple[str, str | None]], bat
             additional_headers=[("Cookie", cookie)] if cookie else [],
             compression="deflate" if server.name.endswith("+deflate") else None,
             max_size=2**22,
+            # Never stop reading: past its default 16 queued frames a client stops
+            # reading its socket, so it no longer answers the server's keepalive
+            # pings, and after 20 + 20 s uvicorn closes it (1011). Sockets that
+            # sat through a long connect phase unread were lost that way.
+            max_queue=None,
             open_timeout=120,
             ping_interval=None,
         )
@@ -400,7 +405,9 @@ class Receivers:
                 now = time.time()
                 stamps = []
                 if self.card is None:
-                    for stamp, key in MARK.findall(text):
+                    # A message carries its body twice (the text, and data-body for
+                    # editing): a key is counted once per frame.
+                    for key, stamp in {key: stamp for stamp, key in MARK.findall(text)}.items():
                         if key in seen_keys:
                             self.duplicates += 1
                         else:

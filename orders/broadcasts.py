@@ -43,6 +43,7 @@ from realtime.aftercommit import after_commit
 from realtime.fanout import publish_many_sync
 
 EVENT_KIND = "orders.card"
+CHANGE_KIND = "orders.changed"  # one order changed: each process renders it for its own sockets
 CLAIM_SCOPE_KIND = "orders.claim_scope"  # a booster's approvals changed
 DASHBOARD = "orders/dashboard.html"
 PAGE = "orders/order.html"
@@ -265,72 +266,100 @@ def push(
     left_claim_list: bool = False,
     payouts: bool = False,
 ) -> None:
+    """One small event naming the change, one hop: each process renders it for its own sockets."""
+    change = {
+        "kind": CHANGE_KIND,
+        "order_id": order_id,
+        "message": message,
+        "lost_user_ids": sorted(lost_user_ids),
+        "left_claim_list": left_claim_list,
+        "payouts": payouts,
+    }
+    publish_many_sync([(groups.ORDER_CHANGES, change)])
+
+
+def render_change(change: dict[str, Any], local: Callable[[str], bool]) -> list[tuple[str, dict[str, Any]]]:
+    """What a process whose sockets are in the groups `local` says yes to gets for
+    one order change: each audience's card rendered once, and only for an audience
+    with a socket here (the timeline, proofs and chat list only for an open order
+    page). Registered with realtime.fanout in OrdersConfig.ready."""
+    order_id = change["order_id"]
+    order_page, lost = groups.order(order_id), set(change["lost_user_ids"])
     order = selectors.order_for_push(order_id=order_id)
-    lost = set(lost_user_ids)
     if order is None:
-        _push_gone(order_id, lost)
-        return
+        return _gone_events(order_id, lost, local)
+    message, left_claim_list, payouts = change["message"], change["left_claim_list"], change["payouts"]
+    lost.discard(order.customer_id)
+    if order.booster_id is not None:
+        lost.discard(order.booster_id)
+    claimable = order.is_claimable
+    # Each audience's groups here, in the order the events go out.
+    wanted = {
+        CUSTOMER: local(groups.user(order.customer_id)),
+        STAFF: local(groups.STAFF),
+        BOOSTER: order.booster_id is not None and local(groups.user(order.booster_id)),
+        CLAIM: (claimable or left_claim_list) and local(groups.BOOSTERS),
+    }
+    page_open = local(order_page)
     audiences = [CUSTOMER, STAFF]
     if order.booster_id is not None:
         audiences.append(BOOSTER)
-        lost.discard(order.booster_id)
-    if order.is_claimable or left_claim_list:
+    if claimable or left_claim_list:
         audiences.append(CLAIM)
-    lost.discard(order.customer_id)
+    # The order page's event carries a frame per audience: every one there may be.
+    rendered = [a for a in audiences if page_open or (wanted[a] and not (a == CLAIM and not claimable))]
 
-    boosters = selectors.boosters_for_assign()
-    bodies = {audience: render_card_body(order, audience, boosters=boosters) for audience in audiences}
+    bodies: dict[str, str] = {}
+    if rendered:
+        boosters = selectors.boosters_for_assign() if STAFF in rendered else None
+        bodies = {audience: render_card_body(order, audience, boosters=boosters) for audience in rendered}
+    payloads = {audience: json.dumps(json_event(order, audience, message)) for audience in rendered}
 
     def listed(audience: str) -> str:
         return render_card(order, audience, oob=True, in_list=LISTS[audience], body=bodies[audience])
 
-    payloads = {audience: json.dumps(json_event(order, audience, message)) for audience in audiences}
-    page_extras = render_timeline(order) + render_proofs(order)
-    frames = {
-        audience: render_card(order, audience, oob=True, body=bodies[audience])
-        + ("" if audience == CLAIM else page_extras + render_chats(order, audience))
-        for audience in audiences
-    }
-
     common = {"kind": EVENT_KIND, "order_id": order.pk}
-    events = [
-        (
-            groups.order(order.pk),
-            {
-                **common,
-                "frames": frames,
-                "json": payloads,
-                "booster_id": order.booster_id,
-                "claimable": order.is_claimable,
-            },
-        ),
-        (groups.user(order.customer_id), {**common, "html": listed(CUSTOMER), "json": payloads[CUSTOMER]}),
-    ]
-    if order.booster_id is not None:
+    events: list[tuple[str, dict[str, Any]]] = []
+    if page_open:
+        page_extras = render_timeline(order) + render_proofs(order)
+        frames = {
+            audience: render_card(order, audience, oob=True, body=bodies[audience])
+            + ("" if audience == CLAIM else page_extras + render_chats(order, audience))
+            for audience in audiences
+        }
+        page = {**common, "frames": frames, "json": payloads, "booster_id": order.booster_id, "claimable": claimable}
+        events.append((order_page, page))
+    if wanted[CUSTOMER]:
+        customer = {**common, "html": listed(CUSTOMER), "json": payloads[CUSTOMER]}
+        events.append((groups.user(order.customer_id), customer))
+    if wanted[BOOSTER]:
         html = listed(BOOSTER)
         if payouts:
             html += render_payouts(order.booster)
         events.append((groups.user(order.booster_id), {**common, "html": html, "json": payloads[BOOSTER]}))
-    if lost:
+    lost_here = sorted(user_id for user_id in lost if local(groups.user(user_id)))
+    if lost_here:
         removed = {**common, "html": render_removal(order.pk, BOOSTER), "json": removed_event(order.pk)}
-        events.extend((groups.user(user_id), removed) for user_id in sorted(lost))
-    events.append((groups.STAFF, {**common, "html": listed(STAFF), "json": payloads[STAFF]}))
-    # Each booster's socket keeps the claim-list events its approvals cover.
-    claim = selectors.claim_key(order)
-    if order.is_claimable:
-        events.append((groups.BOOSTERS, {**common, "html": listed(CLAIM), "json": payloads[CLAIM], "claim": claim}))
-    elif left_claim_list:
-        # Gone from the claim list, but not from the sight of its customer and new
-        # booster: their own update above stays the last word for JSON clients.
-        left = {
-            **common,
-            "html": render_removal(order.pk, CLAIM),
-            "json": removed_event(order.pk),
-            "still_seen_by": [pk for pk in (order.customer_id, order.booster_id) if pk is not None],
-            "claim": claim,
-        }
-        events.append((groups.BOOSTERS, left))
-    publish_many_sync(events)
+        events.extend((groups.user(user_id), removed) for user_id in lost_here)
+    if wanted[STAFF]:
+        events.append((groups.STAFF, {**common, "html": listed(STAFF), "json": payloads[STAFF]}))
+    if wanted[CLAIM]:
+        # Each booster's socket keeps the claim-list events its approvals cover.
+        claim = selectors.claim_key(order)
+        if claimable:
+            events.append((groups.BOOSTERS, {**common, "html": listed(CLAIM), "json": payloads[CLAIM], "claim": claim}))
+        else:
+            # Gone from the claim list, but not from the sight of its customer and new
+            # booster: their own update above stays the last word for JSON clients.
+            left = {
+                **common,
+                "html": render_removal(order.pk, CLAIM),
+                "json": removed_event(order.pk),
+                "still_seen_by": [pk for pk in (order.customer_id, order.booster_id) if pk is not None],
+                "claim": claim,
+            }
+            events.append((groups.BOOSTERS, left))
+    return events
 
 
 def schedule_claim_scope(booster_id: int) -> None:
@@ -338,8 +367,8 @@ def schedule_claim_scope(booster_id: int) -> None:
     after_commit(publish_many_sync, [(groups.user(booster_id), {"kind": CLAIM_SCOPE_KIND})])
 
 
-def _push_gone(order_id: int, user_ids: set[int]) -> None:
-    """The order was deleted: take it off every page that may show it."""
+def _gone_events(order_id: int, user_ids: set[int], local: Callable[[str], bool]) -> list[tuple[str, dict[str, Any]]]:
+    """The order was deleted: take it off every page here that may show it."""
     gone = removed_event(order_id)
     common = {"kind": EVENT_KIND, "order_id": order_id}
     events = [(groups.order(order_id), {**common, "removed": True, "json": {}, "frames": {}})]
@@ -347,4 +376,4 @@ def _push_gone(order_id: int, user_ids: set[int]) -> None:
         events.append((groups.user(user_id), {**common, "html": render_removal(order_id, CUSTOMER), "json": gone}))
     events.append((groups.STAFF, {**common, "html": render_removal(order_id, STAFF), "json": gone}))
     events.append((groups.BOOSTERS, {**common, "html": render_removal(order_id, CLAIM), "json": gone}))
-    publish_many_sync(events)
+    return [(group, event) for group, event in events if local(group)]

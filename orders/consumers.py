@@ -23,6 +23,9 @@ def _wants_json(scope: dict[str, Any]) -> bool:
 
 
 class _OrderSocket(FanoutConsumer):
+    """Every order socket is in groups.ORDER_CHANGES, so that its process hears of
+    each order change and renders the cards its sockets need (orders.broadcasts)."""
+
     json_format = False
 
     def frame_for(self, group: str, event: dict[str, Any]) -> str | None:
@@ -44,6 +47,7 @@ class OrderConsumer(_OrderSocket):
             return await self.refuse(CLOSE_FORBIDDEN)
         self.json_format = _wants_json(self.scope)
         self.order_id = order.pk
+        await self.join(groups.ORDER_CHANGES)
         await self.join(groups.order(order.pk))
         await self.accept_logged()
 
@@ -103,6 +107,7 @@ class OrdersConsumer(_OrderSocket):
 
     async def connect(self) -> None:
         self.json_format = _wants_json(self.scope)
+        await self.join(groups.ORDER_CHANGES)
         await self.follow(await database_sync_to_async(roles.user_role)(self.user))
         await self.accept_logged()
 
@@ -145,7 +150,7 @@ class OrdersConsumer(_OrderSocket):
             wanted = {groups.STAFF}
         else:
             wanted = {groups.user(self.user.pk)} | ({groups.BOOSTERS} if role == selectors.BOOSTER else set())
-        joined = self.groups_joined - {groups.user_sockets(self.user.pk)}
+        joined = self.groups_joined - {groups.user_sockets(self.user.pk), groups.ORDER_CHANGES}
         for group in joined - wanted:
             await self.leave(group)
         for group in wanted - joined:

@@ -16,6 +16,7 @@ from functools import cache
 from typing import Any
 
 from channels.db import database_sync_to_async
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -212,6 +213,19 @@ class FanoutConsumer(AsyncWebsocketConsumer):
     # No per-connection channel: the process hub is the only layer reader.
     channel_layer_alias = "fanout-only"
     groups_joined: set[str]
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        """Channels' consumer loop for a consumer without a channel: it read the
+        client through a task and asyncio.wait even with no second source, which
+        an idle socket kept (about 2 KB) and every frame from the client paid for."""
+        self.scope = scope
+        self.channel_layer = None
+        self.base_send = send
+        try:
+            while True:
+                await self.dispatch(await receive())
+        except StopConsumer:
+            pass
 
     async def websocket_connect(self, message: dict[str, Any]) -> None:
         """Who is asking, checked before any consumer's own `connect()`."""

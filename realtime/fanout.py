@@ -8,16 +8,23 @@ each socket queues what it is owed and writes it from its own task
 (realtime.consumers.Outbox), so a socket that stops reading, a socket busy
 re-reading its state, or a room of thousands delays no other socket. Callers
 only see `publish()`/`publish_sync()` and `Listener.fanout_offer()`.
+
+Some events name a change instead of carrying frames (`render_locally`): each
+process that receives one renders it once, in a worker thread, only for the
+groups its own sockets are in, and delivers what that gives, in the order the
+events came. What no local socket would see is not rendered at all.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
+from collections import deque
+from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
 from asgiref.sync import async_to_sync
+from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 
@@ -30,6 +37,16 @@ EVENT_TYPE = "fanout.event"
 REFRESH_SECONDS = 600
 # How quickly a Redis restart (memberships gone) is noticed.
 WATCH_SECONDS = 2.0
+
+# (event, has_local_sockets(group)) -> the events to deliver here, each (group, payload).
+LocalRenderer = Callable[[dict[str, Any], Callable[[str], bool]], list[tuple[str, dict[str, Any]]]]
+_renderers: dict[str, LocalRenderer] = {}
+
+
+def render_locally(kind: str, renderer: LocalRenderer) -> None:
+    """Events of `kind` are rendered by each receiving process with `renderer`
+    (synchronous, may read the database) for its own sockets' groups."""
+    _renderers[kind] = renderer
 
 
 class Listener(Protocol):
@@ -50,6 +67,9 @@ class Hub:
         self._ready = asyncio.Lock()
         self._tasks: list[asyncio.Task] = []
         self._redis = None
+        # Events waiting to be rendered here, and the one task rendering them in turn.
+        self._to_render: deque[tuple[LocalRenderer, dict[str, Any]]] = deque()
+        self._renderer: asyncio.Task | None = None
 
     async def _ensure_started(self) -> None:
         async with self._ready:
@@ -87,6 +107,12 @@ class Hub:
                 logger.warning("group leave failed for %s", group)
 
     def deliver(self, event: dict[str, Any]) -> None:
+        renderer = _renderers.get(event.get("kind"))
+        if renderer is not None:
+            self._to_render.append((renderer, event))
+            if self._renderer is None:
+                self._renderer = asyncio.get_running_loop().create_task(self._render_in_turn())
+            return
         group = event["group"]
         # No await in this loop: a listener that cannot take the event now
         # queues it, so one socket's transport or database work never delays the next.
@@ -95,6 +121,23 @@ class Hub:
                 listener.fanout_offer(group, event)
             except Exception:  # one broken socket must not starve the others
                 logger.exception("fanout delivery failed for group %s", group)
+
+    async def _render_in_turn(self) -> None:
+        try:
+            while self._to_render:
+                renderer, event = self._to_render.popleft()
+                try:
+                    # The dict is only read from the thread: membership tests are atomic.
+                    rendered = await database_sync_to_async(renderer)(event, self.members.__contains__)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    logger.exception("rendering %s failed", event.get("kind"))
+                    continue
+                for group, payload in rendered:
+                    self.deliver({"type": EVENT_TYPE, "group": group, **payload})
+        finally:
+            self._renderer = None
 
     async def _receive_loop(self) -> None:
         while True:
@@ -193,6 +236,8 @@ class Hub:
     def stop(self) -> None:
         for task in self._tasks:
             task.cancel()
+        if self._renderer is not None:
+            self._renderer.cancel()
 
 
 def _cancel_until_done(task: asyncio.Future, every: float = 0.5) -> None:

@@ -8,6 +8,9 @@ from __future__ import annotations
 STAFF = "staff"
 BOOSTERS = "boosters"
 PRESENCE = "presence"
+# Every process with an order socket: one small event per order change, which
+# each of them renders for the order groups its own sockets are in.
+ORDER_CHANGES = "order-changes"
 
 
 def room(room_id: int) -> str:

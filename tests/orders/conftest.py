@@ -115,14 +115,19 @@ def order_in(people) -> Callable[..., Order]:
 
 @pytest.fixture
 def published(monkeypatch) -> list[tuple[str, dict[str, Any]]]:
-    """Every (group, payload) the order broadcasts publish, still delivered for real."""
+    """Every (group, payload) a process with a socket in every group would deliver
+    for what the order broadcasts publish, when they publish; still delivered for real."""
     from orders import broadcasts
 
     calls: list[tuple[str, dict[str, Any]]] = []
     real = broadcasts.publish_many_sync
 
     def record(events: list[tuple[str, dict[str, Any]]]) -> None:
-        calls.extend(events)
+        for group, payload in events:
+            if payload.get("kind") == broadcasts.CHANGE_KIND:
+                calls.extend(broadcasts.render_change(payload, lambda group: True))
+            else:
+                calls.append((group, payload))
         real(events)
 
     monkeypatch.setattr(broadcasts, "publish_many_sync", record)

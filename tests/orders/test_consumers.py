@@ -165,6 +165,40 @@ async def test_cards_are_rendered_once_per_audience_not_once_per_socket(socket_f
         await socket.disconnect()
 
 
+async def test_only_audiences_with_a_socket_in_this_process_are_rendered(socket_for, people, order_in, monkeypatch):
+    order = await db(order_in)(Status.IN_PROGRESS)
+    renders: list[str] = []
+    timelines: list[int] = []
+    real_body, real_timeline = broadcasts.render_card_body, broadcasts.render_timeline
+
+    def counting_body(order, audience, **kwargs):
+        renders.append(audience)
+        return real_body(order, audience, **kwargs)
+
+    def counting_timeline(order, **kwargs):
+        timelines.append(order.pk)
+        return real_timeline(order, **kwargs)
+
+    monkeypatch.setattr(broadcasts, "render_card_body", counting_body)
+    monkeypatch.setattr(broadcasts, "render_timeline", counting_timeline)
+    staff_dashboard = await connected(socket_for, "/ws/orders/", people["manager"])
+
+    await report_progress(order, people["booster"])
+    assert 'style="width: 75%"' in await staff_dashboard.receive_from(timeout=3)
+    # Nobody here has the customer's or booster's dashboard, or the order page, open.
+    assert (renders, timelines) == (["staff"], [])
+
+    page = await connected(socket_for, f"/ws/orders/{order.pk}/", people["customer"])
+    renders.clear()
+    await report_progress(order, people["booster"], lp=60)
+    assert "Reached Silver I 60 LP" in await page.receive_from(timeout=3)
+    assert "60 LP" in await staff_dashboard.receive_from(timeout=3)
+    # An open order page may hold any audience: each is rendered, still once.
+    assert sorted(renders) == ["booster", "customer", "staff"] and timelines == [order.pk]
+    for socket in (staff_dashboard, page):
+        await socket.disconnect()
+
+
 async def test_new_orders_appear_on_every_claim_list_and_leave_when_claimed(socket_for, people, order_in):
     winner = await connected(socket_for, "/ws/orders/", people["booster"])
     loser = await connected(socket_for, "/ws/orders/", people["other_booster"])
