@@ -33,10 +33,11 @@ ROOM_NOT_FOUND = "No such room."
 INVITE_ACTION_UNKNOWN = "Choose New link or Revoke link."
 
 
-def refusal_status(error: services.ChatError) -> int:
-    """429 for sending, editing or reacting too fast, 422 for any other refused
-    input (base.html's responseHandling swaps both in where the user acted)."""
-    return 429 if str(error) in (services.MESSAGE_RATE_LIMITED, services.ACTION_RATE_LIMITED) else 422
+def refusal_status(error: services.ChatError, *, invalid: int = 422) -> int:
+    """429 for sending, editing or reacting too fast, `invalid` for any other refused
+    input (on pages, base.html's responseHandling swaps both in where the user acted;
+    the JSON API answers 400 for bad input)."""
+    return 429 if str(error) in (services.MESSAGE_RATE_LIMITED, services.ACTION_RATE_LIMITED) else invalid
 
 
 def room_gone(request: HttpRequest) -> HttpResponse:
@@ -566,7 +567,7 @@ def _api_post(request: HttpRequest, room: Room) -> JsonResponse:
     try:
         message = frames.perform(room=room, user=request.user, frame=frame).message
     except services.ChatError as error:
-        return _api_error(str(error), 400)
+        return _api_error(str(error), refusal_status(error, invalid=400))
     return JsonResponse(_message_json(message, room), status=200 if message.is_retry else 201)
 
 
@@ -596,7 +597,7 @@ def _api_action(request: HttpRequest, name: str, pk: int, kind: str) -> JsonResp
     except services.RoomPermissionDenied as error:
         return _api_error(str(error), 403)
     except services.ChatError as error:
-        return _api_error(str(error), 400)
+        return _api_error(str(error), refusal_status(error, invalid=400))
     except selectors.RoomAccessDenied:
         return _api_error(ROOM_NOT_FOUND, 404)
     return JsonResponse(_message_json(selectors.message_in_room(room=room, message_id=pk), room))

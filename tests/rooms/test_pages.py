@@ -232,6 +232,9 @@ def test_the_api_docs_name_the_answers_to_sending_too_fast(public_room, make_use
     [row] = [line for line in docs.splitlines() if line.startswith("| messages per user per room |")]
     assert f"`{fallback}` with the fragment from the page's HTTP fallback" in row, row
     assert f"`{api}` from the JSON API" in row, row
+    # Too fast is its own answer on every way of sending, and nothing is stored.
+    assert fallback == api == 429
+    assert not Message.objects.filter(body__in=["two", "three"]).exists()
 
 
 def test_selectors_support_inbox_is_empty_for_non_staff(make_user):
