@@ -209,6 +209,9 @@ class Server:
         self.log = log
         self.port = port or free_port()
         self.process: subprocess.Popen | None = None
+        # A port picked here may be taken (by any process's outgoing connection)
+        # before the server binds it; until it has answered once it may move.
+        self.moves_left = 0 if port else 3
 
     @property
     def url(self) -> str:
@@ -233,9 +236,15 @@ class Server:
         deadline = time.monotonic() + timeout
         while True:
             if self.process is not None and self.process.poll() is not None:
+                if self.moves_left and "address already in use" in tail(self.log, 5):
+                    self.moves_left -= 1
+                    self.port = free_port()
+                    self.start()
+                    continue
                 raise RuntimeError(f"server on {self.port} exited ({self.process.returncode}):\n{tail(self.log)}")
             status = self.health_status()
             if status is not None and good(status):
+                self.moves_left = 0
                 return self
             if time.monotonic() > deadline:
                 raise RuntimeError(f"server on {self.port}: /healthz {status} after {timeout}s:\n{tail(self.log)}")

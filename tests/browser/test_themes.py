@@ -251,6 +251,7 @@ def pages_of(page, role: str) -> list[str]:
 PRESENCE_FRAMES = """document.addEventListener("htmx:wsAfterMessage", (event) => {
   if (event.target.id === "presence-socket") window.presenceFrames = (window.presenceFrames || 0) + 1;
 });"""
+SYSTEM_PAGES = 3
 ROLES = {"anonymous": None, "customer": "alice", "booster": "booster1", "manager": "manager", "admin": "admin"}
 
 
@@ -284,7 +285,9 @@ def test_every_page_in_every_theme_has_no_console_error_and_enough_contrast(site
                 page.emulate_media(color_scheme="dark" if theme == "system" else "light")
                 page.goto("/accounts/settings/" if username else "/")
                 choose_theme(page, theme)
-                for url in urls:
+                # System paints with the same variant as Dark (tailwind/input.css), which
+                # every page proves above; a few pages show it follows the device.
+                for url in urls if theme != "system" else urls[:SYSTEM_PAGES]:
                     errors.clear()
                     response = page.goto(url)
                     visited += 1
