@@ -21,7 +21,7 @@ application = NotifierStarter(
             # Oversize uploads are refused before Django reads their body (uploads/limits.py);
             # /static/ is ServeStatic's middleware (settings.MIDDLEWARE, STATIC AND MEDIA).
             "http": UploadSizeLimitMiddleware(django_asgi_app),
-            # Session sockets: AllowedHostsOriginValidator(AuthMiddlewareStack(router));
+            # Session sockets: the site's own Origin, then session and user in one step;
             # `?token=` sockets: the signed token instead (realtime/auth.py).
             "websocket": SocketAuthMiddleware(URLRouter(websocket_urlpatterns)),
         }

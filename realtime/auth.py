@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from importlib import import_module
 from urllib.parse import parse_qs, urlsplit
 
-from channels.auth import AuthMiddlewareStack, get_user
+from channels.auth import get_user
 from channels.db import database_sync_to_async
 from channels.security.websocket import WebsocketDenier
 from django.conf import settings
@@ -234,7 +234,6 @@ class SocketAuthMiddleware:
 
     def __init__(self, router) -> None:
         self.router = router
-        self.session_app = AuthMiddlewareStack(router)
         self.session_store = import_module(settings.SESSION_ENGINE).SessionStore
 
     async def _with_session(self, scope, receive, send):
@@ -255,7 +254,7 @@ class SocketAuthMiddleware:
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "websocket":
-            return await self.session_app(scope, receive, send)
+            return await self.router(scope, receive, send)
         token = _query_token(scope)
         if token is None:
             if not origin_allowed(scope):

@@ -150,6 +150,10 @@ class Message(models.Model):
     def dom_id(self) -> str:
         return f"message-{self.pk}"
 
+    def get_absolute_url(self) -> str:
+        """The room opened at this message, scrolled to it (search results)."""
+        return f"{self.room.get_absolute_url()}?around={self.pk}#{self.dom_id}"
+
     def attachment_url(self, *, thumbnail: bool = False) -> str:
         """The guarded URL of the message's file; the view checks the viewer each time."""
         if thumbnail and self.attachment_thumbnail:

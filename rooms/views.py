@@ -653,10 +653,9 @@ def api_search(request: HttpRequest, name: str | None = None) -> JsonResponse:
         return _api_error("Authentication required.", 401)
     room = None
     if name is not None:
-        try:
-            room = selectors.room_for_user(name=name, user=request.user)
-        except selectors.RoomAccessDenied:
-            return _api_error(ROOM_NOT_FOUND, 404)
+        room = _api_room(request, name)
+        if isinstance(room, JsonResponse):
+            return room
     query = request.GET.get("q", "")[:200]
     if not search.search_terms(query):
         return _api_error(SEARCH_QUERY_MISSING, 400)
@@ -689,5 +688,5 @@ def _hit_json(hit: search.Hit) -> dict:
         "author": _author_json(message.author),
         "created": message.created.isoformat(),
         "excerpt_html": str(hit.excerpt),
-        "url": f"{message.room.get_absolute_url()}?around={message.pk}#message-{message.pk}",
+        "url": message.get_absolute_url(),
     }

@@ -755,14 +755,14 @@
     var room = rooms[key];
     if (!room || Number(item.dataset.author) === me) return;
     var mentioned = (item.dataset.mentions || "").split(" ").indexOf(String(me)) >= 0;
-    // A late event (a room this page just started to follow) is already in the
-    // counts: it may only still be told, once.
-    var late = item.hasAttribute("data-late");
-    if (!late && !(id <= room.as_of || id <= room.pointer || room.live.has(id))) {
+    if (item.hasAttribute("data-late")) {
+      // A room this page just started to follow: its newest message is in the
+      // counts already, and may only still be told (once, unless it is read).
+      if (id <= room.pointer) return;
+    } else {
+      if (id <= room.as_of || id <= room.pointer || room.live.has(id)) return;
       room.live.set(id, mentioned);
       renderBadges();
-    } else if (!late || id <= room.pointer) {
-      return;
     }
     if (notified.has(id)) return;
     notified.add(id);
