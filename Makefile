@@ -28,7 +28,7 @@ WS_MAX := 131072
 # full, so each socket's bounded queue holds what it is owed. No per-message
 # deflate: it cost more CPU per frame than it saved on the wire. Django has no
 # lifespan protocol. Tests and the bench start the server with these same flags.
-SERVER_FLAGS := --loop uvloop --http httptools --ws websockets-sansio --ws-max-size $(WS_MAX) --ws-per-message-deflate false --lifespan off --no-access-log
+SERVER_FLAGS := --loop uvloop --http httptools --ws realtime.server:WebSocketProtocol --ws-max-size $(WS_MAX) --ws-per-message-deflate false --lifespan off --no-access-log
 
 # Hashed, gzip and Brotli copies of every static file in STATIC_ROOT; what
 # /static/ serves with DEBUG=0. DEBUG (the default) serves static/ as it is.

@@ -45,6 +45,7 @@ import uuid
 import warnings
 from collections import Counter
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -82,6 +83,8 @@ SCALE_SECONDS, SCALE_PUBLIC_RATE, SCALE_ORDER_RATE = env_int("BENCH_SCALE_SECOND
 WITH_SEEDS = os.environ.get("BENCH_SEEDS", "1") != "0"
 PAGE_SMALL, PAGE_MESSAGES, PAGE_ORDERS = 100, 100_000, 10_000
 WAIT_SECONDS = 60
+# Events each server gets before it is measured, read and dropped.
+WARMUP_EVENTS = 5
 
 PRODUCTION = makefile_value("SERVER_FLAGS").split()
 WS_MAX = makefile_value("WS_MAX")
@@ -172,10 +175,10 @@ class Database:
             with psycopg.connect(self.admin_url, autocommit=True, connect_timeout=10) as conn:
                 conn.execute(f'CREATE DATABASE "{self.name}"')
             os.environ["DATABASE_URL"] = self.admin_url.rsplit("/", 1)[0] + f"/{self.name}"
-            # Persistent connections, as production should run them.
-            os.environ["DB_CONN_MAX_AGE"] = "60"
         else:
             os.environ["DATABASE_URL"] = f"sqlite:///{self.dir}/bench.sqlite3"
+        # Persistent connections, as production should run them (README, Deploying).
+        os.environ["DB_CONN_MAX_AGE"] = "60"
         # Sessions made here must verify in the servers: one key for all.
         os.environ["SECRET_KEY"] = "bench-" + uuid.uuid4().hex * 2
         os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -447,8 +450,25 @@ def chat_body(n: int) -> str:
     return f"bench t={time.time():.6f} k={uuid.uuid4().hex[:12]} n={n}"
 
 
-def floor_frame(n: int) -> str:
-    return FRAGMENT[0].replace(SAMPLE_BODY, chat_body(n))
+def floor_frame(n: int, body=chat_body) -> str:
+    return FRAGMENT[0].replace(SAMPLE_BODY, body(n))
+
+
+async def warm_up(sockets: list, send) -> None:
+    """The first events after a start compile templates and open database
+    connections: a cost each process pays once, not per frame, which would
+    otherwise be most of a run's p99. Every server, floors included, gets the same
+    few events first; their frames are read and dropped."""
+    for n in range(WARMUP_EVENTS):
+        await send(n)
+        await asyncio.sleep(0.05)
+    await asyncio.gather(*(_read_until_quiet(ws) for ws in sockets))
+
+
+async def _read_until_quiet(ws, quiet: float = 1.0) -> None:
+    with contextlib.suppress(Exception):
+        while True:
+            await asyncio.wait_for(ws.recv(), timeout=quiet)
 
 
 async def measure(
@@ -488,12 +508,14 @@ async def chat(name: str, layer: str, cookies: list[str], scenario: str, process
         sender, receivers = sockets[0], sockets if raw else sockets[1:]
         result = Result(name, layer, scenario, len(receivers), messages, len(receivers) * messages)
 
-        async def send(n: int) -> None:
+        async def send(n: int, body=chat_body) -> None:
             if raw:
-                await sender.send(floor_frame(n))
+                await sender.send(floor_frame(n, body))
             else:
-                await sender.send(json.dumps({"body": chat_body(n), "client_id": uuid.uuid4().hex}))
+                await sender.send(json.dumps({"body": body(n), "client_id": uuid.uuid4().hex}))
 
+        # Warm-up messages carry no mark, so the receivers would not count them anyway.
+        await warm_up(sockets, partial(send, body="warm-up {}".format))
         await measure(server, result, Receivers(receivers, result.expected), send, rate)
         await asyncio.gather(*(ws.close() for ws in sockets), return_exceptions=True)
         return result
@@ -520,6 +542,7 @@ async def order_cards(name: str, layer: str, db: Database, staff_cookies: list[s
             else:  # the floor: a frame the size of our card
                 await sender.send("card" + "x" * max(0, card_size - 4))
 
+        await warm_up(sockets, send)
         receiving = Receivers(receivers, result.expected, card=marker)
         await measure(server, result, receiving, send, ORDER_RATE)
         result.notes.append(f"frame {receiving.frame_size} B")

@@ -194,7 +194,7 @@ if REDIS_URL:
 else:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels.layers.InMemoryChannelLayer",
+            "BACKEND": "realtime.layers.InMemoryChannelLayer",
             "CONFIG": {"capacity": env_int("CHANNEL_CAPACITY", 5000), "expiry": 60},
         }
     }

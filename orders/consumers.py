@@ -14,7 +14,7 @@ from channels.db import database_sync_to_async
 
 from orders import broadcasts, selectors
 from realtime import groups, roles
-from realtime.consumers import CLOSE_FORBIDDEN, FanoutConsumer, resync_frame
+from realtime.consumers import CLOSE_FORBIDDEN, LATER, FanoutConsumer, Later, resync_frame
 
 
 def _wants_json(scope: dict[str, Any]) -> bool:
@@ -110,6 +110,11 @@ class OrdersConsumer(_OrderSocket):
         await self.join(groups.ORDER_CHANGES)
         await self.follow(await database_sync_to_async(roles.user_role)(self.user))
         await self.accept_logged()
+
+    def frame_now(self, group: str, event: dict[str, Any]) -> str | None | Later:
+        if event.get("kind") == broadcasts.CLAIM_SCOPE_KIND:
+            return LATER
+        return self.frame_for(group, event)
 
     async def deliver_event(self, group: str, event: dict[str, Any]) -> None:
         if event.get("kind") == broadcasts.CLAIM_SCOPE_KIND:

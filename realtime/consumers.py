@@ -26,6 +26,7 @@ from django.utils.functional import LazyObject
 from realtime import groups
 from realtime.fanout import get_hub, publish
 from realtime.logging import socket_url
+from realtime.server import SEND_NOW
 
 logger = logging.getLogger("boostroom.realtime")
 
@@ -73,6 +74,20 @@ socket_slots = _SocketSlots()
 
 # Queued in place of an event: the layer was away, catch up.
 _RESYNC: dict[str, Any] = {}
+
+
+class Later:
+    """The type of LATER: FanoutConsumer.frame_now's "this event takes more than a frame"."""
+
+
+LATER = Later()
+
+
+def _control(event: dict[str, Any]) -> bool:
+    """Events every socket handles itself, before its own kinds (FanoutConsumer.fanout_deliver)."""
+    return "close" in event or "credentials_changed" in event or "access_changed" in event
+
+
 # The loop keeps only weak references to tasks; closes in flight live here.
 _closing: set[asyncio.Task] = set()
 
@@ -137,7 +152,7 @@ class Outbox:
         # Read once: a settings lookup per offer is a measurable share of a delivery.
         self.max_frames, self.max_size = settings.WS_QUEUE_MAX_FRAMES, settings.WS_QUEUE_MAX_BYTES
         # Made on first use: an idle socket should cost as little as possible.
-        self.items: deque[tuple[str | None, dict[str, Any], int]] | None = None
+        self.items: deque[tuple[str | None, dict[str, Any] | str, int]] | None = None
         self.size = 0
         self.writer: asyncio.Task | None = None
         self.closed = False
@@ -145,8 +160,14 @@ class Outbox:
         # waits here, since the server takes no frame before the accept.
         self.opened = False
 
-    def offer(self, group: str | None, event: dict[str, Any], size: int, *, only_writes: bool = False) -> None:
-        """Queue an event; `only_writes` when handling it is no more than writing frames."""
+    @property
+    def idle(self) -> bool:
+        """Accepted, open, and owing nothing: what comes now may be written at once."""
+        return self.opened and not self.items and self.writer is None and not self.closed
+
+    def offer(self, group: str | None, event: dict[str, Any] | str, size: int, *, only_writes: bool = False) -> None:
+        """Queue an event, or a frame already decided; `only_writes` when handling
+        the event is no more than writing frames."""
         if self.closed:
             return
         items = self.items
@@ -176,6 +197,8 @@ class Outbox:
                 try:
                     if event is _RESYNC:
                         await self.consumer.fanout_resync()
+                    elif isinstance(event, str):  # a frame decided when it came (FanoutConsumer.frame_now)
+                        await self.consumer.send(text_data=event)
                     else:
                         await self.consumer.fanout_deliver(group, event)
                 except asyncio.CancelledError:
@@ -221,6 +244,7 @@ class FanoutConsumer(AsyncWebsocketConsumer):
         self.scope = scope
         self.channel_layer = None
         self.base_send = send
+        self.send_now = scope.get("extensions", {}).get(SEND_NOW)
         try:
             while True:
                 await self.dispatch(await receive())
@@ -262,6 +286,13 @@ class FanoutConsumer(AsyncWebsocketConsumer):
             await self.disconnect(CLOSE_SERVER_ERROR)
             with contextlib.suppress(Exception):
                 await self.close(code=CLOSE_SERVER_ERROR)
+
+    async def send(self, text_data: str | None = None, bytes_data: bytes | None = None, close: bool = False) -> None:
+        # Most frames go out at once, framed once for every socket that gets
+        # them (realtime/server.py); the rest wait in the server's send.
+        if text_data is not None and not close and self.send_now is not None and self.send_now(text_data):
+            return
+        await super().send(text_data, bytes_data, close)
 
     async def accept(self, subprotocol: str | None = None, headers: Any = None) -> None:
         await super().accept(subprotocol, headers)
@@ -312,6 +343,15 @@ class FanoutConsumer(AsyncWebsocketConsumer):
         logger.info("ws disconnect url=%s code=%s", socket_url(self.scope), code)
 
     def fanout_offer(self, group: str, event: dict[str, Any]) -> None:
+        outbox = self.outbox
+        if outbox.idle and self.send_now is not None and group in self.groups_joined and not _control(event):
+            # Nothing is owed before it: an event that is only a frame is written
+            # here and now, in the hub's loop, without a coroutine or a queue.
+            frame = self.frame_now(group, event)
+            if frame is not LATER:
+                if frame is not None and not self.send_now(frame):
+                    outbox.offer(None, frame, len(frame))  # the transport is full: it waits its turn
+                return
         if "close" in event:
             size = 0
         else:
@@ -319,7 +359,7 @@ class FanoutConsumer(AsyncWebsocketConsumer):
             size = len(frame) if frame else 0
         # An event with a frame for this socket only needs writing (sockets that
         # do more, e.g. re-read the database, do it for events without one).
-        self.outbox.offer(group, event, size, only_writes=size > 0)
+        outbox.offer(group, event, size, only_writes=size > 0)
 
     def fanout_resync_offer(self) -> None:
         self.outbox.offer(None, _RESYNC, len(resync_frame()))
@@ -347,7 +387,18 @@ class FanoutConsumer(AsyncWebsocketConsumer):
             return await self.credentials_changed(event.get("keep_session"))
         if event.get("access_changed"):
             return await self.recheck_access()
-        await self.deliver_event(group, event)
+        frame = self.frame_now(group, event)
+        if frame is LATER:
+            await self.deliver_event(group, event)
+        elif frame is not None:
+            await self.send(text_data=frame)
+
+    def frame_now(self, group: str, event: dict[str, Any]) -> str | None | Later:
+        """The frame `event` gives this socket when writing it is all there is to
+        do, decided now (it may move the socket's own state, e.g. its position);
+        LATER when it takes more (the database, waiting its turn, closing), which
+        `deliver_event` then does from the socket's writer. Sockets opt in."""
+        return LATER
 
     async def credentials_changed(self, keep_session: str | None) -> None:
         """The password changed: tokens from before are void, and so are other

@@ -9,7 +9,7 @@ from typing import Any
 
 from channels.db import database_sync_to_async
 
-from realtime.consumers import CLOSE_FORBIDDEN, FanoutConsumer
+from realtime.consumers import CLOSE_FORBIDDEN, LATER, FanoutConsumer, Later
 from rooms import broadcasts, frames, selectors, services
 
 logger = logging.getLogger("boostroom.realtime")
@@ -189,6 +189,14 @@ class ChatConsumer(FanoutConsumer):
         if getattr(self, "reader_task", None) is not None:
             self.reader_task.cancel()
         await super().disconnect(code)
+
+    def frame_now(self, group: str, event: dict[str, Any]) -> str | None | Later:
+        # The common case: the next change in order, to a socket not reading the database.
+        seq = event.get("seq")
+        if seq is None or seq != self.seq + 1 or self.reading or "closed" in event or "revoke" in event:
+            return LATER
+        self.seq = seq
+        return event["html"]
 
     async def deliver_event(self, group: str, event: dict[str, Any]) -> None:
         if event.get("closed") or self.user.pk in event.get("revoke", ()):

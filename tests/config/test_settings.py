@@ -43,7 +43,7 @@ def test_defaults_need_no_services():
     values = json.loads(result.stdout)
     assert values["debug"] is True
     assert values["engine"] == "django.db.backends.sqlite3"
-    assert values["layer"] == "channels.layers.InMemoryChannelLayer"
+    assert values["layer"] == "realtime.layers.InMemoryChannelLayer"
     assert values["email"] == "django.core.mail.backends.console.EmailBackend"
     assert values["media"].endswith("media")
 
