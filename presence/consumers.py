@@ -14,7 +14,7 @@ from presence.broadcasts import ROOMS_CHANGED, render_room_counts, render_snapsh
 from presence.selectors import presence_room_ids
 from presence.services import presence_connect, presence_disconnect
 from realtime import groups
-from realtime.consumers import CLOSE_FORBIDDEN, FanoutConsumer
+from realtime.consumers import CLOSE_FORBIDDEN, LATER, FanoutConsumer, Later
 from rooms.broadcasts import render_late_activity, render_unread_state
 from rooms.selectors import RoomAccessDenied
 
@@ -68,6 +68,9 @@ class OnlineStatusConsumer(FanoutConsumer):
         for room_id in set(wanted) - set(current):
             await self.join(group_of(room_id))
         return list(wanted)
+
+    def frame_now(self, group: str, event: dict[str, Any]) -> str | None | Later:
+        return LATER if event.get(ROOMS_CHANGED) else self.frame_for(group, event)
 
     async def deliver_event(self, group: str, event: dict[str, Any]) -> None:
         if event.get(ROOMS_CHANGED):
