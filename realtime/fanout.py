@@ -4,7 +4,8 @@ Each process opens a single channel on the channel layer and joins it to a group
 the first time a local socket needs that group. An event therefore crosses the
 layer once per process, not once per connection, and the process hands the same
 already-rendered frame to each of its local sockets. Handing over never waits:
-each socket queues what it is owed and writes it from its own task
+a socket that owes nothing writes a plain frame at once, without waiting, and
+anything else is queued and written from the socket's own task
 (realtime.consumers.Outbox), so a socket that stops reading, a socket busy
 re-reading its state, or a room of thousands delays no other socket. Callers
 only see `publish()`/`publish_sync()` and `Listener.fanout_offer()`.
