@@ -214,15 +214,11 @@ def _lock_room(room: Room) -> _LockedRoom:
     other rooms and foreign keys to this room unblocked. The row is read in the
     same query, so the change's position needs no second read.
     """
-    row = (
-        Room.objects.select_for_update(no_key=True)
-        .filter(pk=room.pk)
-        .values_list("last_seq", "last_message_at")
-        .first()
-    )
-    if row is None:
-        raise selectors.RoomAccessDenied(room.name)  # deleted since it was read
-    return _LockedRoom(*row)
+    rows = Room.objects.select_for_update(no_key=True).filter(pk=room.pk).values_list("last_seq", "last_message_at")
+    try:
+        return _LockedRoom(*rows.get())
+    except Room.DoesNotExist:
+        raise selectors.RoomAccessDenied(room.name) from None  # deleted since it was read
 
 
 def _record_change(
@@ -389,9 +385,11 @@ def _discard_files(message: Message, attachment: ValidatedFile | None) -> None:
 
 def _message_by_client_id(author: AbstractBaseUser, client_id: str) -> Message | None:
     # Asked on every send and almost always missed: the id alone is a much
-    # cheaper query than the row, which only a retry then loads.
-    found = Message.objects.filter(author_id=author.pk, client_id=client_id).values_list("pk", flat=True).first()
-    if found is None:
+    # cheaper query than the row, which only a retry then loads; get(), not
+    # first(), as the constraint allows one row at most, so no ORDER BY either.
+    try:
+        found = Message.objects.filter(author_id=author.pk, client_id=client_id).values_list("pk", flat=True).get()
+    except Message.DoesNotExist:
         return None
     message = Message.objects.select_related("author").get(pk=found)
     message.is_retry = True
