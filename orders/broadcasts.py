@@ -183,7 +183,17 @@ def render_removal(order_id: int, audience: str) -> str:
 
 def render_notice(text: str = "") -> str:
     """The page's notice line, pushed; empty clears it."""
+    return _render_notice(text) if text else _cleared_notice()
+
+
+def _render_notice(text: str) -> str:
     return render_to_string(f"{DASHBOARD}#notice", {"notice": text, "oob": True})
+
+
+@cache
+def _cleared_notice() -> str:
+    # Every successful action's response carries it: the same bytes each time, rendered once per process.
+    return _render_notice("")
 
 
 @cache

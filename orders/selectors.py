@@ -104,7 +104,12 @@ def _orders() -> QuerySet[Order]:
 
 
 def order_for_push(*, order_id: int) -> Order | None:
-    return _orders().filter(pk=order_id).first()
+    # get(), not first(): one row by its key needs no ORDER BY (first() would
+    # sort by the model's ordering, compiled through the joins, on every change).
+    try:
+        return _orders().get(pk=order_id)
+    except Order.DoesNotExist:
+        return None
 
 
 def _of_game(rows: QuerySet[Order], game: str | None) -> QuerySet[Order]:

@@ -92,8 +92,12 @@ def _record(
     lost_user_ids: Iterable[int] = (),
     left_claim_list: bool = False,
     payouts: bool = False,
+    saving: tuple[str, ...] = (),
 ) -> OrderEvent:
-    """Put the change on the timeline and schedule its push, the only one it gets."""
+    """Put the change on the timeline and schedule its push, the only one it gets.
+
+    `saving` names fields the action changed and has not saved: they go in the
+    same write as the card's "last change" (no receiver needs a service's save)."""
     event = OrderEvent.objects.create(
         order=order,
         actor=actor,
@@ -105,7 +109,9 @@ def _record(
     # The card's "last change" is the timeline's latest line, also for changes
     # that do not save the order (a proof, an edit note).
     order.updated = event.created
-    Order.objects.filter(pk=order.pk).update(updated=event.created)
+    Order.objects.filter(pk=order.pk).update(updated=event.created, **{name: getattr(order, name) for name in saving})
+    if saving:
+        order.remember_loaded_state()
     broadcasts.schedule(
         order.pk,
         message=event.message,
@@ -311,13 +317,13 @@ def order_progress_update(
     previous = order.status
     order.status = Status.IN_PROGRESS
     order.reached_rank, order.reached_division, order.reached_points = reached
-    order.save()
     _record(
         order,
         actor=booster,
         kind=OrderEvent.Kind.PROGRESS,
         message=f"Reached {ladder.label_with_points(*reached)} ({order.progress}%)",
         from_status=previous if previous != order.status else "",
+        saving=("status", "reached_rank", "reached_division", "reached_points"),
     )
     return order
 

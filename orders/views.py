@@ -243,10 +243,17 @@ def _back(request: HttpRequest, order: Order) -> HttpResponse:
 
 
 def _respond(
-    request: HttpRequest, pk: int, *, error: str | None = None, status: int = 200, leaves_list: bool = False
+    request: HttpRequest,
+    pk: int,
+    *,
+    error: str | None = None,
+    status: int = 200,
+    leaves_list: bool = False,
+    acted: Order | None = None,
 ) -> HttpResponse:
     """The acting card, fresh, for the element that posted (hx-target="closest article"),
     with the refusal's notice and status (`refusal_status`) when there was one.
+    `acted` is the order as the action saved it; without one it is read again.
 
     Everything else on the page (other lists, the timeline) is the socket's job:
     out-of-band fragments in this response would be resolved against the posting
@@ -255,17 +262,33 @@ def _respond(
     if not request.htmx:
         if error:
             flash.error(request, error)
-        order = Order.objects.filter(pk=pk).first()
+        order = acted or Order.objects.filter(pk=pk).first()
         return _back(request, order) if order else redirect("orders:dashboard")
-    order = selectors.order_for_push(order_id=pk)
+    order = acted or selectors.order_for_push(order_id=pk)
     audience = selectors.order_audience(order=order, user=request.user) if order else None
     on_page = (request.htmx.current_url_abs_path or "").startswith(f"/orders/{pk}/")
     notice = broadcasts.render_notice(error or "")
     if audience is None or (leaves_list and not on_page):
         # An empty swap removes the card from the list it was in.
         return HttpResponse(notice, status=status)
-    card = broadcasts.render_card(order, audience, boosters=selectors.boosters_for_assign())
+    # Only a staff card offers the assignment list.
+    boosters = selectors.boosters_for_assign() if audience == STAFF else None
+    card = broadcasts.render_card(order, audience, boosters=boosters)
     return HttpResponse(card + notice, status=status)
+
+
+def _as_acted(result: object, loaded: Order) -> Order | None:
+    """The order an action returned, as it saved it, with the people and rooms
+    this request already read where the action kept the same ones: the card
+    needs no second read of the row. None when the action returned no order."""
+    if not isinstance(result, Order) or result.pk != loaded.pk:
+        return None
+    for name in ("customer", "booster", "staff_room", "booster_room"):
+        field = Order._meta.get_field(name)
+        same = getattr(result, field.attname) == getattr(loaded, field.attname)
+        if same and field.is_cached(loaded) and not field.is_cached(result):
+            field.set_cached_value(result, field.get_cached_value(loaded))
+    return result
 
 
 def _act(
@@ -279,12 +302,12 @@ def _act(
     if order is None:
         order, _audience = _order_or_404(pk, request.user)
     try:
-        action(order)
+        result = action(order)
     except (services.OrderError, services.OrderPermissionDenied) as error:
         if isinstance(error, services.OrderPermissionDenied) and not request.htmx:
             return _forbidden_page(request, str(error))
         return _respond(request, pk, error=str(error), status=refusal_status(error))
-    return _respond(request, pk, leaves_list=leaves_list)
+    return _respond(request, pk, leaves_list=leaves_list, acted=_as_acted(result, order))
 
 
 @login_required

@@ -126,13 +126,14 @@ def clear_error_fragment(client_id: str | None = None) -> str:
     return render_to_string(f"{TEMPLATE}#chat-error", {"stored_client_id": client_id or "", "oob": True})
 
 
-def message_created(message: Message, seq: int) -> None:
+def message_created(message: Message, seq: int, *, mention_ids: list[int] | None = None) -> None:
+    """`mention_ids`: whom it mentions, when the caller has them in hand."""
     # One hop for both: the chat sockets get the message at its position, every
     # reader's page the small event its badges and notifications follow from.
     publish_many_sync(
         [
             (groups.room(message.room_id), {"html": render_message(message) + render_position(seq), "seq": seq}),
-            (groups.room_activity(message.room_id), {"html": render_activity(message)}),
+            (groups.room_activity(message.room_id), {"html": render_activity(message, mention_ids=mention_ids)}),
         ]
     )
 
@@ -177,15 +178,13 @@ def room_closed(room_pk: int) -> None:
 # READ STATE
 
 
-def render_activity(message: Message, *, late: bool = False) -> str:
+def render_activity(message: Message, *, late: bool = False, mention_ids: list[int] | None = None) -> str:
     """A new message as every reader's page hears of it: the same bytes for all
-    of them, however many; each page decides what it means for its own user."""
-    context = {
-        "message": message,
-        "room": message.room,
-        "mention_ids": list(message.mentions.values_list("pk", flat=True)),
-        "late": late,
-    }
+    of them, however many; each page decides what it means for its own user.
+    `mention_ids` (by id) saves reading them again."""
+    if mention_ids is None:
+        mention_ids = list(message.mentions.order_by("pk").values_list("pk", flat=True))
+    context = {"message": message, "room": message.room, "mention_ids": sorted(mention_ids), "late": late}
     return render_to_string(f"{READSTATE_TEMPLATE}#activity", context)
 
 

@@ -28,6 +28,10 @@ def mention_candidates(body: str) -> list[str]:
     and counted is what the reader sees highlighted."""
     from rooms.formatting import mentionable_texts  # formatting imports this module
 
+    # Most messages name nobody: no @ (nor an entity, "&#64;", that Markdown turns
+    # into one), so no Markdown parse to look for one in.
+    if "@" not in body and "&" not in body:
+        return []
     names: list[str] = []
     for match in (m for text in mentionable_texts(body) for m in MENTION.finditer(text)):
         name = match.group(1).lower()

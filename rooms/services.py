@@ -11,12 +11,13 @@ import logging
 import re
 from datetime import datetime, timedelta
 from functools import partial
+from typing import NamedTuple
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from realtime import ratelimit
@@ -162,22 +163,27 @@ def message_post(
         store_attachment(message=message, file=attachment)
     try:
         with transaction.atomic():
-            _lock_room(room)
+            locked = _lock_room(room)
             # Read under the lock: the first message of a private room tells the other user.
-            starts_private_chat = room.kind == Room.Kind.PRIVATE and _never_posted_in(room)
+            starts_private_chat = room.kind == Room.Kind.PRIVATE and locked.last_message_at is None
             message.save()
-            # A new message has no reactions: its render needs no query for them.
-            message._prefetched_objects_cache = {"reactions": Reaction.objects.none()}
+            message._prefetched_objects_cache = {"reactions": _no_reactions()}
             if mentioned:
-                message.mentions.set(mentioned)
+                # A new message has no mentions to replace: adding skips set()'s read of them.
+                message.mentions.add(*mentioned)
             change = _record_change(
-                room=room, kind=RoomChange.Kind.POSTED, message=message, actor=author, last_message_at=message.created
+                room=room,
+                locked=locked,
+                kind=RoomChange.Kind.POSTED,
+                message=message,
+                actor=author,
+                last_message_at=message.created,
             )
             if starts_private_chat:
                 _private_chat_started(room)
             # The message is stored whatever happens to the push; sockets that
             # missed it catch up through resume.
-            after_commit(broadcasts.message_created, message, change.seq)
+            after_commit(broadcasts.message_created, message, change.seq, mention_ids=[user.pk for user in mentioned])
     except IntegrityError:
         # Two retries raced past the lookup; the unique constraint kept one.
         _discard_files(message, attachment)
@@ -192,29 +198,53 @@ def message_post(
     return message
 
 
-def _lock_room(room: Room) -> None:
+class _LockedRoom(NamedTuple):
+    """The room's row as `_lock_room` found it; nobody else changes it until the commit."""
+
+    last_seq: int
+    last_message_at: datetime | None
+
+
+def _lock_room(room: Room) -> _LockedRoom:
     """Serialise the room's changes until this transaction ends.
 
     One change per room at a time, so positions (and message ids) commit in the
     order they were drawn: once position N is visible every smaller one is too,
     and a resume "after N" cannot skip one still in flight. NO KEY UPDATE leaves
-    other rooms and foreign keys to this room unblocked.
+    other rooms and foreign keys to this room unblocked. The row is read in the
+    same query, so the change's position needs no second read.
     """
-    if not Room.objects.select_for_update(no_key=True).filter(pk=room.pk).exists():
-        raise selectors.RoomAccessDenied(room.name)  # deleted since it was read
-
-
-def _never_posted_in(room: Room) -> bool:
-    return Room.objects.filter(pk=room.pk, last_message_at=None).exists()
+    rows = Room.objects.select_for_update(no_key=True).filter(pk=room.pk).values_list("last_seq", "last_message_at")
+    try:
+        return _LockedRoom(*rows.get())
+    except Room.DoesNotExist:
+        raise selectors.RoomAccessDenied(room.name) from None  # deleted since it was read
 
 
 def _record_change(
-    *, room: Room, kind: str, message: Message, actor: AbstractBaseUser, emoji: str = "", **room_fields
+    *,
+    room: Room,
+    locked: _LockedRoom,
+    kind: str,
+    message: Message,
+    actor: AbstractBaseUser,
+    emoji: str = "",
+    **room_fields,
 ) -> RoomChange:
-    """The change's position in the room's sequence; call under `_lock_room`."""
-    Room.objects.filter(pk=room.pk).update(last_seq=F("last_seq") + 1, **room_fields)
-    seq = Room.objects.filter(pk=room.pk).values_list("last_seq", flat=True).get()
+    """The change's position in the room's sequence: the next after the one
+    `_lock_room` read, which nobody can have taken since."""
+    seq = locked.last_seq + 1
+    Room.objects.filter(pk=room.pk).update(last_seq=seq, **room_fields)
     return RoomChange.objects.create(room=room, seq=seq, kind=kind, message=message, actor=actor, emoji=emoji)
+
+
+def _no_reactions() -> QuerySet[Reaction]:
+    """A new message's reactions, as a prefetch would leave them: evaluated, so
+    its render neither queries nor compiles a query for them."""
+    reactions = Reaction.objects.none()
+    reactions._result_cache = []
+    reactions._prefetch_done = True
+    return reactions
 
 
 def _reply_target(room: Room, reply_to_id: int | None) -> Message | None:
@@ -228,16 +258,16 @@ def _reply_target(room: Room, reply_to_id: int | None) -> Message | None:
     return target
 
 
-def _changeable(message: Message, by: AbstractBaseUser) -> Message:
+def _changeable(message: Message, by: AbstractBaseUser) -> tuple[Message, _LockedRoom]:
     """The message as committed now, locked with its room, if `by` may still
     read the room; raises otherwise. Call inside a transaction."""
-    _lock_room(message.room)
+    locked = _lock_room(message.room)
     if not selectors.can_read(room=message.room, user=by):
         raise selectors.RoomAccessDenied(message.room.name)
     current = Message.objects.filter(pk=message.pk).select_related("room", "author").first()
     if current is None:
         raise ChatError(MESSAGE_IS_DELETED)
-    return current
+    return current, locked
 
 
 def _allow_action(room: Room, user: AbstractBaseUser) -> None:
@@ -258,7 +288,7 @@ def message_edit(*, message: Message, by: AbstractBaseUser, body: str) -> Messag
     limit = settings.CHAT_MESSAGE_MAX_LENGTH
     if len(body) > limit:
         raise ChatError(MESSAGE_TOO_LONG.format(limit=limit))
-    message = _changeable(message, by)
+    message, locked = _changeable(message, by)
     if message.author_id != by.pk:
         raise RoomPermissionDenied(NOT_YOUR_MESSAGE)
     if message.is_deleted:
@@ -278,7 +308,7 @@ def message_edit(*, message: Message, by: AbstractBaseUser, body: str) -> Messag
     message.edited_at = timezone.now()
     message.save(update_fields=["body", "body_html", "edited_at"])
     message.mentions.set(mentioned)
-    change = _record_change(room=message.room, kind=RoomChange.Kind.EDITED, message=message, actor=by)
+    change = _record_change(room=message.room, locked=locked, kind=RoomChange.Kind.EDITED, message=message, actor=by)
     after_commit(broadcasts.message_changed, message.pk, change.seq)
     return message
 
@@ -290,7 +320,7 @@ def message_delete(*, message: Message, by: AbstractBaseUser) -> Message:
     The author may delete their message, staff any message they can read.
     Files leave storage only after the commit. Deleting twice changes nothing.
     """
-    message = _changeable(message, by)
+    message, locked = _changeable(message, by)
     if message.author_id != by.pk and not is_staff_user(by):
         raise RoomPermissionDenied(NOT_YOUR_MESSAGE)
     if message.is_deleted:
@@ -305,7 +335,7 @@ def message_delete(*, message: Message, by: AbstractBaseUser) -> Message:
     message.attachment_size = None
     message.deleted_at = timezone.now()
     message.save()
-    change = _record_change(room=message.room, kind=RoomChange.Kind.DELETED, message=message, actor=by)
+    change = _record_change(room=message.room, locked=locked, kind=RoomChange.Kind.DELETED, message=message, actor=by)
     if names:
         storage.delete_after_commit(names)
     after_commit(broadcasts.message_changed, message.pk, change.seq)
@@ -319,7 +349,7 @@ def reaction_set(*, message: Message, user: AbstractBaseUser, emoji: str, on: bo
     a retried click is harmless."""
     if emoji not in settings.CHAT_REACTIONS:
         raise ChatError(REACTION_UNKNOWN)
-    message = _changeable(message, user)
+    message, locked = _changeable(message, user)
     if message.is_deleted:
         raise ChatError(MESSAGE_IS_DELETED)
     existing = Reaction.objects.filter(message=message, user=user, emoji=emoji)
@@ -331,7 +361,7 @@ def reaction_set(*, message: Message, user: AbstractBaseUser, emoji: str, on: bo
     else:
         existing.delete()
     kind = RoomChange.Kind.REACTED if on else RoomChange.Kind.UNREACTED
-    change = _record_change(room=message.room, kind=kind, message=message, actor=user, emoji=emoji)
+    change = _record_change(room=message.room, locked=locked, kind=kind, message=message, actor=user, emoji=emoji)
     after_commit(broadcasts.message_changed, message.pk, change.seq)
     return True
 
@@ -354,9 +384,15 @@ def _discard_files(message: Message, attachment: ValidatedFile | None) -> None:
 
 
 def _message_by_client_id(author: AbstractBaseUser, client_id: str) -> Message | None:
-    message = Message.objects.select_related("author").filter(author=author, client_id=client_id).first()
-    if message is not None:
-        message.is_retry = True
+    # Asked on every send and almost always missed: the id alone is a much
+    # cheaper query than the row, which only a retry then loads; get(), not
+    # first(), as the constraint allows one row at most, so no ORDER BY either.
+    try:
+        found = Message.objects.filter(author_id=author.pk, client_id=client_id).values_list("pk", flat=True).get()
+    except Message.DoesNotExist:
+        return None
+    message = Message.objects.select_related("author").get(pk=found)
+    message.is_retry = True
     return message
 
 

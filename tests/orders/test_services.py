@@ -197,6 +197,14 @@ def test_progress_report_moves_the_order_and_records_it(order_in, people):
         Status.IN_PROGRESS,
     )
     assert "Silver I" in event.message
+    stored = Order.objects.get(pk=order.pk)
+    assert (stored.status, stored.reached_rank, stored.reached_division, stored.reached_points) == (
+        Status.IN_PROGRESS,
+        "silver",
+        1,
+        50,
+    )
+    assert stored.updated == event.created == order.updated
 
 
 def test_progress_needs_valid_ranks_and_an_active_order(order_in, people):

@@ -13,7 +13,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from PIL import Image
 
-from orders import services
+from orders import broadcasts, selectors, services
 from orders.admin import ONLY_ASSIGNED_START, PICK_A_BOOSTER
 from orders.games import ladder
 from orders.models import Order, OrderEvent, ProofScreenshot
@@ -333,6 +333,51 @@ def test_booster_reports_progress_from_the_order_page(client_for, people, order_
     assert 'style="width: 75%"' in html and 'data-audience="booster"' in html
     assert Order.objects.get(pk=order.pk).reached_points == 50
     assert order.events.latest("id").message == "Reached Silver I 50 LP (75%)"
+
+
+def test_a_progress_report_reads_the_order_once(client_for, people, order_in, django_assert_num_queries):
+    """The request's own work: session, user, the order as the booster sees it,
+    the role check, then the service's lock, the event and one write of the
+    order with the event's time. The card it answers with
+    is the order the service saved, not a second read, and a booster's card
+    needs no list of boosters to assign."""
+    order = order_in(Status.IN_PROGRESS)
+    client = client_for(people["booster"])
+    data = {"reached_rank": "silver", "reached_division": "1", "reached_points": "40"}
+    client.post(f"/orders/{order.pk}/progress/", data, **HTMX)
+    data["reached_points"] = "50"
+    # session, user, order, role; savepoint, lock, event, order, release
+    with django_assert_num_queries(9):
+        response = client.post(f"/orders/{order.pk}/progress/", data, **HTMX)
+    assert response.status_code == 200 and 'style="width: 75%"' in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    "actor, status, action, data, audience",
+    [
+        ("booster", Status.IN_PROGRESS, "progress", {"reached_rank": "gold", "reached_division": "4"}, "booster"),
+        ("booster", Status.IN_PROGRESS, "status", {"status": "paused"}, "booster"),
+        ("manager", Status.IN_PROGRESS, "status", {"status": "paused"}, "staff"),
+        ("manager", Status.ASSIGNED, "assign", {"booster": "other_booster"}, "staff"),
+        ("manager", Status.IN_PROGRESS, "complete", {"reason": "done early"}, "staff"),
+        ("customer", Status.PENDING, "cancel", {}, "customer"),
+        ("booster", Status.PENDING, "claim", {}, "booster"),
+    ],
+)
+def test_an_action_answers_the_card_a_fresh_read_renders(
+    client_for, people, order_in, actor, status, action, data, audience
+):
+    order = order_in(status)
+    data = {"reached_points": "0", **data} if action == "progress" else data
+    data = {key: people[value].pk if value in people else value for key, value in data.items()}
+    headers = {"HTTP_HX_REQUEST": "true", "HTTP_HX_CURRENT_URL": f"http://testserver/orders/{order.pk}/"}
+    response = client_for(people[actor]).post(f"/orders/{order.pk}/{action}/", data, **headers)
+    assert response.status_code == 200
+    fresh = selectors.order_for_push(order_id=order.pk)
+    assert fresh.events.count() > 1
+    boosters = selectors.boosters_for_assign() if audience == "staff" else None
+    card = broadcasts.render_card(fresh, audience, boosters=boosters)
+    assert response.content.decode() == card + broadcasts.render_notice()
 
 
 def test_progress_form_errors_are_shown(client_for, people, order_in):

@@ -41,6 +41,12 @@ def test_mention_candidates_drop_trailing_punctuation():
     assert mention_candidates("mail me at x@alice.com") == []
 
 
+def test_a_mention_written_as_an_entity_is_still_a_mention():
+    # Markdown decodes "&#64;" to "@" in the text the reader sees highlighted.
+    assert mention_candidates("hi &#64;alice and &commat;bob") == ["alice", "bob"]
+    assert mention_candidates("nobody named here, &amp; no at sign") == []
+
+
 LINK = 'target="_blank" rel="nofollow noopener noreferrer"'
 
 # What a body may contain and what is stored for it: markup only from the Markdown

@@ -101,6 +101,23 @@ def test_a_message_is_one_activity_event_for_every_reader(group, published, djan
     assert f'data-author="{owner.pk}"' in html and 'data-kind="group"' in html
 
 
+def test_a_pushed_message_is_the_one_its_stored_rows_render(
+    group, make_user, published, django_capture_on_commit_callbacks
+):
+    """The post renders from what it has in hand (its mentions, no reactions):
+    the same bytes as the message and its activity read back from the database."""
+    room, owner, member = group
+    third = make_user("third")
+    room.members.add(third)
+    with django_capture_on_commit_callbacks(execute=True):
+        message = post(room, owner, f"@{third.username} and @{member.username}, **look**")
+    (_, chat), (_, activity) = published
+    stored = selectors.messages_by_id(ids=[message.pk])[message.pk]
+    assert chat["html"] == broadcasts.render_message(stored) + broadcasts.render_position(chat["seq"])
+    assert activity["html"] == broadcasts.render_activity(stored)
+    assert f'data-mentions="{member.pk} {third.pk}"' in activity["html"]
+
+
 def test_own_messages_are_never_unread_and_mentions_count_apart(group):
     room, owner, member = group
     post(room, owner, "hello")

@@ -55,6 +55,22 @@ def test_retried_send_is_stored_once(public_room, make_user):
     assert Message.objects.count() == 1
 
 
+def test_a_post_and_its_push_read_only_what_they_lack(
+    public_room, make_user, django_assert_num_queries, django_capture_on_commit_callbacks
+):
+    """Per message, before the fan-out: the retry lookup, the room's lock (its
+    position read with it), the rows written, the author's picture; nothing the
+    post already holds (its mentions, its reactions, its position) is read back."""
+    author, mentioned = make_user(), make_user("mentioned")
+    with django_capture_on_commit_callbacks(execute=True):
+        services.message_post(room=public_room, author=author, body="first", client_id="one")
+    # retry lookup, the mention, savepoint, lock, message, its mention, room, change, release
+    with django_assert_num_queries(9), django_capture_on_commit_callbacks(execute=True):
+        message = services.message_post(room=public_room, author=author, body="hi @mentioned", client_id="two")
+    assert list(message.mentions.all()) == [mentioned]
+    assert public_room.changes.get(message=message).seq == 2
+
+
 def test_same_client_id_from_two_authors_are_two_messages(public_room, make_user):
     services.message_post(room=public_room, author=make_user(), body="a", client_id="same")
     services.message_post(room=public_room, author=make_user(), body="b", client_id="same")
