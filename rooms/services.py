@@ -17,7 +17,6 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
-from django.db.models import QuerySet
 from django.utils import timezone
 
 from realtime import ratelimit
@@ -167,7 +166,8 @@ def message_post(
             # Read under the lock: the first message of a private room tells the other user.
             starts_private_chat = room.kind == Room.Kind.PRIVATE and locked.last_message_at is None
             message.save()
-            message._prefetched_objects_cache = {"reactions": _no_reactions()}
+            # A new message has no reactions: its render needs no query for them.
+            message._prefetched_objects_cache = {"reactions": Reaction.objects.none()}
             if mentioned:
                 # A new message has no mentions to replace: adding skips set()'s read of them.
                 message.mentions.add(*mentioned)
@@ -236,15 +236,6 @@ def _record_change(
     seq = locked.last_seq + 1
     Room.objects.filter(pk=room.pk).update(last_seq=seq, **room_fields)
     return RoomChange.objects.create(room=room, seq=seq, kind=kind, message=message, actor=actor, emoji=emoji)
-
-
-def _no_reactions() -> QuerySet[Reaction]:
-    """A new message's reactions, as a prefetch would leave them: evaluated, so
-    its render neither queries nor compiles a query for them."""
-    reactions = Reaction.objects.none()
-    reactions._result_cache = []
-    reactions._prefetch_done = True
-    return reactions
 
 
 def _reply_target(room: Room, reply_to_id: int | None) -> Message | None:
