@@ -10,11 +10,10 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import parse_qs
 
-from channels.db import database_sync_to_async
-
 from orders import broadcasts, selectors
 from realtime import groups, roles
 from realtime.consumers import CLOSE_FORBIDDEN, LATER, FanoutConsumer, Later, resync_frame
+from realtime.db import db_sync_to_async
 
 
 def _wants_json(scope: dict[str, Any]) -> bool:
@@ -40,9 +39,7 @@ class OrderConsumer(_OrderSocket):
     async def connect(self) -> None:
         order_id = self.scope["url_route"]["kwargs"]["order_id"]
         try:
-            order, self.audience = await database_sync_to_async(selectors.order_for_user)(
-                order_id=order_id, user=self.user
-            )
+            order, self.audience = await db_sync_to_async(selectors.order_for_user)(order_id=order_id, user=self.user)
         except selectors.OrderAccessDenied:
             return await self.refuse(CLOSE_FORBIDDEN)
         self.json_format = _wants_json(self.scope)
@@ -77,9 +74,7 @@ class OrderConsumer(_OrderSocket):
     async def access_changed(self) -> None:
         # A role came or went: see the order as the user may now, or not at all.
         try:
-            _order, audience = await database_sync_to_async(selectors.order_for_user)(
-                order_id=self.order_id, user=self.user
-            )
+            _order, audience = await db_sync_to_async(selectors.order_for_user)(order_id=self.order_id, user=self.user)
         except selectors.OrderAccessDenied:
             return await self._revoke()
         if audience != self.audience:
@@ -108,7 +103,7 @@ class OrdersConsumer(_OrderSocket):
     async def connect(self) -> None:
         self.json_format = _wants_json(self.scope)
         await self.join(groups.ORDER_CHANGES)
-        await self.follow(await database_sync_to_async(roles.user_role)(self.user))
+        await self.follow(await db_sync_to_async(roles.user_role)(self.user))
         await self.accept_logged()
 
     def frame_now(self, group: str, event: dict[str, Any]) -> str | None | Later:
@@ -126,7 +121,7 @@ class OrdersConsumer(_OrderSocket):
             selectors.forget_claim_scope(self.user)
             return selectors.claim_scope(user=self.user)
 
-        return await database_sync_to_async(reread)()
+        return await db_sync_to_async(reread)()
 
     async def _approvals_changed(self) -> None:
         self.claim_scope = await self._read_claim_scope()
@@ -165,7 +160,7 @@ class OrdersConsumer(_OrderSocket):
     async def access_changed(self) -> None:
         # A former manager stops getting every order's prices, a former booster
         # the claim list; the dashboard re-reads itself for the new role.
-        role = await database_sync_to_async(roles.user_role)(self.user)
+        role = await db_sync_to_async(roles.user_role)(self.user)
         if role != self.role:
             await self.follow(role)
             if not self.json_format:

@@ -7,14 +7,13 @@ import uuid
 from typing import Any
 from urllib.parse import parse_qs
 
-from channels.db import database_sync_to_async
-
 from accounts.broadcasts import THEME_EVENT, theme_snapshot
 from presence.broadcasts import ROOMS_CHANGED, render_room_counts, render_snapshot
 from presence.selectors import presence_room_ids
 from presence.services import presence_connect, presence_disconnect
 from realtime import groups
 from realtime.consumers import CLOSE_FORBIDDEN, LATER, FanoutConsumer, Later
+from realtime.db import db_sync_to_async
 from rooms.broadcasts import render_late_activity, render_unread_state
 from rooms.selectors import RoomAccessDenied
 
@@ -32,7 +31,7 @@ class OnlineStatusConsumer(FanoutConsumer):
         query = parse_qs(self.scope.get("query_string", b"").decode())
         self.room_name = (query.get("room") or [None])[0]
         try:
-            room_ids = await database_sync_to_async(presence_room_ids)(user=user, room_name=self.room_name)
+            room_ids = await db_sync_to_async(presence_room_ids)(user=user, room_name=self.room_name)
         except RoomAccessDenied:
             return await self.refuse(CLOSE_FORBIDDEN)
         await self.join(groups.PRESENCE)
@@ -42,7 +41,7 @@ class OnlineStatusConsumer(FanoutConsumer):
         await self.follow(room_ids)
         # Joined before the state is read, so no message falls between the two.
         await self.join(groups.user_unread(user.pk))
-        await self.follow_activity(await database_sync_to_async(presence_room_ids)(user=user))
+        await self.follow_activity(await db_sync_to_async(presence_room_ids)(user=user))
         await self.accept_logged()
         self.user_id = user.pk
         self.conn_id = uuid.uuid4().hex
@@ -52,7 +51,7 @@ class OnlineStatusConsumer(FanoutConsumer):
     async def send_snapshot(self) -> None:
         """Counts and dots may have moved since the page rendered, and the user's
         theme and unread state while this socket was down."""
-        frame = await database_sync_to_async(_snapshot)(user=self.user, room_ids=self.room_ids)
+        frame = await db_sync_to_async(_snapshot)(user=self.user, room_ids=self.room_ids)
         await self.send(text_data=frame)
 
     async def follow(self, room_ids: list[int]) -> None:
@@ -87,25 +86,25 @@ class OnlineStatusConsumer(FanoutConsumer):
         # The rooms this socket follows were decided at connect; a removed member
         # must stop seeing the room's count, an added one start.
         try:
-            room_ids = await database_sync_to_async(presence_room_ids)(user=self.user, room_name=self.room_name)
+            room_ids = await db_sync_to_async(presence_room_ids)(user=self.user, room_name=self.room_name)
         except RoomAccessDenied:
             # The room this page shows is no longer theirs (its chat socket closes);
             # the header's rooms still count.
             self.room_name = None
-            room_ids = await database_sync_to_async(presence_room_ids)(user=self.user)
+            room_ids = await db_sync_to_async(presence_room_ids)(user=self.user)
         added = sorted(set(room_ids) - set(self.room_ids))
         await self.follow(room_ids)
         if added:
             # This runs in the socket's own writer, not the hub's loop, so the
             # rooms' new counts may have been pushed before it joined: fetch them.
-            await self.send(text_data=await database_sync_to_async(render_room_counts)(room_ids=added))
+            await self.send(text_data=await db_sync_to_async(render_room_counts)(room_ids=added))
         before = set(self.activity_ids)
-        await self.follow_activity(await database_sync_to_async(presence_room_ids)(user=self.user))
+        await self.follow_activity(await db_sync_to_async(presence_room_ids)(user=self.user))
         # A new room (a first direct message) gets its badge; a left one loses it.
-        await self.send(text_data=await database_sync_to_async(render_unread_state)(user=self.user))
+        await self.send(text_data=await db_sync_to_async(render_unread_state)(user=self.user))
         joined = sorted(set(self.activity_ids) - before)
         if joined:
-            late = await database_sync_to_async(render_late_activity)(room_ids=joined, user=self.user)
+            late = await db_sync_to_async(render_late_activity)(room_ids=joined, user=self.user)
             if late:
                 await self.send(text_data=late)
 

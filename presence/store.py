@@ -13,6 +13,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -153,6 +154,14 @@ class MemoryPresenceStore(PresenceStore):
         return 0.0
 
 
+@dataclass(frozen=True)
+class _OnlineRead:
+    version: bytes | None
+    # The earliest expiry among the entries read: past it, someone may have lapsed.
+    valid_until: float
+    user_ids: frozenset[int]
+
+
 class RedisPresenceStore(PresenceStore):
     """Shared by every ASGI process: a sorted set of entries scored by expiry.
 
@@ -166,8 +175,12 @@ class RedisPresenceStore(PresenceStore):
         self.conns_key = f"{prefix}:presence:conns"
         self.published_key = f"{prefix}:presence:published"
         self.turn_key = f"{prefix}:presence:turn"
+        # Bumped by every write that changes who has an entry, so a page render
+        # can tell in one tiny round trip whether the set it read last still holds.
+        self.version_key = f"{prefix}:presence:version"
         self._async_client: Any = None
         self._sync_client: Any = None
+        self._sync_read: _OnlineRead | None = None
 
     @property
     def client(self) -> Any:
@@ -205,28 +218,63 @@ class RedisPresenceStore(PresenceStore):
         return int((self.ttl_seconds + KEY_GRACE_SECONDS) * 1000)
 
     async def add(self, *, user_id: int, conn_id: str) -> None:
-        await self.refresh(entries=[(user_id, conn_id)])
+        await self._write_entries({_member(user_id, conn_id): self.clock() + self.ttl_seconds}, changed=True)
 
     async def remove(self, *, user_id: int, conn_id: str) -> None:
-        await self.client.zrem(self.conns_key, _member(user_id, conn_id))
+        if await self.client.zrem(self.conns_key, _member(user_id, conn_id)):
+            await self._changed()
 
     async def refresh(self, *, entries: Iterable[tuple[int, str]]) -> None:
         mapping = {_member(user_id, conn_id): self.clock() + self.ttl_seconds for user_id, conn_id in entries}
-        if not mapping:
-            return
+        if mapping and await self._write_entries(mapping, changed=False):
+            # Only a re-added entry changes anyone's status, not a moved expiry.
+            await self._changed()
+
+    async def _write_entries(self, mapping: dict[str, float], *, changed: bool) -> int:
         async with self.client.pipeline(transaction=False) as pipe:
             pipe.zadd(self.conns_key, mapping)
             pipe.pexpire(self.conns_key, self._key_ttl_ms())
-            await pipe.execute()
+            if changed:
+                self._bump(pipe)
+            added, *_ = await pipe.execute()
+        return int(added)
 
     async def purge_expired(self) -> int:
-        return int(await self.client.zremrangebyscore(self.conns_key, "-inf", self.clock()))
+        lapsed = int(await self.client.zremrangebyscore(self.conns_key, "-inf", self.clock()))
+        if lapsed:
+            await self._changed()
+        return lapsed
+
+    async def _changed(self) -> None:
+        async with self.client.pipeline(transaction=False) as pipe:
+            self._bump(pipe)
+            await pipe.execute()
+
+    def _bump(self, pipe: Any) -> None:
+        # Always after the write it announces: a reader that sees the old version
+        # with the new entries only reads them again next time.
+        pipe.incr(self.version_key)
+        pipe.pexpire(self.version_key, self._key_ttl_ms())
 
     async def online_user_ids(self) -> set[int]:
         return _user_ids(await self.client.zrangebyscore(self.conns_key, f"({self.clock()}", "+inf"))
 
     def online_user_ids_sync(self) -> set[int]:
-        return _user_ids(self.sync_client.zrangebyscore(self.conns_key, f"({self.clock()}", "+inf"))
+        """Page renders and presence fragments read this on every connect; with
+        10,000 online the set is a 400 KB reply, so it is read again only when
+        the version moved or one of its entries lapsed."""
+        now = self.clock()
+        last = self._sync_read
+        if last is not None and now < last.valid_until and self.sync_client.get(self.version_key) == last.version:
+            return set(last.user_ids)
+        with self.sync_client.pipeline(transaction=True) as pipe:
+            pipe.get(self.version_key)
+            pipe.zrangebyscore(self.conns_key, f"({now}", "+inf", withscores=True)
+            version, entries = pipe.execute()
+        user_ids = frozenset(_user_ids(member for member, _ in entries))
+        valid_until = min((expires for _, expires in entries), default=float("inf"))
+        self._sync_read = _OnlineRead(version=version, valid_until=valid_until, user_ids=user_ids)
+        return set(user_ids)
 
     async def swap_published(self, *, online: set[int]) -> set[int]:
         async with self.client.pipeline(transaction=True) as pipe:

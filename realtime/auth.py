@@ -15,7 +15,6 @@ from importlib import import_module
 from urllib.parse import parse_qs, urlsplit
 
 from channels.auth import get_user
-from channels.db import database_sync_to_async
 from channels.security.websocket import WebsocketDenier
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -29,6 +28,7 @@ from django.http.request import split_domain_port, validate_host
 
 from realtime.aftercommit import after_commit
 from realtime.consumers import CLOSE_TOKEN_INVALID, CLOSE_USER_INVALID, FanoutConsumer
+from realtime.db import db_sync_to_async
 from realtime.logging import socket_url
 from realtime.models import TokenRevocation
 from realtime.signals import credentials_changed
@@ -206,7 +206,6 @@ def _wildcard_match(parts: tuple[str, str, int], entry: str) -> bool:
     return parts[0] == scheme and parts[2] == port and parts[1].endswith("." + domain)
 
 
-@database_sync_to_async
 def _resolve_token(token: str) -> tuple[AbstractBaseUser | AnonymousUser, int | None, float | None]:
     try:
         user, expires_at = _token_user_and_expiry(token)
@@ -248,8 +247,12 @@ class SocketAuthMiddleware:
                 cookies = parse_cookie(value.decode("latin1"))
                 break
         session = self.session_store(cookies.get(settings.SESSION_COOKIE_NAME))
-        scope = {**scope, "cookies": cookies, "session": session}
-        scope["user"] = await get_user(scope)
+        # Channels' own lookup, minus its context copy-back (realtime/db.py).
+        user = await db_sync_to_async(get_user.func)({"session": session})
+        # Only the key outlives the handshake (a password change keeps the session
+        # that made it): the decoded session and the cookies would be kept by
+        # every idle socket for nothing.
+        scope = {**scope, "user": user, "session_key": session.session_key}
         return await self.router(scope, receive, send)
 
     async def __call__(self, scope, receive, send):
@@ -268,7 +271,7 @@ class SocketAuthMiddleware:
         if len(token) > TOKEN_MAX_CHARS:
             logger.info("ws refused before accept url=%s reason=token-too-long", socket_url(scope))
             return await Denier()(scope, receive, send)
-        user, error, expires_at = await _resolve_token(token)
+        user, error, expires_at = await db_sync_to_async(_resolve_token)(token)
         scope = {
             **scope,
             # A token socket never also rides on a browser session.

@@ -15,7 +15,7 @@ from collections.abc import Coroutine
 from functools import cache
 from typing import Any
 
-from channels.db import database_sync_to_async
+from channels.consumer import get_handler_name
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
@@ -24,6 +24,7 @@ from django.template.loader import render_to_string
 from django.utils.functional import LazyObject
 
 from realtime import groups
+from realtime.db import db_sync_to_async
 from realtime.fanout import get_hub, publish
 from realtime.logging import socket_url
 from realtime.server import SEND_NOW
@@ -251,6 +252,17 @@ class FanoutConsumer(AsyncWebsocketConsumer):
         except StopConsumer:
             pass
 
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        # Channels first closes stale database connections, in a thread hop of
+        # its own, for every message from the client. Every database call here
+        # goes through DatabaseSyncToAsync (realtime/db.py), which does that on
+        # its own thread, so the hop bought nothing but its cost and a copy of
+        # every context variable left on each socket's task.
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
+
     async def websocket_connect(self, message: dict[str, Any]) -> None:
         """Who is asking, checked before any consumer's own `connect()`."""
         self.groups_joined = set()
@@ -405,14 +417,13 @@ class FanoutConsumer(AsyncWebsocketConsumer):
         browsers' sessions; the session that changed it stays signed in."""
         if self.scope.get("auth_via") == "token":
             return await self.close(code=CLOSE_TOKEN_INVALID)
-        session = self.scope.get("session")
-        if keep_session is None or getattr(session, "session_key", None) != keep_session:
+        if keep_session is None or self.scope.get("session_key") != keep_session:
             await self.close(code=CLOSE_NO_CREDENTIALS)
 
     async def recheck_access(self) -> None:
         """A role changed: read the user afresh (roles are cached on the object)
         and let the socket narrow what it sends, or close."""
-        user = await database_sync_to_async(_current_user)(self.user.pk)
+        user = await db_sync_to_async(_current_user)(self.user.pk)
         if user is None or not user.is_active:
             return await self.close(code=CLOSE_USER_INVALID)
         self.scope["user"] = user

@@ -7,9 +7,8 @@ import json
 import logging
 from typing import Any
 
-from channels.db import database_sync_to_async
-
 from realtime.consumers import CLOSE_FORBIDDEN, LATER, FanoutConsumer, Later
+from realtime.db import db_sync_to_async
 from rooms import broadcasts, frames, selectors, services
 
 logger = logging.getLogger("boostroom.realtime")
@@ -28,7 +27,7 @@ class ChatConsumer(FanoutConsumer):
     async def connect(self) -> None:
         name = self.scope["url_route"]["kwargs"]["name"]
         try:
-            self.room = await database_sync_to_async(selectors.room_for_user)(name=name, user=self.user)
+            self.room = await db_sync_to_async(selectors.room_for_user)(name=name, user=self.user)
         except selectors.RoomAccessDenied:
             return await self.refuse(CLOSE_FORBIDDEN)
         # The socket sends the room's changes in sequence order, each once:
@@ -44,7 +43,7 @@ class ChatConsumer(FanoutConsumer):
         self.reader_task: asyncio.Future | None = None
         await self.join(self.room.group_name)
         # Read after joining: whatever commits later arrives as a push.
-        self.seq = await database_sync_to_async(selectors.room_seq)(room=self.room)
+        self.seq = await db_sync_to_async(selectors.room_seq)(room=self.room)
         # The client holds every change in (low, seq]: from this socket, or by its own account (resume).
         self.low = self.seq
         await self.accept_logged()
@@ -64,7 +63,7 @@ class ChatConsumer(FanoutConsumer):
         kind = frame.get("type", "message")
         try:
             if kind == "typing":
-                await database_sync_to_async(services.typing_notify)(room=self.room, user=self.user)
+                await db_sync_to_async(services.typing_notify)(room=self.room, user=self.user)
             elif kind == "resume":
                 await self.resume(frame)
             elif kind in frames.ACTIONS:
@@ -82,7 +81,7 @@ class ChatConsumer(FanoutConsumer):
     async def act(self, frame: dict[str, Any]) -> None:
         """A post, edit, delete or reaction: acknowledged once it is stored."""
         try:
-            outcome = await database_sync_to_async(frames.perform)(room=self.room, user=self.user, frame=frame)
+            outcome = await db_sync_to_async(frames.perform)(room=self.room, user=self.user, frame=frame)
         except (services.ChatError, services.RoomPermissionDenied) as error:
             return await self.send(text_data=broadcasts.error_fragment(str(error)))
         except selectors.RoomAccessDenied:
@@ -96,7 +95,7 @@ class ChatConsumer(FanoutConsumer):
         if message is not None and message.is_retry and message.room_id == self.room.pk:
             # A retried send is not broadcast again; replay from just before it,
             # in order, in case the first attempt's push never reached this client.
-            posted = await database_sync_to_async(selectors.seq_of_message)(room=self.room, message_id=message.pk)
+            posted = await db_sync_to_async(selectors.seq_of_message)(room=self.room, message_id=message.pk)
             if posted <= self.low:
                 await self.catch_up(posted - 1)
 
@@ -104,7 +103,7 @@ class ChatConsumer(FanoutConsumer):
         """The page's batched "seen up to here"; the answer comes to every page
         of the user as their new unread state, not on this socket."""
         try:
-            await database_sync_to_async(services.room_mark_read)(room=self.room, user=self.user, through=through)
+            await db_sync_to_async(services.room_mark_read)(room=self.room, user=self.user, through=through)
         except services.ChatError as error:
             await self.send(text_data=broadcasts.error_fragment(str(error)))
         except selectors.RoomAccessDenied:
@@ -118,7 +117,7 @@ class ChatConsumer(FanoutConsumer):
         else:
             after = frame.get("after")
             if _position(after):
-                after = await database_sync_to_async(selectors.seq_of_message)(room=self.room, message_id=after)
+                after = await db_sync_to_async(selectors.seq_of_message)(room=self.room, message_id=after)
         if not _position(after):
             return await self.send(text_data=broadcasts.error_fragment(RESUME_INVALID))
         await self.catch_up(after)
@@ -139,7 +138,7 @@ class ChatConsumer(FanoutConsumer):
                         # is held already: (low, seq] is not sent twice.
                         since, held = after, (self.low, self.seq)
                         self.low = min(self.low, after)
-                    missed = await database_sync_to_async(broadcasts.replay)(room=self.room, after=since, held=held)
+                    missed = await db_sync_to_async(broadcasts.replay)(room=self.room, after=since, held=held)
                     for frame in missed.frames:
                         await self.send(text_data=frame)
                     self.seq = max(self.seq, missed.seq)
@@ -182,7 +181,7 @@ class ChatConsumer(FanoutConsumer):
 
     async def access_changed(self) -> None:
         # Order rooms are readable by staff: a former manager loses them.
-        if not await database_sync_to_async(selectors.can_read)(room=self.room, user=self.user):
+        if not await db_sync_to_async(selectors.can_read)(room=self.room, user=self.user):
             await self.close(code=CLOSE_FORBIDDEN)
 
     async def disconnect(self, code: int) -> None:

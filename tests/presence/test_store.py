@@ -90,3 +90,26 @@ async def test_a_thousand_concurrent_connects_all_count():
     assert failures == [], f"{len(failures)} failed, first: {failures[0]!r}"
     assert len(await store.online_user_ids()) == 1000
     await store.close()
+
+
+@pytest.mark.redis
+@pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="runs in the CI pass with REDIS_URL")
+async def test_page_renders_read_the_online_set_again_only_when_it_changed(presence_clock):
+    store = new_store()
+    await store.add(user_id=1, conn_id="tab-1")
+    assert store.online_user_ids_sync() == {1}
+    # Written past the store, so no version moves: a re-read would see user 99.
+    expires = presence_clock.now + store.ttl_seconds
+    await store.client.zadd(store.conns_key, {"99:elsewhere": expires})
+    assert store.online_user_ids_sync() == {1}
+    await store.add(user_id=2, conn_id="tab-2")
+    assert store.online_user_ids_sync() == {1, 2, 99}
+    await store.remove(user_id=2, conn_id="tab-2")
+    assert store.online_user_ids_sync() == {1, 99}
+    # Nothing moved, but the earliest entry read has lapsed.
+    await store.refresh(entries=[(1, "tab-1")])
+    presence_clock.advance(store.ttl_seconds * 0.6)
+    await store.refresh(entries=[(1, "tab-1")])
+    presence_clock.advance(store.ttl_seconds * 0.6)
+    assert store.online_user_ids_sync() == {1}
+    await store.close()
