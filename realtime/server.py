@@ -45,14 +45,16 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
 
     def send_now(self, text: str) -> bool:
         """Write one text frame now if nothing stands in the way; False otherwise."""
+        # Plain attributes first, calls last: every socket of a group runs this per event.
+        conn = self.conn
         if (
-            not self.handshake_complete
-            or self.close_sent
+            self.close_sent
             or self.disconnected
+            or not self.handshake_complete
             or self.initial_response is not None
+            or conn.extensions
             or not self.writable.is_set()
-            or self.conn.state is not State.OPEN
-            or self.conn.extensions
+            or conn.state is not State.OPEN
             or self.transport.is_closing()
         ):
             return False

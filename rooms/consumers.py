@@ -189,6 +189,33 @@ class ChatConsumer(FanoutConsumer):
             self.reader_task.cancel()
         await super().disconnect(code)
 
+    def fanout_offer(self, group: str, event: dict[str, Any]) -> None:
+        # The common case in one call, for each socket of the room per message:
+        # the next change in order, to a socket that owes and reads nothing.
+        # Anything else, or a transport that is full, takes the general way.
+        seq = event.get("seq")
+        outbox = self.outbox
+        if (
+            seq is not None
+            and seq == self.seq + 1
+            and not self.reading
+            and outbox.writer is None
+            and outbox.opened
+            and not outbox.closed
+            and not outbox.items
+            and "closed" not in event
+            and "revoke" not in event
+            and "close" not in event
+            and "credentials_changed" not in event
+            and "access_changed" not in event
+            and group in self.groups_joined
+            and self.send_now is not None
+            and self.send_now(event["html"])
+        ):
+            self.seq = seq
+            return
+        super().fanout_offer(group, event)
+
     def frame_now(self, group: str, event: dict[str, Any]) -> str | None | Later:
         # The common case: the next change in order, to a socket not reading the database.
         seq = event.get("seq")

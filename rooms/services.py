@@ -135,19 +135,21 @@ def message_post(
     # Checked here too, not only at connect: membership can change mid-socket.
     if not selectors.can_read(room=room, user=author):
         raise selectors.RoomAccessDenied(room.name)
-    if client_id is not None:
+    # A retry is told apart by the unique (author, client_id) constraint when its
+    # insert fails, not by a lookup before every send: almost every send is new.
+    # Only an upload, stored before the transaction, is looked up first.
+    if client_id is not None and attachment is not None:
         existing = _message_by_client_id(author, client_id)
         if existing is not None:
-            if existing.room_id != room.pk:
-                raise ChatError(CLIENT_ID_REUSED)
-            after_commit(
-                broadcasts.message_created, existing, selectors.seq_of_message(room=room, message_id=existing.pk)
-            )
-            return existing
+            return _retried(room, existing)
     reply_to = _reply_target(room, reply_to_id)
     limit_count, window = settings.CHAT_RATE_LIMIT
     if not ratelimit.allow(f"msg:{room.pk}:{author.pk}", limit=limit_count, window=window):
-        raise ChatError(MESSAGE_RATE_LIMITED)
+        # A retry of what is stored is acknowledged, however fast it comes.
+        existing = _message_by_client_id(author, client_id) if client_id is not None else None
+        if existing is None:
+            raise ChatError(MESSAGE_RATE_LIMITED)
+        return _retried(room, existing)
     mentioned = mentioned_users(room=room, body=body)
     message = Message(
         room=room,
@@ -166,8 +168,11 @@ def message_post(
             # Read under the lock: the first message of a private room tells the other user.
             starts_private_chat = room.kind == Room.Kind.PRIVATE and locked.last_message_at is None
             message.save()
-            # A new message has no reactions: its render needs no query for them.
-            message._prefetched_objects_cache = {"reactions": Reaction.objects.none()}
+            # A new message has no reactions: its render needs no query for them,
+            # nor the compiler's work on an empty one (a queryset already read).
+            no_reactions = Reaction.objects.none()
+            no_reactions._result_cache = []
+            message._prefetched_objects_cache = {"reactions": no_reactions}
             if mentioned:
                 # A new message has no mentions to replace: adding skips set()'s read of them.
                 message.mentions.add(*mentioned)
@@ -185,12 +190,12 @@ def message_post(
             # missed it catch up through resume.
             after_commit(broadcasts.message_created, message, change.seq, mention_ids=[user.pk for user in mentioned])
     except IntegrityError:
-        # Two retries raced past the lookup; the unique constraint kept one.
+        # A retry (or two sends of it racing): the unique constraint kept one.
         _discard_files(message, attachment)
         existing = _message_by_client_id(author, client_id) if client_id else None
         if existing is None:
             raise
-        return existing
+        return _retried(room, existing)
     except Exception:
         # Whatever failed, no row points at the stored files any more.
         _discard_files(message, attachment)
@@ -372,6 +377,15 @@ def _discard_files(message: Message, attachment: ValidatedFile | None) -> None:
     # Quietly: an orphan file is harmless; hiding the original error would not be.
     if attachment is not None:
         storage.delete_quietly([message.attachment.name, message.attachment_thumbnail.name])
+
+
+def _retried(room: Room, existing: Message) -> Message:
+    """A send already stored: broadcast again at its position (the first push may
+    never have left, and sockets drop repeats) and return it."""
+    if existing.room_id != room.pk:
+        raise ChatError(CLIENT_ID_REUSED)
+    after_commit(broadcasts.message_created, existing, selectors.seq_of_message(room=room, message_id=existing.pk))
+    return existing
 
 
 def _message_by_client_id(author: AbstractBaseUser, client_id: str) -> Message | None:

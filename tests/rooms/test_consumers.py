@@ -14,7 +14,7 @@ from channels.db import database_sync_to_async
 from django.db import connection, transaction
 from django.db.models import F
 
-from rooms import broadcasts, selectors, services
+from rooms import broadcasts, consumers, selectors, services
 from rooms.models import Message, Room, RoomChange
 from tests.conftest import expect_close
 
@@ -248,6 +248,9 @@ async def test_resume_from_a_bogus_future_id_does_not_silence_the_socket(socket_
     room, owner, member, _ = squad
     b = await connected(socket_for, "/ws/chatroom/squad/", member)
     await send(b, type="resume", after=10**9)
+    # Frames are handled in order: the answer to this one means the resume is done.
+    await send(b, type="no-such-frame")
+    assert consumers.FRAME_UNKNOWN in await b.receive_from(timeout=3)
     await db(services.message_post)(room=room, author=owner, body="after the bogus resume")
     assert "after the bogus resume" in await b.receive_from(timeout=3)
     await b.disconnect()

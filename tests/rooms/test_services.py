@@ -55,17 +55,31 @@ def test_retried_send_is_stored_once(public_room, make_user):
     assert Message.objects.count() == 1
 
 
+def test_a_retry_past_the_rate_limit_is_still_acknowledged(public_room, make_user, settings):
+    """The sender never heard back and retries at once: the stored message is the
+    answer, while a new send that fast is refused."""
+    author = make_user()
+    settings.CHAT_RATE_LIMIT = (1, 10)
+    first = services.message_post(room=public_room, author=author, body="hi", client_id="abc-1")
+    again = services.message_post(room=public_room, author=author, body="hi", client_id="abc-1")
+    assert again.pk == first.pk and again.is_retry
+    with pytest.raises(services.ChatError, match=services.MESSAGE_RATE_LIMITED):
+        services.message_post(room=public_room, author=author, body="new", client_id="abc-2")
+    assert Message.objects.count() == 1
+
+
 def test_a_post_and_its_push_read_only_what_they_lack(
     public_room, make_user, django_assert_num_queries, django_capture_on_commit_callbacks
 ):
-    """Per message, before the fan-out: the retry lookup, the room's lock (its
-    position read with it), the rows written, the author's picture; nothing the
-    post already holds (its mentions, its reactions, its position) is read back."""
+    """Per message, before the fan-out: the room's lock (its position read with
+    it), the rows written, the author's picture; nothing the post already holds
+    (its mentions, its reactions, its position) is read back, and a retry is told
+    apart by its insert failing, not by a lookup first."""
     author, mentioned = make_user(), make_user("mentioned")
     with django_capture_on_commit_callbacks(execute=True):
         services.message_post(room=public_room, author=author, body="first", client_id="one")
-    # retry lookup, the mention, savepoint, lock, message, its mention, room, change, release
-    with django_assert_num_queries(9), django_capture_on_commit_callbacks(execute=True):
+    # the mention, savepoint, lock, message, its mention, room, change, release
+    with django_assert_num_queries(8), django_capture_on_commit_callbacks(execute=True):
         message = services.message_post(room=public_room, author=author, body="hi @mentioned", client_id="two")
     assert list(message.mentions.all()) == [mentioned]
     assert public_room.changes.get(message=message).seq == 2
