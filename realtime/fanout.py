@@ -14,6 +14,11 @@ Some events name a change instead of carrying frames (`render_locally`): each
 process that receives one renders it once, in a worker thread, only for the
 groups its own sockets are in, and delivers what that gives, in the order the
 events came. What no local socket would see is not rendered at all.
+
+Publishing from a worker thread of the server's loop (`publish_many_sync` in a
+service's after-commit push) does not wait for the layer: the loop's `Publisher`
+sends what the threads hand it, in turn, and the loop's own publishes go after
+whatever is still waiting there, so a process's events leave in order.
 """
 
 from __future__ import annotations
@@ -347,8 +352,8 @@ def publish_many_sync(events: list[tuple[str, dict[str, Any]]]) -> None:
     In a worker thread of a running server loop (a socket's or a request's
     database work) they are handed to that loop's publisher and the thread goes
     on: waiting for the layer cost a round trip into the loop and back for every
-    broadcast, a tenth of the CPU of a chat message. Elsewhere (management
-    commands, the shell) they are sent before this returns.
+    broadcast, and held the thread meanwhile. Elsewhere (management commands,
+    the shell) they are sent before this returns.
     """
     loop = _serving_loop()
     if loop is not None:
