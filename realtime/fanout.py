@@ -14,23 +14,17 @@ Some events name a change instead of carrying frames (`render_locally`): each
 process that receives one renders it once, in a worker thread, only for the
 groups its own sockets are in, and delivers what that gives, in the order the
 events came. What no local socket would see is not rendered at all.
-
-Publishing from a worker thread of the server's loop (`publish_many_sync` in a
-service's after-commit push) does not wait for the layer: the loop's `Publisher`
-sends what the threads hand it, in turn, and the loop's own publishes go after
-whatever is still waiting there, so a process's events leave in order.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
-from asgiref.sync import SyncToAsync, async_to_sync
+from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
@@ -265,9 +259,8 @@ def get_hub() -> Hub:
 
 
 def reset_hubs() -> None:
-    """Forget every hub and publisher; tests call this between event loops."""
+    """Forget every hub; tests call this between event loops."""
     _hubs.reset()
-    _publishers.reset()
 
 
 async def publish(group: str, **payload: Any) -> None:
@@ -275,71 +268,9 @@ async def publish(group: str, **payload: Any) -> None:
 
 
 async def publish_many(events: Iterable[tuple[str, dict[str, Any]]]) -> None:
-    """Send events to the layer, after whatever this loop's worker threads handed
-    over before (`publish_many_sync`), so that a process's events leave in the order
-    they were made."""
-    events = list(events)
-    publisher = _publishers.get()
-    if publisher.pending:
-        await publisher.after_pending(events)
-    else:
-        await _send(events)
-
-
-async def _send(events: list[tuple[str, dict[str, Any]]]) -> None:
     layer = get_channel_layer()
     for group, payload in events:
         await layer.group_send(group, {"type": EVENT_TYPE, "group": group, **payload})
-
-
-class Publisher:
-    """What a loop's worker threads handed over, sent to the layer in turn by one task."""
-
-    def __init__(self) -> None:
-        self.queue: deque[tuple[list[tuple[str, dict[str, Any]]], asyncio.Future | None]] = deque()
-        self.task: asyncio.Task | None = None
-
-    @property
-    def pending(self) -> bool:
-        return self.task is not None
-
-    def put(self, events: list[tuple[str, dict[str, Any]]], done: asyncio.Future | None = None) -> None:
-        self.queue.append((events, done))
-        if self.task is None:
-            self.task = asyncio.get_running_loop().create_task(self._send_in_turn())
-
-    async def after_pending(self, events: list[tuple[str, dict[str, Any]]]) -> None:
-        done = asyncio.get_running_loop().create_future()
-        self.put(events, done)
-        await done
-
-    async def _send_in_turn(self) -> None:
-        try:
-            while self.queue:
-                events, done = self.queue.popleft()
-                try:
-                    await _send(events)
-                except asyncio.CancelledError:
-                    raise
-                except Exception as error:
-                    if done is not None:
-                        done.set_exception(error)
-                        continue
-                    # As after_commit would: the change is stored, and whoever
-                    # missed the push catches up.
-                    logger.warning("publish failed for %s", [group for group, _ in events], exc_info=True)
-                else:
-                    if done is not None:
-                        done.set_result(None)
-        finally:
-            self.task = None
-
-    def stop(self) -> None:
-        if self.task is not None:
-            self.task.cancel()
-
-
-_publishers = per_event_loop(Publisher, stop=Publisher.stop)
 
 
 def publish_sync(group: str, **payload: Any) -> None:
@@ -347,36 +278,6 @@ def publish_sync(group: str, **payload: Any) -> None:
 
 
 def publish_many_sync(events: list[tuple[str, dict[str, Any]]]) -> None:
-    """Several events, in order.
-
-    In a worker thread of a running server loop (a socket's or a request's
-    database work) they are handed to that loop's publisher and the thread goes
-    on: waiting for the layer cost a round trip into the loop and back for every
-    broadcast, and held the thread meanwhile. Elsewhere (management commands,
-    the shell) they are sent before this returns.
-    """
-    loop = _serving_loop()
-    if loop is not None:
-        try:
-            loop.call_soon_threadsafe(_hand_over, list(events))
-            return
-        except RuntimeError:  # the loop closed meanwhile
-            pass
+    """Several events, in order, for one hop into the event loop: from a worker
+    thread every async_to_sync call costs a round trip to the server's loop."""
     async_to_sync(publish_many)(events)
-
-
-def _hand_over(events: list[tuple[str, dict[str, Any]]]) -> None:
-    _publishers.get().put(events)
-
-
-def _serving_loop() -> asyncio.AbstractEventLoop | None:
-    """The event loop this worker thread runs sync code for (asgiref's sync_to_async), if any."""
-    local = SyncToAsync.threadlocal
-    loop = getattr(local, "main_event_loop", None)
-    if loop is None or getattr(local, "main_event_loop_pid", None) != os.getpid() or not loop.is_running():
-        return None
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return loop
-    return None  # code on a loop itself calls the async publish
