@@ -133,14 +133,19 @@ def older_messages(request: HttpRequest, name: str) -> HttpResponse:
     except (KeyError, ValueError):
         return HttpResponse("before must be a message id.", status=400)
     older = selectors.messages_before(room=room, before=before)
-    pointer = selectors.read_pointer(room=room, user=request.user)
+    # An older page may hold the first unread message: the divider goes there.
+    # Where it was when the page opened (`unread`, 0 for none), not where the
+    # pointer is now: the page has been marking what it shows as read since.
+    first_unread = _int_or_none(request.GET.get("unread"))
+    if first_unread is None:
+        pointer = selectors.read_pointer(room=room, user=request.user)
+        first_unread = selectors.first_unread_id(room=room, user=request.user, pointer=pointer)
     context = {
         "room": room,
         "chat_messages": older,
         "oldest_id": older[0].pk if older else None,
         "has_older": len(older) == settings.CHAT_PAGE_SIZE,
-        # An older page may hold the first unread message: the divider goes there.
-        "first_unread_id": selectors.first_unread_id(room=room, user=request.user, pointer=pointer),
+        "first_unread_id": first_unread,
     }
     return render(request, f"{TEMPLATE}#older", context)
 

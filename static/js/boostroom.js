@@ -91,6 +91,8 @@
       chatWrapper = event.detail.socketWrapper;
       showConnection(true);
       event.detail.socketWrapper.send(JSON.stringify({ type: "resume", seq: currentSeq() }));
+      // A read mark that failed while the socket was away goes now.
+      if (reopened) sendRead();
       // A send that could not leave the browser goes now, with the same client_id.
       var form = composerForm();
       if (form && form.dataset.waiting) {
@@ -203,6 +205,12 @@
     var error = document.getElementById("chat-error");
     if (!source || !source.closest || !source.closest("[data-chat-socket]") || !error) return;
     if (source.closest("#older-sentinel") || source.matches(".msg-act")) return;
+    if (source.hasAttribute("data-chat-socket")) {
+      // A read mark (sendRead) is nobody's send: it says nothing, and goes
+      // again once the socket is back.
+      reading.sent = 0;
+      return;
+    }
     if (event.type === "htmx:sendError" && source.hasAttribute("data-composer")) {
       // The server is out of reach: the message waits, still "sending…", and
       // goes as soon as the socket is back.

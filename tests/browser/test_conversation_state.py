@@ -9,7 +9,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import open_room, reader_of_a_backlog, send
+from tests.browser.conftest import RECONNECT, open_room, reader_of_a_backlog, send
 
 pytestmark = pytest.mark.browser
 
@@ -84,6 +84,44 @@ def test_the_divider_the_jump_and_new_messages_while_scrolled_up(site, people):
     button.click()
     expect(button).to_be_hidden()
     expect(reader.page.locator("#messages > article.msg").last).to_be_in_viewport()
+
+
+def test_a_read_mark_that_cannot_leave_says_nothing_and_goes_once_the_socket_is_back(site, people):
+    writer_name, reader_name = site.users("writer", "reader")
+    room = site.group(admin=writer_name, members=[reader_name])
+    writer = people(writer_name)
+    open_room(writer.page, room)
+    send(writer.page, "are you there?")
+    receipt = writer.page.locator("#receipt-line")
+
+    # The reader's chat socket is refused, and the read mark it sends over HTTP instead finds no server.
+    allowed = {"socket": False}
+
+    def chat_socket(socket) -> None:
+        if allowed["socket"]:
+            socket.connect_to_server()
+        else:
+            socket.close(code=1013, reason="try again later")
+
+    page = people(reader_name).page
+    page.route_web_socket(re.compile(r"/ws/chatroom/"), chat_socket)
+    read_url = re.compile(r"/chat/[^/]+/read/$")
+    page.route(read_url, lambda route: route.abort("connectionrefused"))
+    page.add_init_script(
+        "window.__readFailures = 0; document.addEventListener('htmx:sendError', function (event) {"
+        " if (event.detail.elt && event.detail.elt.id === 'chat-socket') window.__readFailures += 1; });"
+    )
+    page.goto(f"/chat/{room}/")
+    # Once this listener has seen the failure, the page's own handlers have run too.
+    page.wait_for_function("() => window.__readFailures > 0")
+    expect(page.locator("#chat-error")).to_have_text("")
+    expect(page.locator("#connection-status")).to_be_visible()
+    expect(receipt).to_have_count(0)
+
+    page.unroute(read_url)
+    allowed["socket"] = True
+    expect(page.locator("#chat-socket")).to_have_attribute("data-state", "open", timeout=RECONNECT)
+    expect(receipt).to_have_text(f"Seen by {reader_name}")
 
 
 def test_desktop_notifications_are_turned_on_per_browser(site, people):

@@ -62,6 +62,20 @@ def test_an_older_page_carries_the_divider_when_the_first_unread_is_there(group,
     assert older.index('id="unread-divider"') < older.index(f'id="message-{ids[5]}"')
 
 
+def test_an_older_page_puts_the_divider_where_it_was_when_the_room_opened(group, client_for):
+    room, owner, member = group
+    ids = [services.message_post(room=room, author=owner, body=f"m{n}").pk for n in range(40)]
+    services.room_mark_read(room=room, user=member, through=ids[4])
+    client = client_for(member)
+    page = client.get(f"/chat/{room.name}/").content.decode()
+    # The page shows the newest and marks them read before its reader scrolls back.
+    services.room_mark_read(room=room, user=member, through=ids[-1])
+    sentinel = re.search(r'id="older-sentinel"[^>]*hx-get="([^"]+)"', page).group(1).replace("&amp;", "&")
+    older = client.get(sentinel).content.decode()
+    assert older.index(f'id="message-{ids[4]}"') < older.index('id="unread-divider"')
+    assert older.index('id="unread-divider"') < older.index(f'id="message-{ids[5]}"')
+
+
 def test_the_http_fallback_marks_read_forward_only(group, client_for):
     room, owner, member = group
     ids = [services.message_post(room=room, author=owner, body=f"m{n}").pk for n in range(3)]
