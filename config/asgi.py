@@ -3,10 +3,16 @@
 import gc
 import os
 
-from django.core.asgi import get_asgi_application
+import django
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-django_asgi_app = get_asgi_application()
+django.setup(set_prefix=False)
+
+from realtime.handler import SyncChainASGIHandler  # noqa: E402
+
+# Django's own handler, but each request's middleware and view run in one
+# worker-thread call (realtime/handler.py).
+django_asgi_app = SyncChainASGIHandler()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.urls import reverse  # noqa: E402

@@ -121,6 +121,44 @@ def session_headers(user: User | None, origin: str | None = "http://testserver")
     return headers
 
 
+async def asgi_request(
+    app, path: str, chunks: list[bytes] = (b"",), headers: list[tuple[bytes, bytes]] = (), *, method: str = "POST"
+) -> dict:
+    """One HTTP request through an ASGI application, its body streamed as `chunks`:
+    the response's status, headers and text."""
+    from channels.testing import ApplicationCommunicator
+
+    path, _, query = path.partition("?")
+    scope = {
+        "type": "http",
+        "http_version": "1.1",
+        "method": method,
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": query.encode(),
+        "headers": [(b"host", b"testserver"), *headers],
+        "client": ("127.0.0.1", 1),
+        "server": ("testserver", 80),
+    }
+    communicator = ApplicationCommunicator(app, scope)
+    for index, chunk in enumerate(chunks):
+        await communicator.send_input({"type": "http.request", "body": chunk, "more_body": index < len(chunks) - 1})
+    start = await communicator.receive_output(timeout=5)
+    body = b""
+    while True:
+        part = await communicator.receive_output(timeout=5)
+        body += part.get("body", b"")
+        if not part.get("more_body"):
+            break
+    await communicator.wait(timeout=5)
+    headers: dict[bytes, bytes] = {}
+    for name, value in start["headers"]:
+        # Names in lower case, as HTTP/2 sends them; several Set-Cookie headers joined.
+        name = name.lower()
+        headers[name] = headers[name] + b", " + value if name in headers else value
+    return {"status": start["status"], "headers": headers, "body": body.decode()}
+
+
 def go_online(*users: User) -> None:
     """Put a connection of each user in the presence store, as a socket's connect does."""
 

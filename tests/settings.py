@@ -14,3 +14,7 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # (tests/config/test_static_files.py, tests/browser/test_pages.py).
 STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}  # noqa: F405
 SERVESTATIC_USE_FINDERS = True
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":  # noqa: F405
+    # Faster emptying after transactional tests (tests/postgresql/base.py).
+    DATABASES["default"]["ENGINE"] = "tests.postgresql"  # noqa: F405

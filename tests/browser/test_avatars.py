@@ -15,7 +15,8 @@ from uploads.validation import UPLOAD_NAME_MISMATCH
 
 pytestmark = pytest.mark.browser
 
-LOADED = "img => img.complete && img.naturalWidth > 0"
+# Waits for the picture to arrive and decode; a broken one rejects (False).
+LOADED = "img => img.decode().then(() => img.naturalWidth > 0, () => false)"
 
 
 def png() -> bytes:

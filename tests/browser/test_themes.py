@@ -9,15 +9,16 @@ axe-core comes from tests/browser/node_modules (`npm ci` there; .ci/run does it)
 from __future__ import annotations
 
 import re
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import expect
+from playwright.sync_api import expect, sync_playwright
 
 from orders.management.commands.seed_demo import DEMO_PASSWORD
 from tests.browser import harness
-from tests.browser.conftest import choose_theme, log_in, open_room, running_site, send
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, choose_theme, log_in, open_room, running_site, send
 
 pytestmark = pytest.mark.browser
 
@@ -256,63 +257,90 @@ ROLES = {"anonymous": None, "customer": "alice", "booster": "booster1", "manager
 
 
 def test_every_page_in_every_theme_has_no_console_error_and_enough_contrast(site, browser, axe_source):
-    problems: list[str] = []
-    visited = 0
-    for role, username in ROLES.items():
-        context = browser.new_context(base_url=site.url, viewport={"width": 1280, "height": 860})
-        try:
-            context.add_init_script(PRESENCE_FRAMES)
-            page = context.new_page()
-            errors: list[str] = []
-            page.on("console", lambda message, errors=errors: message.type == "error" and errors.append(message.text))
-            page.on("pageerror", lambda error, errors=errors: errors.append(str(error)))
-            # Any request of the page that failed or was refused, but the page's own document.
-            page.on("requestfailed", lambda request, errors=errors: errors.append(f"failed: {request.url}"))
-            page.on(
-                "response",
-                lambda response, errors=errors: (
-                    response.status >= 400
-                    and response.request.resource_type != "document"
-                    and errors.append(f"status {response.status}: {response.url}")
-                ),
-            )
-            if username:
-                log_in(page, username, DEMO_PASSWORD)
-            else:
-                page.goto("/")
-            urls = pages_of(page, role)
-            for theme in THEMES:
-                page.emulate_media(color_scheme="dark" if theme == "system" else "light")
-                page.goto("/accounts/settings/" if username else "/")
-                choose_theme(page, theme)
-                # System paints with the same variant as Dark (tailwind/input.css), which
-                # every page proves above; a few pages show it follows the device.
-                for url in urls if theme != "system" else urls[:SYSTEM_PAGES]:
-                    errors.clear()
-                    response = page.goto(url)
-                    visited += 1
-                    where = f"{role} {theme} {url}"
-                    if page.locator("#presence-socket").count():
-                        expect(page.locator("#presence-socket")).to_have_attribute("data-state", "open")
-                        # Its first frame, the snapshot (every online user's dot), is applied.
-                        page.wait_for_function("() => window.presenceFrames > 0")
-                    if page.locator("html").get_attribute("data-theme") != theme:
-                        problems.append(f"{where}: not in the site's layout")
-                        continue
-                    if theme != "system":
-                        if background(page) != DESKTOP[theme]:
-                            problems.append(f"{where}: not painted in the theme ({background(page)})")
-                    elif background(page) != DESKTOP["dark"]:
-                        problems.append(f"{where}: system theme ignored a dark device ({background(page)})")
-                    # The browser reports the 404 document itself; nothing else may log an error.
-                    expected = [] if response.ok else [f"status of {response.status}"]
-                    unexpected = [e for e in errors if not any(x in e for x in expected)]
-                    problems += [f"{where}: console: {error}" for error in unexpected]
-                    problems += [f"{where}: contrast: {v}" for v in contrast_violations(page, axe_source)]
-        finally:
-            context.close()
+    # Two browsers at once, each with its share of the roles: one waits on the
+    # server while the other runs axe, and the test takes about half as long.
+    with ThreadPoolExecutor(max_workers=1) as second:
+        there = second.submit(_in_a_browser_of_its_own, site, axe_source, SECOND_BROWSER)
+        here = [_every_page_as(browser, site, axe_source, role) for role in ROLES if role not in SECOND_BROWSER]
+        checked = [*here, *there.result()]
+    visited = sum(count for count, _ in checked)
+    problems = [problem for _, found in checked for problem in found]
     assert visited >= 150
     assert problems == [], "\n".join(problems)
+
+
+# The roles the second browser checks: about half of the pages.
+SECOND_BROWSER = ("customer", "manager")
+
+
+def _in_a_browser_of_its_own(site, axe_source: str, roles: tuple[str, ...]) -> list[tuple[int, list[str]]]:
+    # Playwright's sync API is per thread: this thread gets its own.
+    with sync_playwright() as playwright:
+        other = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True, timeout=60_000)
+        try:
+            return [_every_page_as(other, site, axe_source, role) for role in roles]
+        finally:
+            other.close()
+
+
+def _every_page_as(browser, site, axe_source: str, role: str) -> tuple[int, list[str]]:
+    """Every page the role reaches, in every theme: how many were visited, and what was wrong."""
+    username = ROLES[role]
+    problems: list[str] = []
+    visited = 0
+    context = browser.new_context(base_url=site.url, viewport={"width": 1280, "height": 860})
+    try:
+        context.add_init_script(PRESENCE_FRAMES)
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("console", lambda message: message.type == "error" and errors.append(message.text))
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        # Any request of the page that failed or was refused, but the page's own document.
+        page.on("requestfailed", lambda request: errors.append(f"failed: {request.url}"))
+        page.on(
+            "response",
+            lambda response: (
+                response.status >= 400
+                and response.request.resource_type != "document"
+                and errors.append(f"status {response.status}: {response.url}")
+            ),
+        )
+        if username:
+            log_in(page, username, DEMO_PASSWORD)
+        else:
+            page.goto("/")
+        urls = pages_of(page, role)
+        for theme in THEMES:
+            page.emulate_media(color_scheme="dark" if theme == "system" else "light")
+            page.goto("/accounts/settings/" if username else "/")
+            choose_theme(page, theme)
+            # System paints with the same variant as Dark (tailwind/input.css), which
+            # every page proves above; a few pages show it follows the device.
+            for url in urls if theme != "system" else urls[:SYSTEM_PAGES]:
+                errors.clear()
+                response = page.goto(url)
+                visited += 1
+                where = f"{role} {theme} {url}"
+                if page.locator("#presence-socket").count():
+                    expect(page.locator("#presence-socket")).to_have_attribute("data-state", "open")
+                    # Its first frame, the snapshot (every online user's dot), is applied.
+                    page.wait_for_function("() => window.presenceFrames > 0")
+                if page.locator("html").get_attribute("data-theme") != theme:
+                    problems.append(f"{where}: not in the site's layout")
+                    continue
+                if theme != "system":
+                    if background(page) != DESKTOP[theme]:
+                        problems.append(f"{where}: not painted in the theme ({background(page)})")
+                elif background(page) != DESKTOP["dark"]:
+                    problems.append(f"{where}: system theme ignored a dark device ({background(page)})")
+                # The browser reports the 404 document itself; nothing else may log an error.
+                expected = [] if response.ok else [f"status of {response.status}"]
+                unexpected = [e for e in errors if not any(x in e for x in expected)]
+                problems += [f"{where}: console: {error}" for error in unexpected]
+                problems += [f"{where}: contrast: {v}" for v in contrast_violations(page, axe_source)]
+    finally:
+        context.close()
+    return visited, problems
 
 
 def test_the_error_pages_are_the_sites_own(site, browser):

@@ -4,36 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.conftest import asgi_request
 from uploads import limits, validation
-
-
-async def asgi_post(app, path: str, chunks: list[bytes], headers: list[tuple[bytes, bytes]] = ()) -> dict:
-    """POST `chunks` as a streamed body; the response's status, headers and text."""
-    from channels.testing import ApplicationCommunicator
-
-    scope = {
-        "type": "http",
-        "http_version": "1.1",
-        "method": "POST",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "headers": [(b"host", b"testserver"), *headers],
-        "client": ("127.0.0.1", 1),
-        "server": ("testserver", 80),
-    }
-    communicator = ApplicationCommunicator(app, scope)
-    for index, chunk in enumerate(chunks):
-        await communicator.send_input({"type": "http.request", "body": chunk, "more_body": index < len(chunks) - 1})
-    start = await communicator.receive_output(timeout=5)
-    body = b""
-    while True:
-        part = await communicator.receive_output(timeout=5)
-        body += part.get("body", b"")
-        if not part.get("more_body"):
-            break
-    await communicator.wait(timeout=5)
-    return {"status": start["status"], "headers": dict(start["headers"]), "body": body.decode()}
 
 
 def recording_app():
@@ -61,7 +33,7 @@ async def test_oversize_content_length_is_refused_before_the_app_reads_it(settin
     settings.UPLOAD_MAX_BYTES = 1000
     cap = 1000 + limits.MULTIPART_OVERHEAD
     # Through the real application: the answer comes without Django, a session or the database.
-    response = await asgi_post(application, path, [b"x" * 10], [(b"content-length", str(cap + 1).encode())])
+    response = await asgi_request(application, path, [b"x" * 10], [(b"content-length", str(cap + 1).encode())])
 
     assert response["status"] == 413
     assert response["body"] == validation.too_large_message() == "Files can be at most 1000\xa0bytes."
@@ -73,7 +45,7 @@ async def test_streamed_body_without_length_is_cut_off_at_the_cap(settings):
 
     settings.UPLOAD_MAX_BYTES = 1000
     chunk = b"x" * 16 * 1024
-    response = await asgi_post(application, "/chat/upload/squad/", [chunk] * 10)
+    response = await asgi_request(application, "/chat/upload/squad/", [chunk] * 10)
 
     assert response["status"] == 413 and "at most 1000" in response["body"]
 
@@ -84,7 +56,7 @@ async def test_the_cap_counts_bytes_even_when_content_length_lies(settings):
     settings.UPLOAD_MAX_BYTES = 1000
     app, seen = recording_app()
     chunk = b"x" * 16 * 1024
-    response = await asgi_post(
+    response = await asgi_request(
         UploadSizeLimitMiddleware(app), "/chat/upload/squad/", [chunk] * 10, [(b"content-length", b"100")]
     )
 
@@ -98,8 +70,8 @@ async def test_bodies_under_the_cap_and_other_paths_pass_untouched(settings):
     settings.UPLOAD_MAX_BYTES = 1000
     big = [b"x" * 100_000]
     app, seen = recording_app()
-    under = await asgi_post(UploadSizeLimitMiddleware(app), "/chat/upload/squad/", [b"x" * 2000])
+    under = await asgi_request(UploadSizeLimitMiddleware(app), "/chat/upload/squad/", [b"x" * 2000])
     assert under["status"] == 200 and seen["bytes"] == 2000
     app, seen = recording_app()
-    elsewhere = await asgi_post(UploadSizeLimitMiddleware(app), "/chat/squad/messages/", big)
+    elsewhere = await asgi_request(UploadSizeLimitMiddleware(app), "/chat/squad/messages/", big)
     assert elsewhere["status"] == 200 and seen["bytes"] == 100_000
