@@ -11,7 +11,7 @@ re-reading its state, or a room of thousands delays no other socket. Callers
 only see `publish()`/`publish_sync()` and `Listener.fanout_offer()`.
 
 Some events name a change instead of carrying frames (`render_locally`): each
-process that receives one renders it once, in a worker thread, only for the
+process that receives one renders it once, in a thread of its own, only for the
 groups its own sockets are in, and delivers what that gives, in the order the
 events came. What no local socket would see is not rendered at all.
 """
@@ -22,10 +22,11 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
 from asgiref.sync import async_to_sync
-from channels.db import database_sync_to_async
+from channels.db import DatabaseSyncToAsync
 from channels.layers import get_channel_layer
 from django.conf import settings
 
@@ -71,6 +72,10 @@ class Hub:
         # Events waiting to be rendered here, and the one task rendering them in turn.
         self._to_render: deque[tuple[LocalRenderer, dict[str, Any]]] = deque()
         self._renderer: asyncio.Task | None = None
+        # Renders get a thread (and a database connection) of their own: in the
+        # thread every socket's database work shares, a change would wait behind
+        # all of it before its frames go out.
+        self._render_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fanout-render")
 
     async def _ensure_started(self) -> None:
         async with self._ready:
@@ -129,7 +134,8 @@ class Hub:
                 renderer, event = self._to_render.popleft()
                 try:
                     # The dict is only read from the thread: membership tests are atomic.
-                    rendered = await database_sync_to_async(renderer)(event, self.members.__contains__)
+                    render = DatabaseSyncToAsync(renderer, thread_sensitive=False, executor=self._render_thread)
+                    rendered = await render(event, self.members.__contains__)
                 except asyncio.CancelledError:
                     raise
                 except Exception:
@@ -239,6 +245,7 @@ class Hub:
             task.cancel()
         if self._renderer is not None:
             self._renderer.cancel()
+        self._render_thread.shutdown(wait=False)
 
 
 def _cancel_until_done(task: asyncio.Future, every: float = 0.5) -> None:

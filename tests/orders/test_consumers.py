@@ -3,11 +3,14 @@ receives, and that pushes leave only after commit."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
+import threading
 from datetime import datetime
 
 import pytest
+from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
@@ -135,6 +138,26 @@ async def test_progress_reaches_every_audience_with_its_own_card(socket_for, peo
     assert await stranger_dashboard.receive_nothing(timeout=0.2)
     for socket in (customer_page, customer_dashboard, booster_page, staff_dashboard, stranger_dashboard):
         await socket.disconnect()
+
+
+async def test_a_change_reaches_dashboards_while_the_sockets_database_thread_is_busy(socket_for, people, order_in):
+    order = await db(order_in)(Status.IN_PROGRESS)
+    staff_dashboard = await connected(socket_for, "/ws/orders/", people["manager"])
+    release = threading.Event()
+    # The thread every socket's database work shares, held as a slow query would hold it.
+    busy = asyncio.create_task(db(release.wait)(10))
+    try:
+        # The change comes from elsewhere, as a request's would.
+        await sync_to_async(services.order_progress_update, thread_sensitive=False)(
+            order=order, booster=people["booster"], reached_rank="silver", reached_division=1, reached_points=50
+        )
+        staff_frame = await staff_dashboard.receive_from(timeout=3)
+        assert f'id="order-{order.pk}"' in staff_frame and 'style="width: 75%"' in staff_frame
+        assert not busy.done()
+    finally:
+        release.set()
+        await busy
+    await staff_dashboard.disconnect()
 
 
 async def test_cards_are_rendered_once_per_audience_not_once_per_socket(socket_for, people, order_in, monkeypatch):
