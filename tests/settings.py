@@ -1,8 +1,9 @@
 """The site's settings, as the test suite and the servers it starts run them.
 
-One difference: every test user has a password, and the production hasher's
-deliberate slowness would be most of the suite's time (logins through the real
-form included), so passwords are hashed with a fast one.
+Every test user has a password, and the production hasher's deliberate
+slowness would be most of the suite's time (logins through the real form
+included), so passwords are hashed with a fast one. Static files are served
+from static/ as it is, and only by the servers the suite starts (below).
 """
 
 from config.settings import *  # noqa: F403
