@@ -46,7 +46,12 @@ class OnlineStatusConsumer(FanoutConsumer):
         self.user_id = user.pk
         self.conn_id = uuid.uuid4().hex
         await presence_connect(user_id=self.user_id, conn_id=self.conn_id)
+        # A push that arrives while the snapshot is read (a theme chosen in
+        # another tab, a count) may be newer than it: written after it, or the
+        # snapshot would undo it on the page.
+        self.outbox.hold()
         await self.send_snapshot()
+        self.outbox.open()
 
     async def send_snapshot(self) -> None:
         """Counts and dots may have moved since the page rendered, and the user's

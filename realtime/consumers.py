@@ -175,15 +175,21 @@ class Outbox:
                 self.writer = asyncio.get_running_loop().create_task(self._write())
 
     def open(self) -> None:
-        """The socket is accepted: write what waited for it."""
+        """The socket is accepted (or done with what `hold` waited for): write what waited."""
         self.opened = True
         if self.items and self.writer is None and not self.closed:
             self.writer = asyncio.get_running_loop().create_task(self._write())
 
+    def hold(self) -> None:
+        """Queue what arrives, writing none of it, until `open()`: the socket is
+        about to send state it is reading now, and an event that arrives
+        meanwhile may be newer than that state, so it must follow it."""
+        self.opened = False
+
     async def _write(self) -> None:
         items = self.items
         try:
-            while items:
+            while items and self.opened:
                 group, event, size = items[0]
                 try:
                     if event is _RESYNC:

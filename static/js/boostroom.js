@@ -204,6 +204,16 @@
     var source = event.detail && event.detail.elt;
     var error = document.getElementById("chat-error");
     if (!source || !source.closest || !source.closest("[data-chat-socket]") || !error) return;
+    var history = source.matches("a.msg-act[hx-get]") && source.closest(".msg-main").querySelector(".msg-history");
+    if (history) {
+      // A message's earlier versions that did not come: said where they would have shown.
+      var note = document.createElement("p");
+      note.className = "error-text";
+      note.setAttribute("role", "alert");
+      note.textContent = "The earlier versions could not be loaded. Please try again.";
+      history.replaceChildren(note);
+      return;
+    }
     if (source.closest("#older-sentinel") || source.matches(".msg-act")) return;
     if (source.hasAttribute("data-chat-socket")) {
       // A read mark (sendRead) is nobody's send: it says nothing, and goes

@@ -3,7 +3,8 @@ and deletes while alice's page has lost its server; when it is back, alice's
 page shows every change once, in order, without a reload. And the chat page's
 own manners: the connection banner, "sending…" until acknowledged, typing
 notes that end with the message, times in the viewer's zone, one page of
-history per scroll."""
+history per scroll, an edited message's earlier versions (or, where they would
+show, why they did not come)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,15 @@ pytestmark = pytest.mark.browser
 
 def article(page, text: str):
     return page.locator("#messages > article.msg").filter(has_text=text)
+
+
+def edit(page, message, body: str) -> None:
+    """Through the message's own Edit action and the editor that opens."""
+    message.hover()
+    message.locator("[data-act=edit]").click()
+    editor = page.locator("#message-editor-body")
+    editor.fill(body)
+    editor.press("Enter")
 
 
 def test_changes_made_while_a_page_was_offline_show_once_in_order_without_a_reload(site, people, two_servers):
@@ -46,11 +56,7 @@ def test_changes_made_while_a_page_was_offline_show_once_in_order_without_a_relo
 
     # bob edits, reacts, replies and deletes through his page.
     kept = bob.page.locator(f"#message-{kept_id}")
-    kept.hover()
-    kept.locator("[data-act=edit]").click()
-    editor = bob.page.locator("#message-editor-body")
-    editor.fill("keep me, **edited**")
-    editor.press("Enter")
+    edit(bob.page, kept, "keep me, **edited**")
     expect(kept.locator(".msg-edited")).to_be_visible()
     expect(bob.page.locator("#message-editor")).to_be_hidden()
     kept.locator("[data-act=react]").click()
@@ -195,3 +201,34 @@ def test_search_finds_a_message_of_a_group_and_opens_the_room_at_it(site, people
     expect(alice.page).to_have_url(re.compile(rf"/chat/{group}/\?around={ids[0]}#message-{ids[0]}$"))
     expect(alice.page.locator(f"#message-{ids[0]}")).to_have_class(re.compile("msg-highlight"))
     expect(alice.page.locator(f"#message-{ids[0]}")).to_be_in_viewport()
+
+
+def test_a_messages_earlier_versions_open_under_it_or_say_there_why_not(site, people):
+    [bob_name] = site.users("bob")
+    room = site.group(admin=bob_name, members=[])
+    [message_id] = site.task("messages", room=room, author=bob_name, bodies=["first words"])
+    bob = people(bob_name)
+    open_room(bob.page, room)
+    mine = bob.page.locator(f"#message-{message_id}")
+    edit(bob.page, mine, "second words")
+    expect(mine.locator(".msg-body")).to_have_text("second words")
+    history = mine.get_by_role("link", name="History")
+    mine.hover()
+    history.click()
+    expect(mine.locator(".msg-versions")).to_contain_text("first words")
+
+    # The request gets no answer: the message says so where its versions go, and
+    # the composer's error line, which is about sends, stays empty.
+    versions = re.compile(rf"/messages/{message_id}/versions/$")
+    bob.page.route(versions, lambda route: route.abort())
+    history.click()
+    expect(mine.locator(".msg-history [role=alert]")).to_have_text(
+        "The earlier versions could not be loaded. Please try again."
+    )
+    expect(mine.locator(".msg-versions")).to_have_count(0)
+    expect(bob.page.locator("#chat-error")).to_have_text("")
+
+    bob.page.unroute(versions)
+    history.click()
+    expect(mine.locator(".msg-versions")).to_contain_text("first words")
+    expect(mine.locator(".msg-history [role=alert]")).to_have_count(0)

@@ -6,10 +6,15 @@ through the same publisher, so its frame is the next one a socket gets.
 
 from __future__ import annotations
 
+import re
+import threading
+
 import pytest
+from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from django.contrib.auth.models import Group, User
 
+from accounts import services as accounts
 from presence import selectors
 from rooms import services as room_services
 from rooms.models import Room
@@ -180,3 +185,42 @@ async def test_a_socket_whose_connect_fails_leaves_no_one_online(socket_for, mak
     again = await connected(socket_for, alice)
     assert online_count(await again.receive_from(timeout=3)) == 1
     await again.disconnect()
+
+
+THEME = re.compile(r'id="theme-state" data-theme="(\w+)"')
+
+
+async def test_a_push_that_comes_while_the_snapshot_is_read_is_not_undone_by_it(socket_for, make_user, monkeypatch):
+    from presence import consumers
+
+    alice = await database_sync_to_async(make_user)()
+    await database_sync_to_async(accounts.preferences_update)(user=alice, theme="dark")
+    first_tab = await connected(socket_for, alice)
+    await receive_until(first_tab, lambda frame: THEME.search(frame) is not None)
+    read, release = threading.Event(), threading.Event()
+    real = consumers._snapshot
+
+    def read_then_wait(**kwargs) -> str:
+        frame = real(**kwargs)
+        read.set()
+        release.wait(10)
+        return frame
+
+    monkeypatch.setattr(consumers, "_snapshot", read_then_wait)
+    second_tab = await connected(socket_for, alice)
+    try:
+        assert await sync_to_async(read.wait, thread_sensitive=False)(10)
+        # The theme changes after the second tab's snapshot read it: its push
+        # reaches both tabs (the first one shows it has been handed out).
+        await sync_to_async(accounts.preferences_update, thread_sensitive=False)(user=alice, theme="win98")
+        frames = await receive_until(first_tab, lambda frame: THEME.search(frame) is not None)
+        assert THEME.search(frames[-1])[1] == "win98"
+    finally:
+        release.set()
+    themes: list[str] = []
+    while len(themes) < 2:
+        themes += THEME.findall(await second_tab.receive_from(timeout=3))
+    # The snapshot (dark, as read) first, then the change: the page ends in win98.
+    assert themes == ["dark", "win98"]
+    for tab in (first_tab, second_tab):
+        await tab.disconnect()
