@@ -147,6 +147,7 @@ def server_env(*, database_url: str, redis_url: str, redis_prefix: str, media_ro
         PYTHONUNBUFFERED="1",
         # Fault tests send bursts; the limit itself has its own tests.
         CHAT_RATE_LIMIT="1000",
+        # Pages fetch static/ from these servers (tests/settings.py).
         SERVESTATIC_USE_FINDERS="1",
     )
     if redis_url:
