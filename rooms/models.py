@@ -115,7 +115,8 @@ class Message(models.Model):
     # The body as every view shows it, rendered once when stored (rooms/formatting.py).
     body_html = models.TextField(blank=True, default="")
     mentions = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="mentioned_in")
-    created = models.DateTimeField(auto_now_add=True, db_index=True)
+    # Not auto_now_add: a post sets it to the time its room's row records (rooms.services).
+    created = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
     # Set by the sender so a retried send is stored once.
     client_id = models.CharField(max_length=64, null=True, blank=True)
     attachment = models.FileField(upload_to="chat/%Y/%m/", blank=True, max_length=255)

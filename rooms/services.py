@@ -16,7 +16,7 @@ from typing import NamedTuple
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from realtime import ratelimit
@@ -164,9 +164,9 @@ def message_post(
         store_attachment(message=message, file=attachment)
     try:
         with transaction.atomic():
-            locked = _lock_room(room)
-            # Read under the lock: the first message of a private room tells the other user.
-            starts_private_chat = room.kind == Room.Kind.PRIVATE and locked.last_message_at is None
+            # Drawn here, so the room's last activity is its newest message's time.
+            message.created = timezone.now()
+            seq = _draw_post_position(room, posted_at=message.created)
             message.save()
             # A new message has no reactions: its render needs no query for them,
             # nor the compiler's work on an empty one (a queryset already read).
@@ -176,19 +176,14 @@ def message_post(
             if mentioned:
                 # A new message has no mentions to replace: adding skips set()'s read of them.
                 message.mentions.add(*mentioned)
-            change = _record_change(
-                room=room,
-                locked=locked,
-                kind=RoomChange.Kind.POSTED,
-                message=message,
-                actor=author,
-                last_message_at=message.created,
-            )
-            if starts_private_chat:
+            RoomChange.objects.create(room=room, seq=seq, kind=RoomChange.Kind.POSTED, message=message, actor=author)
+            # Every change is to a message, so a room's first change is its first
+            # post: the first message of a private room tells the other user.
+            if room.kind == Room.Kind.PRIVATE and seq == 1:
                 _private_chat_started(room)
             # The message is stored whatever happens to the push; sockets that
             # missed it catch up through resume.
-            after_commit(broadcasts.message_created, message, change.seq, mention_ids=[user.pk for user in mentioned])
+            after_commit(broadcasts.message_created, message, seq, mention_ids=[user.pk for user in mentioned])
     except IntegrityError:
         # A retry (or two sends of it racing): the unique constraint kept one.
         _discard_files(message, attachment)
@@ -226,6 +221,33 @@ def _lock_room(room: Room) -> _LockedRoom:
         raise selectors.RoomAccessDenied(room.name) from None  # deleted since it was read
 
 
+def _draw_post_position(room: Room, *, posted_at: datetime) -> int:
+    """`_lock_room` and the position's write in one statement, for a post: it
+    always records its change, so the position can be drawn as the row is locked
+    (an UPDATE takes the same lock as NO KEY UPDATE). A query fewer on the path
+    every message takes; the ORM's update() returns no values, hence the SQL."""
+    quote = connection.ops.quote_name
+    table, seq_column, at_column, pk_column = (
+        quote(name)
+        for name in (
+            Room._meta.db_table,
+            Room._meta.get_field("last_seq").column,
+            Room._meta.get_field("last_message_at").column,
+            Room._meta.pk.column,
+        )
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET {seq_column} = {seq_column} + 1, {at_column} = %s"
+            f" WHERE {pk_column} = %s RETURNING {seq_column}",
+            [connection.ops.adapt_datetimefield_value(posted_at), room.pk],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        raise selectors.RoomAccessDenied(room.name)  # deleted since it was read
+    return row[0]
+
+
 def _record_change(
     *,
     room: Room,
@@ -234,12 +256,11 @@ def _record_change(
     message: Message,
     actor: AbstractBaseUser,
     emoji: str = "",
-    **room_fields,
 ) -> RoomChange:
     """The change's position in the room's sequence: the next after the one
     `_lock_room` read, which nobody can have taken since."""
     seq = locked.last_seq + 1
-    Room.objects.filter(pk=room.pk).update(last_seq=seq, **room_fields)
+    Room.objects.filter(pk=room.pk).update(last_seq=seq)
     return RoomChange.objects.create(room=room, seq=seq, kind=kind, message=message, actor=actor, emoji=emoji)
 
 

@@ -71,18 +71,20 @@ def test_a_retry_past_the_rate_limit_is_still_acknowledged(public_room, make_use
 def test_a_post_and_its_push_read_only_what_they_lack(
     public_room, make_user, django_assert_num_queries, django_capture_on_commit_callbacks
 ):
-    """Per message, before the fan-out: the room's lock (its position read with
-    it), the rows written, the author's picture; nothing the post already holds
-    (its mentions, its reactions, its position) is read back, and a retry is told
-    apart by its insert failing, not by a lookup first."""
+    """Per message, before the fan-out: the room's lock (its position drawn and
+    written with it), the rows written, the author's picture; nothing the post
+    already holds (its mentions, its reactions, its position) is read back, and a
+    retry is told apart by its insert failing, not by a lookup first."""
     author, mentioned = make_user(), make_user("mentioned")
     with django_capture_on_commit_callbacks(execute=True):
         services.message_post(room=public_room, author=author, body="first", client_id="one")
-    # the mention, savepoint, lock, message, its mention, room, change, release
-    with django_assert_num_queries(8), django_capture_on_commit_callbacks(execute=True):
+    # the mention, savepoint, the room's lock and position, message, its mention, change, release
+    with django_assert_num_queries(7), django_capture_on_commit_callbacks(execute=True):
         message = services.message_post(room=public_room, author=author, body="hi @mentioned", client_id="two")
     assert list(message.mentions.all()) == [mentioned]
     assert public_room.changes.get(message=message).seq == 2
+    public_room.refresh_from_db()
+    assert (public_room.last_seq, public_room.last_message_at) == (2, message.created)
 
 
 def test_same_client_id_from_two_authors_are_two_messages(public_room, make_user):
