@@ -47,7 +47,8 @@ def online_dot(context: Context, person: Any) -> dict[str, Any]:
 
 @register.inclusion_tag("presence/room_online_count.html", takes_context=True)
 def room_online_count(context: Context, room: Room) -> dict[str, Any]:
-    counts = selectors.room_online_counts(room_ids=[room.pk], online=_online(context))
+    public = [room.pk] if room.kind == Room.Kind.PUBLIC else []
+    counts = selectors.room_online_counts(room_ids=[room.pk], online=_online(context), public_ids=public)
     return {"room_id": room.pk, "count": counts[room.pk], "oob": False}
 
 

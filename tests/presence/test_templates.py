@@ -72,7 +72,7 @@ def test_room_pages_list_members_with_their_dots(people, client_for):
 
 def test_every_page_gives_signed_in_users_the_socket_and_their_rooms(people, client_for):
     alice, bob, eve = people
-    Room.objects.get_or_create(name=PUBLIC_ROOM_NAME, defaults={"kind": Room.Kind.PUBLIC})
+    public, _ = Room.objects.get_or_create(name=PUBLIC_ROOM_NAME, defaults={"kind": Room.Kind.PUBLIC})
     theirs = Room.objects.create(name="private-be", kind=Room.Kind.PRIVATE)
     theirs.members.add(bob, eve)
     mine = Room.objects.create(name="private-ab", kind=Room.Kind.PRIVATE)
@@ -83,6 +83,9 @@ def test_every_page_gives_signed_in_users_the_socket_and_their_rooms(people, cli
     assert '<span id="online-count">2</span>' in page
     assert 'href="/chat/private-ab/"' in page and f'class="room-online-{mine.pk}"' in page
     assert "private-be" not in page and f"room-online-{theirs.pk}" not in page
+    # The chat dropdown: the public room counts everyone online, a private room its members online.
+    assert f'data-room-online="{public.pk}">2</span>' in page
+    assert f'data-room-online="{mine.pk}">1</span>' in page
 
 
 def test_anonymous_visitors_see_no_presence(client):
