@@ -70,9 +70,8 @@ def presence_room_ids(*, user: AbstractBaseUser, room_name: str | None = None) -
     return room_ids
 
 
-def chat_rooms_online(*, user: AbstractBaseUser, online: set[int]) -> list[tuple[Room, int]]:
-    """The chat dropdown: each of the user's rooms with its online count."""
-    rooms = list(rooms_for_user(user=user))
+def chat_rooms_online(*, rooms: list[Room], online: set[int]) -> list[tuple[Room, int]]:
+    """The chat dropdown: each of the user's rooms (`rooms_for_user`) with its online count."""
     public = [room.pk for room in rooms if room.kind == Room.Kind.PUBLIC]
     counts = room_online_counts(room_ids=[room.pk for room in rooms], online=online, public_ids=public)
     return [(room, counts[room.pk]) for room in rooms]

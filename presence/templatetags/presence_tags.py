@@ -5,7 +5,7 @@ socket keeps them current.
     {% online_count %}               the header's site-wide #online-count
     {% online_dot person %}          green/grey dot for a user
     {% room_online_count room %}     how many of the room's members are online
-    {% chat_rooms_online as entries %}  [(room, count)] for the chat dropdown
+    {% chat_rooms_online rooms as entries %}  [(room, count)] for the chat dropdown
 """
 
 from __future__ import annotations
@@ -53,8 +53,6 @@ def room_online_count(context: Context, room: Room) -> dict[str, Any]:
 
 
 @register.simple_tag(takes_context=True)
-def chat_rooms_online(context: Context) -> list[tuple[Room, int]]:
-    user = context.get("user")
-    if user is None or not user.is_authenticated:
-        return []
-    return selectors.chat_rooms_online(user=user, online=_online(context))
+def chat_rooms_online(context: Context, rooms: list[Room]) -> list[tuple[Room, int]]:
+    """`rooms`: the user's chat list (unread_tags' `chat_list`, read once per render)."""
+    return selectors.chat_rooms_online(rooms=rooms, online=_online(context))

@@ -6,6 +6,7 @@ the page keeps them current from socket events (static/js/boostroom.js).
     {% unread_total %}           the header's total (#unread-total)
     {% unread_title %}           "(3) " for the tab title, or nothing
     {% unread_state %}           #unread-state, the page's pointers and counts
+    {% chat_list as rooms %}     the user's chat list, the one these counts are of
 """
 
 from __future__ import annotations
@@ -22,15 +23,28 @@ from rooms.models import Room
 register = template.Library()
 
 _CACHE_KEY = "rooms_unread_summary"
+_CHAT_LIST_KEY = "rooms_chat_list"
+
+
+@register.simple_tag(takes_context=True)
+def chat_list(context: Context) -> list[Room]:
+    """The user's chat list, read once per top-level render: the header's chat
+    dropdown lists it and every page's unread state counts it."""
+    scope = context.render_context.dicts[0]
+    if _CHAT_LIST_KEY not in scope:
+        user = context.get("user")
+        authenticated = user is not None and user.is_authenticated
+        scope[_CHAT_LIST_KEY] = list(selectors.rooms_for_user(user=user)) if authenticated else []
+    return scope[_CHAT_LIST_KEY]
 
 
 def _summary(context: Context) -> dict[int, selectors.RoomUnread]:
     """One count per top-level render, however many badges it has (like presence's dots)."""
     scope = context.render_context.dicts[0]
     if _CACHE_KEY not in scope:
-        user = context.get("user")
-        authenticated = user is not None and user.is_authenticated
-        scope[_CACHE_KEY] = selectors.unread_summary(user=user) if authenticated else {}
+        # No rooms for an anonymous visitor, so nothing is counted for them.
+        room_ids = [room.pk for room in chat_list(context)]
+        scope[_CACHE_KEY] = selectors.unread_counts(user=context.get("user"), room_ids=room_ids)
     return scope[_CACHE_KEY]
 
 

@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from django.conf import settings as django_settings
 from django.core import mail
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django.utils.html import escape
 
@@ -64,6 +66,20 @@ def test_chat_index_query_count_is_flat(group, make_user, client_for, django_ass
         services.message_post(room=extra, author=owner, body=f"hello {index}")
     with django_assert_max_num_queries(12):
         assert client.get("/chat/").status_code == 200
+
+
+@pytest.mark.parametrize("url", ["/", "/chat/public-chat/"])
+def test_a_page_reads_the_users_chat_list_once_for_its_header(group, client_for, url):
+    """The chat dropdown and the unread badges' state are of the same rooms: one read."""
+    room, owner, _ = group
+    client = client_for(owner)
+    with CaptureQueriesContext(connection) as queries:
+        page = client.get(url).content.decode()
+    chat_list = connection.ops.quote_name("rooms_room_members")
+    reads = [q["sql"] for q in queries.captured_queries if "DISTINCT" in q["sql"] and f"JOIN {chat_list}" in q["sql"]]
+    # The room page's own sidebar lists them again, from its view.
+    assert len(reads) == (1 if url == "/" else 2)
+    assert 'id="chat-dropdown-rooms"' in page and f'data-unread-badges="{room.pk}"' in page
 
 
 def test_staff_see_every_order_room_they_may_enter_newest_first(make_user, client_for):
