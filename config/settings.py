@@ -149,6 +149,9 @@ DATABASES = {
         conn_max_age=env_int("DB_CONN_MAX_AGE", 0),
     )
 }
+# HTTP requests run on this many threads kept per process, their connections
+# kept as DB_CONN_MAX_AGE says; more at once get a thread each (realtime/handler.py).
+REQUEST_THREADS = env_int("REQUEST_THREADS", 4)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL and a busy timeout keep the embedded server usable while a sync view
     # and a socket write at the same moment.

@@ -121,15 +121,9 @@ def session_headers(user: User | None, origin: str | None = "http://testserver")
     return headers
 
 
-async def asgi_request(
-    app, path: str, chunks: list[bytes] = (b"",), headers: list[tuple[bytes, bytes]] = (), *, method: str = "POST"
-) -> dict:
-    """One HTTP request through an ASGI application, its body streamed as `chunks`:
-    the response's status, headers and text."""
-    from channels.testing import ApplicationCommunicator
-
+def http_scope(path: str, headers: list[tuple[bytes, bytes]] = (), *, method: str = "GET") -> dict:
     path, _, query = path.partition("?")
-    scope = {
+    return {
         "type": "http",
         "http_version": "1.1",
         "method": method,
@@ -140,7 +134,16 @@ async def asgi_request(
         "client": ("127.0.0.1", 1),
         "server": ("testserver", 80),
     }
-    communicator = ApplicationCommunicator(app, scope)
+
+
+async def asgi_request(
+    app, path: str, chunks: list[bytes] = (b"",), headers: list[tuple[bytes, bytes]] = (), *, method: str = "POST"
+) -> dict:
+    """One HTTP request through an ASGI application, its body streamed as `chunks`:
+    the response's status, headers and text."""
+    from channels.testing import ApplicationCommunicator
+
+    communicator = ApplicationCommunicator(app, http_scope(path, headers, method=method))
     for index, chunk in enumerate(chunks):
         await communicator.send_input({"type": "http.request", "body": chunk, "more_body": index < len(chunks) - 1})
     start = await communicator.receive_output(timeout=5)
