@@ -108,7 +108,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "servestatic.middleware.ServeStaticMiddleware",
+    "realtime.middleware.StaticFilesMiddleware",
     # Before everything that writes the body, so what they write is compressed.
     "realtime.middleware.TextCompressionMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -263,7 +263,7 @@ STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", BASE_DIR / "staticfiles"))
 # no hashes, no caching).
 SERVE_STATIC = env_bool("SERVE_STATIC", True)
 if not SERVE_STATIC:
-    MIDDLEWARE.remove("servestatic.middleware.ServeStaticMiddleware")
+    MIDDLEWARE.remove("realtime.middleware.StaticFilesMiddleware")
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", BASE_DIR / "media"))
 

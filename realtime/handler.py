@@ -8,10 +8,10 @@ request crossed between the event loop and a worker thread several times.
 Every page and form here is sync code on a database connection, so the whole
 chain runs as it would under WSGI, in one hop from the loop: about 1 ms (7–8%)
 less server CPU for a progress report over HTTP, in interleaved pairs with
-Django's own handler. ServeStatic's middleware is async-only and stays where
-settings put it, second: Django adapts it to the sync chain, as it does under
-WSGI. Django's `get_asgi_application` returns its handler unchanged; this is
-that handler with the chain loaded in sync mode.
+Django's own handler. ServeStatic's middleware is async-only: it is asked only
+about static paths (realtime.middleware.StaticFilesMiddleware), so no other
+request leaves its thread. Django's `get_asgi_application` returns its handler
+unchanged; this is that handler with the chain loaded in sync mode.
 
 Django's handler also starts a thread for every request, and the thread's
 database connection ends with it, so `CONN_MAX_AGE` never reached a request: each

@@ -1,12 +1,14 @@
-"""`Authorization: Bearer <token>` for the JSON API, and compressed pages."""
+"""`Authorization: Bearer <token>` for the JSON API, compressed pages, and static files."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
 
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from asgiref.sync import async_to_sync, sync_to_async
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.middleware.gzip import GZipMiddleware
+from servestatic.middleware import ServeStaticMiddleware
 
 from realtime.auth import TokenError, token_user
 
@@ -43,3 +45,22 @@ class TextCompressionMiddleware(GZipMiddleware):
         if not COMPRESSIBLE.match(response.get("Content-Type", "")):
             return response
         return super().process_response(request, response)
+
+
+class StaticFilesMiddleware:
+    """ServeStatic's middleware, asked only about paths under its prefix.
+
+    It is async-only, and every other middleware and view here is sync, so Django
+    ran it through a hop into the event loop and another back into the request's
+    thread for every page and form, to learn that they are not static files.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
+        self.get_response = get_response
+        self.static = ServeStaticMiddleware(sync_to_async(get_response, thread_sensitive=True))
+        self.static_files = async_to_sync(self.static)
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        if request.path_info.startswith(self.static.static_prefix):
+            return self.static_files(request)
+        return self.get_response(request)
