@@ -21,6 +21,8 @@ from rooms.selectors import RoomAccessDenied
 class OnlineStatusConsumer(FanoutConsumer):
     conn_id: str | None = None
     user_id: int | None = None
+    # The user's own group, named once: every frame of the socket is checked against it.
+    own_group: str | None = None
     room_name: str | None = None
     room_ids: list[int] = []
     # Rooms of the chat list, whose new messages this page's badges hear of.
@@ -36,7 +38,8 @@ class OnlineStatusConsumer(FanoutConsumer):
             return await self.refuse(CLOSE_FORBIDDEN)
         await self.join(groups.PRESENCE)
         # The user's own page-wide state (their theme) rides on the one socket every signed-in page has.
-        await self.join(groups.user(user.pk))
+        self.own_group = groups.user(user.pk)
+        await self.join(self.own_group)
         # Room counts reach only readers: a private room's presence is its members' business.
         await self.follow(room_ids)
         # Joined before the state is read, so no message falls between the two.
@@ -82,7 +85,7 @@ class OnlineStatusConsumer(FanoutConsumer):
         await super().deliver_event(group, event)
 
     def frame_for(self, group: str, event: dict[str, Any]) -> str | None:
-        if group == groups.user(self.user.pk):
+        if group == self.own_group:
             # That group also carries order cards, which are the orders socket's business.
             return event.get("html") if event.get("kind") == THEME_EVENT else None
         return super().frame_for(group, event)
