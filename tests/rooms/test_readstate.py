@@ -118,6 +118,19 @@ def test_a_pushed_message_is_the_one_its_stored_rows_render(
     assert f'data-mentions="{member.pk} {third.pk}"' in activity["html"]
 
 
+def test_pushed_ids_and_positions_never_take_a_locales_number_format(group, settings):
+    """A page finds messages by the ids and positions in the fragments: 12,345 would match nothing."""
+    settings.USE_THOUSAND_SEPARATOR = True
+    room, owner, _ = group
+    stored = post(room, owner)
+    message = selectors.messages_by_id(ids=[stored.pk])[stored.pk]
+    message.pk = 12345
+
+    assert 'data-seq="12345"' in broadcasts.render_position(12345)
+    assert 'id="message-12345"' in broadcasts.render_message(message)
+    assert 'data-message="12345"' in broadcasts.render_activity(message, mention_ids=[12345])
+
+
 def test_own_messages_are_never_unread_and_mentions_count_apart(group):
     room, owner, member = group
     post(room, owner, "hello")
