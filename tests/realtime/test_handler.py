@@ -110,7 +110,7 @@ async def test_requests_in_turn_reuse_a_kept_thread_and_its_connection(request_t
         assert (await asgi_request(handler, "/", method="GET"))["status"] == 200
 
     threads = {thread for thread, _wrapper, _connection in seen}
-    connections_used = {id(connection) for _thread, _wrapper, connection in seen}
+    connections_used = {connection for _thread, _wrapper, connection in seen}
     assert len(seen) == 3 and len(threads) == 1 and len(connections_used) == 1
     assert threads.isdisjoint({threading.current_thread()})
 
