@@ -20,12 +20,14 @@ class HeldLayer:
         self.release = asyncio.Event()
         self.sent: list[tuple[str, dict]] = []
         self.refuse: set[str] = set()
+        self.arrived = asyncio.Event()
 
     async def group_send(self, group: str, message: dict) -> None:
         await self.release.wait()
         if group in self.refuse:
             raise ConnectionError("the channel layer is away")
         self.sent.append((group, message))
+        self.arrived.set()
 
 
 @pytest.fixture
@@ -38,7 +40,8 @@ def layer(monkeypatch) -> HeldLayer:
 async def sent_count(layer: HeldLayer, count: int) -> list[str]:
     async with asyncio.timeout(2):
         while len(layer.sent) < count:
-            await asyncio.sleep(0.01)
+            layer.arrived.clear()
+            await layer.arrived.wait()
     return [group for group, _ in layer.sent]
 
 
