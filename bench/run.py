@@ -117,6 +117,9 @@ class Result:
     p50_ms: float = 0.0
     p99_ms: float = 0.0
     cpu_us_per_delivery: float = 0.0
+    # The event loop's share (each process's main thread): the floor is all loop;
+    # what ours spends beyond it is the worker threads' (posts, requests, renders).
+    loop_us_per_delivery: float = 0.0
     wire_bytes_per_frame: float = 0.0
     peak_rss_mb: float = 0.0
     notes: list[str] = field(default_factory=list)
@@ -128,10 +131,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def cpu_seconds(pids: list[int]) -> float:
+def cpu_seconds(pids: list[int], *, loop_only: bool = False) -> float:
+    """CPU time (user + system) of these processes, or of only their main threads."""
     total = 0
     for pid in pids:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        stat = Path(f"/proc/{pid}/task/{pid}/stat" if loop_only else f"/proc/{pid}/stat")
+        fields = stat.read_text().rsplit(")", 1)[1].split()
         total += int(fields[11]) + int(fields[12])
     return total / TICKS
 
@@ -477,6 +482,7 @@ async def measure(
     """Send `result.messages` events through `send(n)` and wait (up to `wait` seconds) for every delivery."""
     await asyncio.sleep(0.5)
     cpu_before, read_before = cpu_seconds(server.pids), bytes_read()
+    loop_before = cpu_seconds(server.pids, loop_only=True)
     for n in range(result.messages):
         receivers.sent_at.append(time.time())
         await send(n)
@@ -487,10 +493,12 @@ async def measure(
     except TimeoutError:
         result.notes.append("timed out waiting for deliveries")
     cpu = cpu_seconds(server.pids) - cpu_before
+    loop = cpu_seconds(server.pids, loop_only=True) - loop_before
     wire = bytes_read() - read_before
     receivers.stop()
     receivers.fill(result)
     result.cpu_us_per_delivery = cpu * 1e6 / max(1, result.delivered)
+    result.loop_us_per_delivery = loop * 1e6 / max(1, result.delivered)
     result.wire_bytes_per_frame = wire / max(1, result.delivered)
     result.peak_rss_mb = server.peak_rss_mb()
     return result
@@ -877,21 +885,26 @@ def table(results: list[Result]) -> str:
     floors = {(r.server, r.scenario): r for r in results if r.server.startswith("raw")}
     lines = [
         f"{'server':16} {'layer':6} {'scenario':30} {'delivered':>13} {'dup':>4} {'p50 ms':>8} {'p99 ms':>8} "
-        f"{'cpu µs':>7} {'B/frame':>7} {'vs seeds':>8} {'vs floor':>8} {'p99/floor':>9} {'peak MB':>8}"
+        f"{'cpu µs':>7} {'loop µs':>7} {'B/frame':>7} {'vs seeds':>8} {'vs floor':>8} {'loop/floor':>10} "
+        f"{'p99/floor':>9} {'peak MB':>8}"
     ]
     for r in results:
         seeds = refs.get(("seeds", r.layer, r.scenario))
         scenario = "scale: all" if r.scenario.startswith("scale") else r.scenario
         floor = floors.get((FLOOR.get(r.server, "raw"), scenario))
         vs_seeds = f"{r.cpu_us_per_delivery / seeds.cpu_us_per_delivery:.2f}x" if seeds and r.messages else ""
-        vs_floor = p99_floor = ""
+        vs_floor = loop_floor = p99_floor = ""
+        loop_us = f"{r.loop_us_per_delivery:.1f}" if r.loop_us_per_delivery else ""
         if floor and floor is not r and floor.cpu_us_per_delivery and floor.p99_ms:
             vs_floor = f"{r.cpu_us_per_delivery / floor.cpu_us_per_delivery:.2f}x"
+            if r.loop_us_per_delivery:
+                loop_floor = f"{r.loop_us_per_delivery / floor.cpu_us_per_delivery:.2f}x"
             p99_floor = f"{r.p99_ms / floor.p99_ms:.2f}x"
         lines.append(
             f"{r.server:16} {r.layer:6} {r.scenario:30} {f'{r.delivered}/{r.expected}':>13} {r.duplicates:4} "
-            f"{r.p50_ms:8.1f} {r.p99_ms:8.1f} {r.cpu_us_per_delivery:7.1f} {r.wire_bytes_per_frame:7.0f} "
-            f"{vs_seeds:>8} {vs_floor:>8} {p99_floor:>9} {r.peak_rss_mb:8.1f}  {'; '.join(r.notes)}"
+            f"{r.p50_ms:8.1f} {r.p99_ms:8.1f} {r.cpu_us_per_delivery:7.1f} {loop_us:>7} "
+            f"{r.wire_bytes_per_frame:7.0f} {vs_seeds:>8} {vs_floor:>8} {loop_floor:>10} {p99_floor:>9} "
+            f"{r.peak_rss_mb:8.1f}  {'; '.join(r.notes)}"
         )
     return "\n".join(lines)
 
