@@ -11,6 +11,9 @@ def allow(key: str, *, limit: int, window: float) -> bool:
     """Count one hit for `key`; False once more than `limit` hits fall in its window."""
     cache_key = f"rl:{key}"
     timeout = max(1, int(window))
+    count_hit = getattr(cache, "count_hit", None)
+    if count_hit is not None:  # Redis (realtime.cache): one round trip
+        return count_hit(cache_key, timeout=timeout) <= limit
     if cache.add(cache_key, 1, timeout=timeout):
         return True
     try:
