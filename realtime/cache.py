@@ -7,7 +7,8 @@ context of its own each time (realtime.db) and so does every request, so each
 of them got a new pool and a new connection to Redis: a TCP connect and
 redis-py's handshake for every chat post's rate-limit check. Here every cache
 object of the same servers and options shares the one client that holds the
-pools (redis-py's pools are thread-safe, and start afresh after a fork).
+pools, and that client makes its redis-py client once per pool, not per call
+(both are thread-safe; redis-py's pools start afresh after a fork).
 
 Django's cache has no "count a hit in a window": `add` then `incr` is three
 commands (`incr` first asks whether the key exists). `count_hit` is one script.
@@ -28,11 +29,29 @@ if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
 return count
 """
 
-_clients: dict[tuple[tuple[str, ...], str], RedisCacheClient] = {}
+
+class _SharedClients(RedisCacheClient):
+    def __init__(self, servers: list[str], **options: Any) -> None:
+        super().__init__(servers, **options)
+        self._redis_clients: dict[int, Any] = {}
+
+    def get_client(self, key: str | None = None, *, write: bool = False) -> Any:
+        index = self._get_connection_pool_index(write)
+        client = self._redis_clients.get(index)
+        if client is None:  # two threads may both make one: either will do
+            client = self._redis_clients[index] = self._client(connection_pool=self._get_connection_pool(write))
+        return client
+
+
+_clients: dict[tuple[tuple[str, ...], str], _SharedClients] = {}
 _lock = threading.Lock()
 
 
 class SharedPoolRedisCache(RedisCache):
+    def __init__(self, server: str, params: dict[str, Any]) -> None:
+        super().__init__(server, params)
+        self._class = _SharedClients
+
     @cached_property
     def _cache(self) -> Any:
         key = (tuple(self._servers), repr(sorted(self._options.items())))
