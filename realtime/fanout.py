@@ -20,13 +20,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
-from asgiref.sync import SyncToAsync, async_to_sync
+from asgiref.sync import async_to_sync
 from channels.db import DatabaseSyncToAsync
 from channels.layers import get_channel_layer
 from django.conf import settings
@@ -269,7 +268,6 @@ def get_hub() -> Hub:
 def reset_hubs() -> None:
     """Forget every hub; tests call this between event loops."""
     _hubs.reset()
-    _outgoing.reset()
 
 
 async def publish(group: str, **payload: Any) -> None:
@@ -287,62 +285,6 @@ def publish_sync(group: str, **payload: Any) -> None:
 
 
 def publish_many_sync(events: list[tuple[str, dict[str, Any]]]) -> None:
-    """Several events, in order, for one hop into the event loop.
-
-    From a worker thread of the server's loop (a socket's or a request's) they
-    are handed over and the thread goes on: waiting for the layer would cost the
-    thread a round trip to the loop for every push, and what is stored is stored
-    whether or not its push leaves. The loop publishes what every thread handed
-    over in the order it came. Elsewhere (a management command, a test) this
-    waits for the layer, as `async_to_sync` does.
-    """
-    loop = _serving_loop()
-    if loop is None:
-        async_to_sync(publish_many)(events)
-    else:
-        loop.call_soon_threadsafe(_hand_over, events)
-
-
-def _serving_loop() -> asyncio.AbstractEventLoop | None:
-    """The open event loop whose `sync_to_async` call this thread is running, if any."""
-    local = SyncToAsync.threadlocal
-    loop = getattr(local, "main_event_loop", None)
-    if loop is None or loop.is_closed() or getattr(local, "main_event_loop_pid", None) != os.getpid():
-        return None
-    return loop
-
-
-class _Outgoing:
-    """Events handed over by worker threads, published one hop at a time in the order they came."""
-
-    def __init__(self) -> None:
-        self.pending: deque[list[tuple[str, dict[str, Any]]]] = deque()
-        self.sender: asyncio.Task | None = None
-
-    def put(self, events: list[tuple[str, dict[str, Any]]]) -> None:
-        self.pending.append(events)
-        if self.sender is None:
-            self.sender = asyncio.get_running_loop().create_task(self._send_in_turn())
-
-    async def _send_in_turn(self) -> None:
-        try:
-            while self.pending:
-                events = self.pending.popleft()
-                try:
-                    await publish_many(events)
-                except Exception:
-                    # Stored already; sockets that missed it catch up (chat resumes, pages resync).
-                    logger.warning("publishing to %s failed", ", ".join(group for group, _ in events), exc_info=True)
-        finally:
-            self.sender = None
-
-    def stop(self) -> None:
-        if self.sender is not None:
-            self.sender.cancel()
-
-
-_outgoing = per_event_loop(_Outgoing, stop=_Outgoing.stop)
-
-
-def _hand_over(events: list[tuple[str, dict[str, Any]]]) -> None:
-    _outgoing.get().put(events)
+    """Several events, in order, for one hop into the event loop: from a worker
+    thread every async_to_sync call costs a round trip to the server's loop."""
+    async_to_sync(publish_many)(events)
