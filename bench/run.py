@@ -834,7 +834,10 @@ def pages_flat() -> list[str]:
     from rooms.models import Message
 
     owner, staff = User.objects.create_user("page-owner"), User.objects.create_user("page-staff", is_staff=True)
+    # A member who reads nothing: every message of the room is unread to them.
+    reader = User.objects.create_user("page-reader")
     room = rooms.room_create_group(creator=owner, name=f"flat-{uuid.uuid4().hex[:6]}")
+    rooms.room_set_members(room=room, members=[owner, reader])
 
     def add_messages(count: int) -> None:
         Message.objects.bulk_create((Message(room=room, author=owner, body=f"m{n}") for n in range(count)), 5000)
@@ -858,11 +861,13 @@ def pages_flat() -> list[str]:
             assert response.status_code == 200, (url, response.status_code)
         return statistics.median(times) * 1000, len(queries)
 
-    owner_client, staff_client = Client(), Client()
+    owner_client, staff_client, reader_client = Client(), Client(), Client()
     owner_client.force_login(owner)
     staff_client.force_login(staff)
+    reader_client.force_login(reader)
     pages = [
         (owner_client, f"/chat/{room.name}/", "room page"),
+        (reader_client, f"/chat/{room.name}/", "room page, unread"),
         (owner_client, "/dashboard/", "customer dashboard"),
         (staff_client, "/dashboard/", "staff dashboard"),
     ]

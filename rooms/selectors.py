@@ -22,7 +22,9 @@ from django.db.models import (
     Q,
     QuerySet,
     Subquery,
+    Value,
 )
+from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 from realtime.roles import MANAGERS_GROUP, ROLE_GROUPS, is_booster, is_staff_user
@@ -365,17 +367,40 @@ def read_pointer(*, room: Room, user: AbstractBaseUser) -> int:
     )
 
 
+# Unread messages and mentions are looked for among each room's newest
+# UNREAD_WINDOW messages only: counting every message past the pointer read all
+# of a long room's backlog (100,000 took 53 ms) on every page and every unread
+# push. Badges say "99+" past UNREAD_SHOWN_MAX, and a window five times that keeps
+# every number they show exact unless the viewer's own or deleted messages fill
+# most of it.
+UNREAD_WINDOW = 500
+UNREAD_SHOWN_MAX = 99
+
+
+def _window_start(room_ref: int | OuterRef) -> Subquery:
+    """The oldest message id of the room's window (NULL when it has fewer messages)."""
+    newest = Message.objects.filter(room=room_ref).order_by("-id").values("id")
+    return Subquery(newest[UNREAD_WINDOW - 1 : UNREAD_WINDOW])
+
+
+def _window_starts(room_ids: Collection[int]) -> dict[int, int]:
+    """Where each room's window starts, for rooms longer than it: one index probe per room."""
+    rows = Room.objects.filter(pk__in=room_ids).annotate(start=_window_start(OuterRef("pk"))).values_list("pk", "start")
+    return {room_id: start for room_id, start in rows if start is not None}
+
+
 def unread_counts(*, user: AbstractBaseUser, room_ids: Collection[int]) -> dict[int, RoomUnread]:
-    """Unread and mention counts of these rooms for `user`, in two queries
-    whatever the number of rooms or messages (an index range per room)."""
+    """Unread and mention counts of these rooms for `user` (of each room's
+    window), in three queries whatever the number of rooms or messages."""
     room_ids = sorted(set(room_ids))
     if not room_ids:
         return {}
     states = read_states(user=user, room_ids=room_ids)
     pointers = {room_id: (states[room_id].last_read_id if room_id in states else 0) for room_id in room_ids}
+    starts = _window_starts(room_ids)
     past_pointer = Q()
     for room_id, pointer in pointers.items():
-        past_pointer |= Q(room_id=room_id, id__gt=pointer)
+        past_pointer |= Q(room_id=room_id, id__gt=max(pointer, starts.get(room_id, 0) - 1))
     mentioned = Exists(Message.mentions.through.objects.filter(message_id=OuterRef("pk"), user_id=user.pk))
     rows = (
         unread_candidates(user=user)
@@ -410,8 +435,11 @@ def unread_total(summary: dict[int, RoomUnread]) -> int:
 
 
 def first_unread_id(*, room: Room, user: AbstractBaseUser, pointer: int) -> int | None:
-    """Where the new-messages divider goes when the room opens."""
-    rows = unread_candidates(user=user).filter(room=room, id__gt=pointer).order_by("id")
+    """Where the new-messages divider goes when the room opens: the first unread
+    message of the room's window."""
+    # One bound, not two: the databases start the index range only at one of them.
+    start = Greatest(Value(pointer + 1), Coalesce(_window_start(room.pk), 0))
+    rows = unread_candidates(user=user).filter(room=room, id__gte=start).order_by("id")
     return rows.values_list("id", flat=True).first()
 
 

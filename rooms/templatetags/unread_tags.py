@@ -7,6 +7,7 @@ the page keeps them current from socket events (static/js/boostroom.js).
     {% unread_title %}           "(3) " for the tab title, or nothing
     {% unread_state %}           #unread-state, the page's pointers and counts
     {% chat_list as rooms %}     the user's chat list, the one these counts are of
+    {{ count|unread_label }}     a badge's number: "99+" past UNREAD_SHOWN_MAX
 """
 
 from __future__ import annotations
@@ -61,7 +62,18 @@ def unread_total(context: Context) -> dict[str, Any]:
 @register.simple_tag(takes_context=True)
 def unread_title(context: Context) -> str:
     total = selectors.unread_total(_summary(context))
-    return f"({total}) " if total else ""
+    return f"({unread_label(total)}) " if total else ""
+
+
+@register.filter
+def unread_label(count: int) -> str:
+    return f"{selectors.UNREAD_SHOWN_MAX}+" if count > selectors.UNREAD_SHOWN_MAX else str(count)
+
+
+@register.simple_tag
+def unread_shown_max() -> int:
+    """For the page's script, which labels the counts it keeps current the same way."""
+    return selectors.UNREAD_SHOWN_MAX
 
 
 @register.inclusion_tag(f"{READSTATE_TEMPLATE}#state", takes_context=True)

@@ -674,7 +674,8 @@
   // (the newest id the counts already include) and above what this page has read.
   var me = Number(document.body.dataset.userId || 0);
   var rooms = {}; // room id -> {unread, mentions, pointer, as_of, muted, live: Map(message id -> mentions me)}
-  var baseTitle = document.title.replace(/^\(\d+\) /, "");
+  var baseTitle = document.title.replace(/^\(\d+\+?\) /, "");
+  var shownMax = Infinity; // from #unread-state: where badges say "99+"
   var newBelow = 0;
   var TOASTS_MAX = 3;
   var TOAST_SECONDS = 8;
@@ -688,6 +689,7 @@
     } catch (error) {
       return;
     }
+    if (element && element.dataset.shownMax) shownMax = Number(element.dataset.shownMax);
     var next = {};
     Object.keys(data).forEach(function (key) {
       var fresh = data[key];
@@ -752,18 +754,23 @@
         badges.classList.toggle("unread-muted", room.muted);
         var mention = badges.querySelector(".mention-count");
         var unread = badges.querySelector(".unread-count");
-        mention.textContent = "@" + shown.mentions;
+        mention.textContent = "@" + label(shown.mentions);
         mention.hidden = !shown.mentions;
-        unread.textContent = String(shown.unread);
+        unread.textContent = label(shown.unread);
         unread.hidden = !shown.unread;
       });
     });
     var totalBadge = document.getElementById("unread-total");
     if (totalBadge) {
-      totalBadge.textContent = String(total);
+      totalBadge.textContent = label(total);
       totalBadge.hidden = !total;
     }
-    document.title = (total ? "(" + total + ") " : "") + baseTitle;
+    document.title = (total ? "(" + label(total) + ") " : "") + baseTitle;
+  }
+
+  // As the server labels them (unread_tags.unread_label): counts stop at the room's window.
+  function label(count) {
+    return count > shownMax ? shownMax + "+" : String(count);
   }
 
   var notified = new Set(); // message ids this page has told its user about

@@ -86,6 +86,25 @@ def test_the_divider_the_jump_and_new_messages_while_scrolled_up(site, people):
     expect(reader.page.locator("#messages > article.msg").last).to_be_in_viewport()
 
 
+def test_counts_past_99_say_99_plus_live_too(site, people):
+    writer_name, reader_name = site.users("writer", "reader")
+    room = site.group(admin=writer_name, members=[reader_name])
+    site.task("messages", room=room, author=writer_name, bodies=[f"backlog {n}" for n in range(98)])
+    reader = people(reader_name)
+    reader.page.goto("/dashboard/")
+    expect(reader.page.locator("#presence-socket")).to_have_attribute("data-state", "open")
+    expect(reader.page.locator("#unread-total")).to_have_text("98")
+
+    writer = people(writer_name)
+    open_room(writer.page, room)
+    send(writer.page, "ninety-nine")
+    expect(reader.page.locator("#unread-total")).to_have_text("99")
+    send(writer.page, "one hundred")
+    expect(reader.page.locator("#unread-total")).to_have_text("99+")
+    expect(badge(reader.page, room).locator(".unread-count")).to_have_text("99+")
+    expect(reader.page).to_have_title(re.compile(r"^\(99\+\) "))
+
+
 def test_a_read_mark_that_cannot_leave_says_nothing_and_goes_once_the_socket_is_back(site, people):
     writer_name, reader_name = site.users("writer", "reader")
     room = site.group(admin=writer_name, members=[reader_name])

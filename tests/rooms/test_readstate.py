@@ -217,6 +217,24 @@ def test_a_muted_room_counts_only_mentions_in_the_total(group, public_room):
     assert selectors.unread_total(selectors.unread_summary(user=member)) == 3
 
 
+def test_a_long_backlog_counts_only_the_rooms_newest_window(group, monkeypatch):
+    monkeypatch.setattr(selectors, "UNREAD_WINDOW", 5)
+    room, owner, member = group
+    mention = post(room, owner, f"@{member.username} early")
+    ids = [post(room, owner, f"m{n}").pk for n in range(7)]
+
+    entry = counts(member, room)
+    # The mention is older than the room's newest five messages: out of sight.
+    assert (entry.unread, entry.mentions, entry.as_of) == (5, 0, ids[-1])
+    assert selectors.first_unread_id(room=room, user=member, pointer=0) == ids[2]
+    services.room_mark_read(room=room, user=member, through=ids[4])
+    assert counts(member, room).unread == 2
+    assert selectors.first_unread_id(room=room, user=member, pointer=ids[4]) == ids[5]
+    # Whoever wrote them, they are the room's newest: the writer's own fill the window too.
+    assert counts(owner, room).unread == 0
+    assert mention.pk < ids[2]
+
+
 def test_the_summary_costs_the_same_queries_whatever_the_rooms_and_messages(
     make_user, public_room, django_assert_num_queries
 ):
@@ -230,7 +248,7 @@ def test_the_summary_costs_the_same_queries_whatever_the_rooms_and_messages(
                 post(room, author, f"m{i}")
 
     add_rooms(1)
-    with django_assert_num_queries(3) as few:
+    with django_assert_num_queries(4) as few:
         selectors.unread_summary(user=reader)
     add_rooms(6)
     for i in range(20):

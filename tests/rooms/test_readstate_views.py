@@ -8,7 +8,7 @@ import re
 import pytest
 
 from rooms import services
-from rooms.models import ReadState
+from rooms.models import Message, ReadState
 
 pytestmark = pytest.mark.django_db
 
@@ -39,6 +39,17 @@ def test_badges_title_and_divider_show_what_is_unread(group, public_room, client
     assert body.index(f'id="message-{read.pk}"') < divider < body.index(f'id="message-{first_unread.pk}"')
     assert 'id="jump-unread"' in body
     assert body.count('id="unread-divider"') == 1
+
+
+def test_badges_and_title_stop_at_99_plus(group, client_for):
+    room, owner, member = group
+    Message.objects.bulk_create(Message(room=room, author=owner, body=f"m{n}") for n in range(120))
+    body = client_for(member).get(f"/chat/{room.name}/").content.decode()
+    assert badge(body, room.pk) == (None, "99+")
+    assert re.search(r'id="unread-total"[^>]*>99\+<', body)
+    assert "<title>(99+) " in body
+    # The page labels what it counts live the same way, from the same limit.
+    assert 'data-shown-max="99"' in body
 
 
 def test_a_room_read_to_the_end_has_no_divider_and_its_writer_sees_none(group, client_for):
