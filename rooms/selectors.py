@@ -378,13 +378,14 @@ UNREAD_SHOWN_MAX = 99
 
 
 def _window_start(room_ref: int | OuterRef) -> Subquery:
-    """The oldest message id of the room's window (NULL when it has fewer messages)."""
+    """The oldest message id of the room's window (NULL when it has fewer
+    messages): a walk of at most UNREAD_WINDOW entries of the room's index."""
     newest = Message.objects.filter(room=room_ref).order_by("-id").values("id")
     return Subquery(newest[UNREAD_WINDOW - 1 : UNREAD_WINDOW])
 
 
 def _window_starts(room_ids: Collection[int]) -> dict[int, int]:
-    """Where each room's window starts, for rooms longer than it: one index probe per room."""
+    """Where each room's window starts, for rooms longer than it, in one query."""
     rows = Room.objects.filter(pk__in=room_ids).annotate(start=_window_start(OuterRef("pk"))).values_list("pk", "start")
     return {room_id: start for room_id, start in rows if start is not None}
 
@@ -400,7 +401,8 @@ def unread_counts(*, user: AbstractBaseUser, room_ids: Collection[int]) -> dict[
     starts = _window_starts(room_ids)
     past_pointer = Q()
     for room_id, pointer in pointers.items():
-        past_pointer |= Q(room_id=room_id, id__gt=max(pointer, starts.get(room_id, 0) - 1))
+        # As first_unread_id: past the pointer and inside the window.
+        past_pointer |= Q(room_id=room_id, id__gte=max(pointer + 1, starts.get(room_id, 0)))
     mentioned = Exists(Message.mentions.through.objects.filter(message_id=OuterRef("pk"), user_id=user.pk))
     rows = (
         unread_candidates(user=user)

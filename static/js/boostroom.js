@@ -768,7 +768,7 @@
     document.title = (total ? "(" + label(total) + ") " : "") + baseTitle;
   }
 
-  // As the server labels them (unread_tags.unread_label): counts stop at the room's window.
+  // As the server labels them (unread_tags.unread_label).
   function label(count) {
     return count > shownMax ? shownMax + "+" : String(count);
   }
