@@ -308,7 +308,11 @@ def _every_page_as(browser, site, axe_source: str, role: str) -> tuple[int, list
         page.on("console", lambda message: message.type == "error" and errors.append(message.text))
         page.on("pageerror", lambda error: errors.append(str(error)))
         # Any request of the page that failed or was refused, but the page's own document.
-        page.on("requestfailed", lambda request: errors.append(f"failed: {request.url}"))
+        # Only requests the checked page made: one the page before it started as it was
+        # left (a font its new theme asked for) is aborted by the navigation, not failed.
+        made: set = set()
+        page.on("request", lambda request: made.add(request))
+        page.on("requestfailed", lambda request: request in made and errors.append(f"failed: {request.url}"))
         page.on(
             "response",
             lambda response: (
@@ -330,6 +334,7 @@ def _every_page_as(browser, site, axe_source: str, role: str) -> tuple[int, list
             # every page proves above; a few pages show it follows the device.
             for url in urls if theme != "system" else urls[:SYSTEM_PAGES]:
                 errors.clear()
+                made.clear()
                 response = page.goto(url)
                 visited += 1
                 where = f"{role} {theme} {url}"
